@@ -1,0 +1,102 @@
+"""Batch scripts and Slurm command lines, rendered by pure functions.
+
+Only values from a validated `SessionRequest` and from the hub's own configuration reach a
+script; the hub's API token travels in the job's environment, never in the script text.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .options import SessionRequest
+
+JOB_NAME = "jupyterhub-session"
+SESSION_LOG_DIR = ".jupyter-sessions"
+
+
+@dataclass(frozen=True)
+class ScriptContext:
+    """Facts about where the session runs that are not the user's to choose."""
+
+    home: str
+    venv_bin: str
+    command: Sequence[str]
+
+
+def render_session_script(request: SessionRequest, ctx: ScriptContext) -> str:
+    """The sbatch script that starts a user's JupyterLab, as text."""
+    lines = [
+        "#!/bin/bash",
+        f"#SBATCH --job-name={JOB_NAME}",
+        f"#SBATCH --account={request.account}",
+        f"#SBATCH --partition={request.partition}",
+        "#SBATCH --nodes=1",
+        "#SBATCH --ntasks=1",
+        f"#SBATCH --cpus-per-task={request.cpus}",
+        f"#SBATCH --mem={request.memory_gb}G",
+        f"#SBATCH --time={request.walltime_minutes}",
+    ]
+    if request.gpus:
+        lines.append(f"#SBATCH --gres=gpu:{request.gpu_type}:{request.gpus}")
+    if request.reservation:
+        lines.append(f"#SBATCH --reservation={request.reservation}")
+    lines += [
+        f"#SBATCH --chdir={_safe_path(ctx.home)}",
+        f"#SBATCH --output={_safe_path(ctx.home)}/{SESSION_LOG_DIR}/%j.log",
+        "#SBATCH --signal=B:TERM@60",
+        "",
+        "set -eu",
+        "# sudo and slurmd reset PATH: put the session environment first ourselves.",
+        f"export PATH={shlex.quote(ctx.venv_bin)}:$PATH",
+        'echo "aifactory: session job $SLURM_JOB_ID on $(hostname) for account $SLURM_JOB_ACCOUNT"',
+        "exec " + " ".join(shlex.quote(part) for part in ctx.command),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _safe_path(path: str) -> str:
+    # A home directory goes into #SBATCH lines, which Slurm does not unquote.
+    if not path.startswith("/") or any(c.isspace() or c in "\\\"'$`;" for c in path):
+        raise ValueError(f"unsupported home directory path: {path!r}")
+    return path
+
+
+def sbatch_argv() -> list[str]:
+    """sbatch reading the script from stdin and printing only the job id."""
+    return ["sbatch", "--parsable"]
+
+
+def scancel_argv(job_id: str) -> list[str]:
+    return ["scancel", _job_id(job_id)]
+
+
+def squeue_argv(job_ids: Sequence[str]) -> list[str]:
+    """One squeue for many jobs; fields are '|'-separated so node lists with commas survive."""
+    return [
+        "squeue",
+        "--noheader",
+        "--states=all",
+        "--jobs=" + ",".join(_job_id(j) for j in job_ids),
+        "--format=%i|%T|%r|%S|%N|%a|%P|%u",
+    ]
+
+
+def sacct_argv(job_ids: Sequence[str]) -> list[str]:
+    """Accounting's word on jobs squeue no longer lists."""
+    return [
+        "sacct",
+        "--noheader",
+        "--parsable2",
+        "--allocations",
+        "--jobs=" + ",".join(_job_id(j) for j in job_ids),
+        "--format=JobID,State,ExitCode,Reason",
+    ]
+
+
+def _job_id(job_id: str) -> str:
+    if not job_id.isdigit():
+        raise ValueError(f"not a Slurm job id: {job_id!r}")
+    return job_id

@@ -1,0 +1,97 @@
+"""Free and total capacity per partition, from one `scontrol show node` for all nodes.
+
+The spawn form (and later the staff console) shows it; the answer is cached so that many
+forms opened at once cost Slurm one call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from . import slurm
+
+CACHE_SECONDS = 15.0
+_AVAILABLE_STATES = ("IDLE", "MIXED", "ALLOCATED", "COMPLETING")
+
+
+@dataclass(frozen=True)
+class PartitionCapacity:
+    name: str
+    nodes: int = 0
+    nodes_up: int = 0
+    cpus_total: int = 0
+    cpus_alloc: int = 0
+    gpus_total: int = 0
+    gpus_alloc: int = 0
+
+    @property
+    def cpus_free(self) -> int:
+        return max(self.cpus_total - self.cpus_alloc, 0)
+
+    @property
+    def gpus_free(self) -> int:
+        return max(self.gpus_total - self.gpus_alloc, 0)
+
+
+def _tres(text: str) -> dict[str, str]:
+    out = {}
+    for item in text.split(","):
+        key, _, value = item.partition("=")
+        if key:
+            out[key] = value
+    return out
+
+
+def parse_nodes(text: str) -> dict[str, PartitionCapacity]:
+    """Aggregate `scontrol show node --oneliner` into capacity per partition."""
+    totals: dict[str, dict[str, int]] = {}
+    for line in text.splitlines():
+        fields = dict(
+            item.split("=", 1) for item in line.split() if "=" in item and not item.startswith("=")
+        )
+        if "NodeName" not in fields:
+            continue
+        cfg = _tres(fields.get("CfgTRES", ""))
+        alloc = _tres(fields.get("AllocTRES", ""))
+        state = fields.get("State", "")
+        up = state.split("+")[0] in _AVAILABLE_STATES and "DRAIN" not in state
+        for part in filter(None, fields.get("Partitions", "").split(",")):
+            agg = totals.setdefault(part, dict.fromkeys(PartitionCapacity.__dataclass_fields__, 0))
+            agg["nodes"] += 1
+            if not up:
+                continue
+            agg["nodes_up"] += 1
+            agg["cpus_total"] += _int(cfg.get("cpu"))
+            agg["cpus_alloc"] += _int(alloc.get("cpu"))
+            agg["gpus_total"] += _int(cfg.get("gres/gpu"))
+            agg["gpus_alloc"] += _int(alloc.get("gres/gpu"))
+    return {
+        name: PartitionCapacity(**{**agg, "name": name}) for name, agg in sorted(totals.items())
+    }
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
+
+
+_cache: tuple[float, dict[str, PartitionCapacity]] | None = None
+_lock: asyncio.Lock | None = None
+
+
+async def partition_capacity(max_age: float = CACHE_SECONDS) -> dict[str, PartitionCapacity]:
+    """Capacity per partition; empty when the controller does not answer."""
+    global _cache, _lock
+    if _lock is None:
+        _lock = asyncio.Lock()
+    async with _lock:
+        if _cache is not None and time.monotonic() - _cache[0] < max_age:
+            return _cache[1]
+        try:
+            result = await slurm.arun(["scontrol", "show", "node", "--oneliner"], timeout=10)
+            value = parse_nodes(result.stdout)
+        except slurm.SlurmError:
+            value = {}
+        _cache = (time.monotonic(), value)
+        return value

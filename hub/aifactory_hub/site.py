@@ -1,0 +1,234 @@
+"""The site file: one validated description of the centre.
+
+A TOML file says which partitions exist and their per-session limits, the default session,
+how users log in, and (for the local factory) the demo projects and users. Everything else
+reads this model; a bad field fails at start with its dotted name and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+SITE_ENV = "AIFACTORY_SITE"
+DEMO_SITE = Path(__file__).parent / "sites" / "local.toml"
+
+# Slurm account and partition names; POSIX user names (dots and dashes allowed, no '@').
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+PosixName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")]
+_URL = r"^https?://[^\s/]+(:\d+)?/?$"
+Role = Literal["researcher", "support", "trainer", "reviewer", "admin"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteInfo(_Strict):
+    name: str = Field(min_length=1, max_length=120)
+    cluster: Name = Field(description="Slurm ClusterName")
+    local_cluster: bool = Field(
+        False, description="true: the project's own scripts run Slurm on this machine"
+    )
+
+
+class HubSettings(_Strict):
+    bind_url: str = Field("http://127.0.0.1:8000", pattern=_URL, description="public URL")
+    hub_bind_url: str = Field(
+        "http://127.0.0.1:8081", pattern=_URL, description="hub API, reached by sessions"
+    )
+    proxy_api_url: str = Field("http://127.0.0.1:8001", pattern=_URL)
+    state_dir: str = Field("/var/lib/aifactory/hub", pattern=r"^/")
+    session_ip: str = Field(
+        "0.0.0.0", description="address the session's server listens on inside the job"
+    )
+    connect_ip: str = Field(
+        "", description="address the hub uses to reach a session; empty: the job's node name"
+    )
+    start_timeout_s: int = Field(300, ge=10, le=86400)
+    poll_interval_s: float = Field(10.0, ge=0.5, le=600)
+    admin_users: list[PosixName] = []
+
+
+class OAuthSettings(_Strict):
+    """Generic OAuth2/OIDC login (oauthenticator's GenericOAuthenticator)."""
+
+    client_id: str = Field(min_length=1)
+    client_secret_env: str = Field(
+        "AIFACTORY_OAUTH_SECRET", description="environment variable holding the client secret"
+    )
+    authorize_url: str = Field(pattern=r"^https://")
+    token_url: str = Field(pattern=r"^https://")
+    userdata_url: str = Field(pattern=r"^https://")
+    callback_url: str = Field(pattern=r"^https?://")
+    username_claim: str = "preferred_username"
+    scope: list[str] = ["openid", "profile", "email"]
+
+
+class AuthSettings(_Strict):
+    kind: Literal["pam", "oauth"] = "pam"
+    oauth: OAuthSettings | None = None
+
+    @model_validator(mode="after")
+    def _oauth_needs_settings(self) -> AuthSettings:
+        if self.kind == "oauth" and self.oauth is None:
+            raise ValueError("kind = 'oauth' needs an [auth.oauth] table")
+        return self
+
+
+class Partition(_Strict):
+    name: Name
+    description: str = ""
+    default: bool = False
+    nodes: int = Field(1, ge=1, description="nodes in the partition")
+    cpus_per_node: int = Field(ge=1)
+    memory_gb_per_node: int = Field(ge=1)
+    gpu_type: str = Field("", pattern=r"^[a-z0-9_]{0,32}$")
+    gpus_per_node: int = Field(0, ge=0, le=64)
+    max_walltime_hours: float = Field(gt=0, le=24 * 30)
+    max_cpus: int = Field(ge=1, description="per session")
+    max_memory_gb: int = Field(ge=1, description="per session")
+    max_gpus: int = Field(0, ge=0, description="per session")
+    min_gpus: int = Field(0, ge=0, description="per session; 1 on GPU partitions")
+
+    @model_validator(mode="after")
+    def _limits_fit_a_node(self) -> Partition:
+        if self.max_cpus > self.cpus_per_node:
+            raise ValueError(f"max_cpus {self.max_cpus} > cpus_per_node {self.cpus_per_node}")
+        if self.max_memory_gb > self.memory_gb_per_node:
+            raise ValueError("max_memory_gb is larger than memory_gb_per_node")
+        if self.max_gpus > self.gpus_per_node:
+            raise ValueError(f"max_gpus {self.max_gpus} > gpus_per_node {self.gpus_per_node}")
+        if self.min_gpus > self.max_gpus:
+            raise ValueError("min_gpus is larger than max_gpus")
+        if self.gpus_per_node and not self.gpu_type:
+            raise ValueError("gpus_per_node > 0 needs a gpu_type")
+        return self
+
+    @property
+    def has_gpus(self) -> bool:
+        return self.gpus_per_node > 0
+
+
+class SessionDefaults(_Strict):
+    cpus: int = Field(1, ge=1)
+    memory_gb: int = Field(2, ge=1)
+    walltime_hours: float = Field(1.0, gt=0)
+
+
+class Project(_Strict):
+    account: Name = Field(description="Slurm account the project's jobs are charged to")
+    title: str = Field(min_length=1, max_length=200)
+    organisation: str = ""
+    pi: PosixName
+    members: list[PosixName] = Field(min_length=1)
+    partitions: list[Name] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _pi_is_member(self) -> Project:
+        if self.pi not in self.members:
+            raise ValueError(f"pi {self.pi!r} is not in members")
+        return self
+
+
+class DemoUser(_Strict):
+    name: PosixName
+    roles: list[Role] = ["researcher"]
+
+
+class LocalNode(_Strict):
+    """The single simulated node of the local factory (GPUs are fake GRES devices)."""
+
+    cpus: int = Field(32, ge=1, le=1024)
+    memory_gb: int = Field(64, ge=1)
+    gpus: int = Field(4, ge=0, le=16)
+    gpu_type: str = Field("sim", pattern=r"^[a-z0-9_]{1,32}$")
+
+
+class Site(_Strict):
+    site: SiteInfo
+    hub: HubSettings = HubSettings()
+    auth: AuthSettings = AuthSettings()
+    node: LocalNode = LocalNode()
+    defaults: SessionDefaults = SessionDefaults()
+    partitions: list[Partition] = Field(min_length=1)
+    projects: list[Project] = []
+    users: list[DemoUser] = []
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Site:
+        names = [p.name for p in self.partitions]
+        _unique("partitions", names)
+        _unique("projects", [p.account for p in self.projects])
+        _unique("users", [u.name for u in self.users])
+        if sum(p.default for p in self.partitions) > 1:
+            raise ValueError("partitions: more than one has default = true")
+        users = {u.name for u in self.users}
+        for project in self.projects:
+            for part in project.partitions:
+                if part not in names:
+                    raise ValueError(f"project {project.account}: unknown partition {part!r}")
+            for member in project.members:
+                if self.users and member not in users:
+                    raise ValueError(f"project {project.account}: member {member!r} not in users")
+        for part in self.partitions:
+            if self.defaults.walltime_hours > part.max_walltime_hours:
+                raise ValueError(f"defaults.walltime_hours exceeds partition {part.name}'s max")
+        return self
+
+    def partition(self, name: str) -> Partition:
+        for part in self.partitions:
+            if part.name == name:
+                return part
+        raise KeyError(name)
+
+    @property
+    def default_partition(self) -> Partition:
+        return next((p for p in self.partitions if p.default), self.partitions[0])
+
+    def projects_of(self, username: str) -> list[Project]:
+        return [p for p in self.projects if username in p.members]
+
+    def users_with_role(self, role: str) -> list[str]:
+        return [u.name for u in self.users if role in u.roles]
+
+
+def _unique(what: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{what}: {name!r} appears twice")
+        seen.add(name)
+
+
+class SiteError(ValueError):
+    """The site file cannot be used; the message names the file, the field and the reason."""
+
+
+def parse_site(text: str, source: str = "<site>") -> Site:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SiteError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return Site.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(part) for part in err["loc"]) or "(top level)"
+            lines.append(f"  {field}: {err['msg']}")
+        raise SiteError(f"{source}: invalid site file\n" + "\n".join(lines)) from None
+
+
+def load_site(path: str | os.PathLike | None = None) -> Site:
+    """Load the site file from `path`, $AIFACTORY_SITE, or the bundled local demo site."""
+    chosen = Path(path or os.environ.get(SITE_ENV) or DEMO_SITE)
+    try:
+        text = chosen.read_text()
+    except OSError as exc:
+        raise SiteError(f"{chosen}: cannot read site file: {exc.strerror}") from None
+    return parse_site(text, str(chosen))

@@ -1,0 +1,122 @@
+"""The spawn form's HTML: only the user's projects, their partitions, and bounded fields.
+
+Everything shown that came from a site file or a user is escaped. The form is filled with what
+a spawn would use now (the last options, if still allowed), so nothing is reused silently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from html import escape
+
+from .capacity import PartitionCapacity
+from .options import SessionRequest, allowed_partitions, validate_options
+from .site import Project, Site
+
+
+def render_form(
+    site: Site,
+    projects: Sequence[Project],
+    previous: SessionRequest | None,
+    capacity: Mapping[str, PartitionCapacity],
+) -> str:
+    if not projects:
+        return (
+            '<p class="alert alert-warning" id="aif-no-project">You are not a member of any '
+            "project yet, so no session can be charged. Apply for access or ask your PI to add "
+            "you to their project.</p>"
+        )
+    current = previous or validate_options({}, site=site, projects=projects)
+    limits = {
+        p.name: {
+            "cpus": [1, p.max_cpus],
+            "memory_gb": [1, p.max_memory_gb],
+            "gpus": [p.min_gpus, p.max_gpus],
+            "walltime_hours": [0.25, p.max_walltime_hours],
+        }
+        for p in site.partitions
+    }
+    offered = {p.account: [part.name for part in allowed_partitions(site, p)] for p in projects}
+    project_options = "".join(
+        _option(p.account, f"{p.account} - {p.title}", p.account == current.account)
+        for p in projects
+    )
+    partition_options = "".join(
+        _option(part.name, _partition_label(part, capacity.get(part.name)), part.name == current.partition)
+        for part in site.partitions
+        if any(part.name in names for names in offered.values())
+    )
+    part = site.partition(current.partition)
+    hours = round(current.walltime_minutes / 60, 2)
+    return f"""
+<div id="aif-spawn-form">
+  <p>Your session runs as a Slurm job on the chosen partition and is charged to the project.</p>
+  <div class="form-group">
+    <label for="aif-project">Project (Slurm account)</label>
+    <select class="form-control" name="project" id="aif-project">{project_options}</select>
+  </div>
+  <div class="form-group">
+    <label for="aif-partition">Partition</label>
+    <select class="form-control" name="partition" id="aif-partition">{partition_options}</select>
+  </div>
+  {_number("cpus", "CPUs", current.cpus, 1, part.max_cpus, 1)}
+  {_number("memory_gb", "Memory (GB)", current.memory_gb, 1, part.max_memory_gb, 1)}
+  {_number("gpus", "GPUs", current.gpus, part.min_gpus, part.max_gpus, 1)}
+  {_number("walltime_hours", "Wall time (hours)", hours, 0.25, part.max_walltime_hours, 0.25)}
+  <p class="help-block" id="aif-summary">Limits per session follow the partition.</p>
+</div>
+<script>
+(function () {{
+  var limits = {_json(limits)};
+  var offered = {_json(offered)};
+  var project = document.getElementById("aif-project");
+  var partition = document.getElementById("aif-partition");
+  function update() {{
+    var allowed = offered[project.value] || [];
+    Array.prototype.forEach.call(partition.options, function (o) {{
+      o.disabled = allowed.indexOf(o.value) < 0;
+    }});
+    if (allowed.indexOf(partition.value) < 0) {{ partition.value = allowed[0]; }}
+    var lim = limits[partition.value];
+    Object.keys(lim).forEach(function (name) {{
+      var input = document.getElementById("aif-" + name);
+      input.min = lim[name][0]; input.max = lim[name][1];
+      if (Number(input.value) > lim[name][1]) {{ input.value = lim[name][1]; }}
+      if (Number(input.value) < lim[name][0]) {{ input.value = lim[name][0]; }}
+    }});
+  }}
+  project.addEventListener("change", update);
+  partition.addEventListener("change", update);
+  update();
+}})();
+</script>
+"""
+
+
+def _partition_label(part, cap: PartitionCapacity | None) -> str:
+    label = f"{part.name} - {part.description}" if part.description else part.name
+    if cap is None:
+        return label + " (capacity unknown)"
+    free = f"{cap.cpus_free}/{cap.cpus_total} CPUs free"
+    if part.has_gpus:
+        free += f", {cap.gpus_free}/{cap.gpus_total} {part.gpu_type} GPUs free"
+    return f"{label} ({free})"
+
+
+def _option(value: str, label: str, selected: bool) -> str:
+    sel = " selected" if selected else ""
+    return f'<option value="{escape(value)}"{sel}>{escape(label)}</option>'
+
+
+def _number(name: str, label: str, value: float, low: float, high: float, step: float) -> str:
+    return (
+        f'<div class="form-group"><label for="aif-{name}">{escape(label)}</label>'
+        f'<input class="form-control" type="number" name="{name}" id="aif-{name}" '
+        f'value="{value:g}" min="{low:g}" max="{high:g}" step="{step:g}"></div>'
+    )
+
+
+def _json(value: object) -> str:
+    # Safe inside <script>: no "</" can close the tag early.
+    return json.dumps(value).replace("</", "<\\/")

@@ -1,0 +1,326 @@
+"""FactorySpawner: a user's JupyterLab as a Slurm job charged to one of their projects.
+
+Built on batchspawner's SlurmSpawner (its traits, state and singleuser wrapper), but with
+the parts that must be safe replaced: options go through the allow-list in options.py, the
+script is rendered by batch.py, commands run without a shell through slurm.py, and job state
+comes from the hub's single poller instead of one squeue per user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import pwd
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import batchspawner
+from tornado import web
+from traitlets import Float, Unicode, default
+
+from . import batch, slurm
+from .capacity import partition_capacity
+from .options import OptionError, SessionRequest, form_to_options, validate_options
+from .poller import JobInfo, shared_poller
+from .site import Site, load_site
+from .spawn_form import render_form
+
+
+class SessionFailed(RuntimeError):
+    """The session's job ended or was refused before JupyterLab came up; says why."""
+
+
+class FactorySpawner(batchspawner.SlurmSpawner):
+    site_file = Unicode(
+        "",
+        help="Path of the site file (TOML). Empty: $AIFACTORY_SITE or the bundled local demo site.",
+    ).tag(config=True)
+
+    session_venv = Unicode(
+        str(Path(sys.prefix)),
+        help="Python environment the session job runs (must be readable by every user; "
+        "default: the hub's own environment).",
+    ).tag(config=True)
+
+    connect_ip = Unicode(
+        "",
+        help="Address the hub uses to reach a session. Empty: the node name Slurm reports.",
+    ).tag(config=True)
+
+    startup_poll_interval = Float(
+        1.0,
+        help="Seconds between state checks while a session starts (served by the shared poller).",
+    ).tag(config=True)
+
+    slurm_timeout = Float(
+        20.0, help="Seconds before a Slurm command counts as 'controller unreachable'."
+    ).tag(config=True)
+
+    @default("apply_user_options")
+    def _default_apply_user_options(self):
+        return FactorySpawner._apply_options
+
+    @default("options_form")
+    def _default_options_form(self):
+        return FactorySpawner._options_form
+
+    # --- the site and the user's projects -------------------------------------------------
+
+    _site_cache: dict[str, Site] = {}
+
+    @property
+    def site(self) -> Site:
+        key = self.site_file or os.environ.get("AIFACTORY_SITE", "")
+        if key not in self._site_cache:
+            self._site_cache[key] = load_site(self.site_file or None)
+        return self._site_cache[key]
+
+    def user_projects(self):
+        return self.site.projects_of(self.user.name)
+
+    # --- options --------------------------------------------------------------------------
+
+    async def _options_form(self) -> str:
+        capacity = await partition_capacity()
+        previous = self._previous_request()
+        return render_form(self.site, self.user_projects(), previous, capacity)
+
+    def _previous_request(self) -> SessionRequest | None:
+        """What a spawn without options would use: the last options, if still allowed."""
+        try:
+            return self._validate(self.user_options or {})
+        except OptionError:
+            return None
+
+    def _validate(self, raw: dict[str, Any]) -> SessionRequest:
+        return validate_options(raw, site=self.site, projects=self.user_projects())
+
+    def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, Any]:
+        try:
+            return self._validate(form_to_options(formdata)).to_options()
+        except OptionError as exc:
+            raise web.HTTPError(400, html.escape(str(exc))) from None
+
+    @staticmethod
+    def _apply_options(spawner: FactorySpawner, user_options: dict[str, Any]) -> None:
+        """JupyterHub's hook for form and REST options alike: refuse with 400 or accept."""
+        if not isinstance(user_options, dict):
+            raise web.HTTPError(400, "user_options must be an object")
+        try:
+            request = spawner._validate(user_options)
+        except OptionError as exc:
+            raise web.HTTPError(400, html.escape(str(exc))) from None
+        spawner.session_request = request
+        # Store the normalised options, so the form later shows exactly what was used.
+        spawner.user_options = request.to_options()
+
+    session_request: SessionRequest | None = None
+
+    # --- state ----------------------------------------------------------------------------
+
+    pending_info: JobInfo | None = None
+
+    def get_state(self) -> dict[str, Any]:
+        state = super().get_state()
+        if self.session_request is not None:
+            state["session"] = self.session_request.to_state()
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        session = state.get("session")
+        if session:
+            self.session_request = SessionRequest(**session)
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self.pending_info = None
+
+    def _save_state(self) -> None:
+        # Checkpoint the job id at once: a hub killed mid-start must still know its job.
+        if self.orm_spawner is not None:
+            self.orm_spawner.state = self.get_state()
+            self.db.commit()
+
+    # --- running things -------------------------------------------------------------------
+
+    def _run_as(self) -> slurm.RunAs:
+        return slurm.RunAs.lookup(self.user.name)
+
+    def _script_context(self) -> batch.ScriptContext:
+        command = [self.batchspawner_singleuser_cmd, *self.cmd, *self.get_args()]
+        home = pwd.getpwnam(self.user.name).pw_dir
+        return batch.ScriptContext(home=home, venv_bin=f"{self.session_venv}/bin", command=command)
+
+    def _prepare_log_dir(self, run_as: slurm.RunAs) -> None:
+        path = Path(run_as.home) / batch.SESSION_LOG_DIR
+        if not path.is_dir():
+            path.mkdir(mode=0o700)
+            if os.geteuid() == 0:
+                os.chown(path, run_as.uid, run_as.gid)
+
+    def job_env(self) -> dict[str, str]:
+        env = self.get_env()
+        env["PATH"] = f"{self.session_venv}/bin:/usr/local/bin:/usr/bin:/bin"
+        return env
+
+    async def submit_batch_script(self) -> str:
+        if self.session_request is None:
+            self._apply_options(self, self.user_options or {})
+        request = self.session_request
+        run_as = self._run_as()
+        self._prepare_log_dir(run_as)
+        script = batch.render_session_script(request, self._script_context())
+        self.log.info(
+            "Submitting session for %s: account=%s partition=%s cpus=%d mem=%dG gpus=%d time=%dmin",
+            self.user.name,
+            request.account,
+            request.partition,
+            request.cpus,
+            request.memory_gb,
+            request.gpus,
+            request.walltime_minutes,
+        )
+        try:
+            result = await slurm.arun(
+                batch.sbatch_argv(),
+                input=script,
+                env=self.job_env(),
+                run_as=run_as,
+                timeout=self.slurm_timeout,
+            )
+        except slurm.ControllerUnreachable:
+            raise SessionFailed(
+                "The cluster's scheduler (slurmctld) is not answering, so no job was submitted. "
+                "Try again in a few minutes."
+            ) from None
+        except slurm.SlurmError as exc:
+            raise SessionFailed(f"Slurm refused the session: {_last_line(exc.stderr)}") from None
+        job_id = result.stdout.strip().split(";")[0]
+        if not job_id.isdigit():
+            raise SessionFailed(f"sbatch gave no job id: {result.stdout.strip()[:200]!r}")
+        self.job_id = job_id
+        self._save_state()
+        return job_id
+
+    async def job_info(self, max_age: float) -> JobInfo:
+        return await shared_poller().get(self.job_id, max_age=max_age)
+
+    async def start(self) -> tuple[str, int]:
+        self.port = 0
+        self.ip = self.site.hub.session_ip
+        self.pending_info = None
+        await self.submit_batch_script()
+        info = await self._wait_until_running()
+        host = self.connect_ip or info.node
+        while self.port == 0:
+            await asyncio.sleep(self.startup_poll_interval)
+            info = await self.job_info(self.startup_poll_interval)
+            if info.phase == "gone":
+                raise SessionFailed(self._ended_message(info, started=True))
+        self.log.info("Session job %s of %s is up at %s:%s", self.job_id, self.user.name, host, self.port)
+        return host, self.port
+
+    async def _wait_until_running(self) -> JobInfo:
+        while True:
+            info = await self.job_info(self.startup_poll_interval)
+            self.pending_info = info
+            if info.phase == "running" and info.node:
+                return info
+            if info.phase == "gone":
+                job_id = self.job_id
+                shared_poller().untrack(job_id)
+                self.clear_state()
+                raise SessionFailed(self._ended_message(info, started=False, job_id=job_id))
+            await asyncio.sleep(self.startup_poll_interval)
+
+    def _ended_message(self, info: JobInfo, *, started: bool, job_id: str = "") -> str:
+        job_id = job_id or info.job_id
+        when = "before JupyterLab answered" if started else "before it started"
+        detail = f" (exit code {info.exit_code})" if info.exit_code else ""
+        reason = f", reason: {info.reason}" if info.reason else ""
+        return (
+            f"Slurm job {job_id} ended {when}: {info.state or 'gone'}{detail}{reason}. "
+            f"Its output is in ~/{batch.SESSION_LOG_DIR}/{job_id}.log. You can start again now."
+        )
+
+    async def poll(self) -> int | None:
+        if not self.job_id:
+            return 0
+        info = await self.job_info(self.site.hub.poll_interval_s)
+        if info.alive:
+            return None
+        shared_poller().untrack(self.job_id)
+        self.clear_state()
+        return 1
+
+    async def stop(self, now: bool = False) -> None:
+        job_id = self.job_id
+        if not job_id:
+            return
+        self.log.info("Cancelling session job %s of %s", job_id, self.user.name)
+        try:
+            await slurm.arun(
+                batch.scancel_argv(job_id), run_as=self._run_as(), timeout=self.slurm_timeout
+            )
+        except slurm.SlurmError as exc:
+            self.log.warning("scancel %s failed: %s", job_id, exc)
+        if now:
+            return
+        for _ in range(20):
+            info = await self.job_info(0.5)
+            if info.phase == "gone":
+                break
+            await asyncio.sleep(0.5)
+        else:
+            self.log.warning("Session job %s still listed 10 s after scancel", job_id)
+        shared_poller().untrack(job_id)
+
+    async def progress(self) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            info = self.pending_info
+            if info is None:
+                yield {"progress": 10, "message": "Submitting the session to Slurm..."}
+            elif info.phase == "running":
+                yield {
+                    "progress": 80,
+                    "message": f"Slurm job {info.job_id} is running on {info.node}; "
+                    "waiting for JupyterLab to start...",
+                }
+                return
+            else:
+                yield {"progress": 40, "message": pending_message(info)}
+            await asyncio.sleep(1)
+
+
+def pending_message(info: JobInfo) -> str:
+    """The spawn page's line for a job that is not running yet."""
+    if info.phase == "unknown":
+        text = f"Slurm job {info.job_id}: waiting for the scheduler to report its state"
+        return text + (f" ({info.error})" if info.error and info.error != "not listed" else "")
+    text = f"Slurm job {info.job_id} is {info.state.lower() or 'queued'}"
+    if info.reason:
+        text += f" (reason: {info.reason}{_explain(info.reason)})"
+    if info.expected_start:
+        text += f"; expected start {info.expected_start}"
+    return text
+
+
+def _explain(reason: str) -> str:
+    if reason.startswith("AssocGrp") and "Min" in reason:
+        return " - the project's allocation is used up; ask the PI or support"
+    if reason.startswith(("AssocGrp", "AssocMax", "QOS")):
+        return " - a limit of the project's allocation holds it"
+    if reason in ("Resources", "Priority"):
+        return " - waiting for free nodes"
+    if reason.startswith("ReqNodeNotAvail") or reason == "PartitionDown":
+        return " - the partition is not available now"
+    return ""
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no message"

@@ -1,0 +1,77 @@
+import pytest
+
+from aifactory_hub.batch import (
+    ScriptContext,
+    render_session_script,
+    sacct_argv,
+    scancel_argv,
+    squeue_argv,
+)
+from aifactory_hub.options import validate_options
+
+CTX = ScriptContext(
+    home="/home/alice",
+    venv_bin="/opt/aifactory/venv/bin",
+    command=["batchspawner-singleuser", "jupyterhub-singleuser", "--debug"],
+)
+
+
+def script_for(site, raw):
+    req = validate_options(raw, site=site, projects=site.projects_of("alice"))
+    return render_session_script(req, CTX).splitlines()
+
+
+def test_cpu_session_script_lines(demo_site):
+    lines = script_for(demo_site, {"cpus": 2, "memory_gb": 4, "walltime_hours": 1.5})
+    assert lines[0] == "#!/bin/bash"
+    sbatch = [line for line in lines if line.startswith("#SBATCH")]
+    assert sbatch == [
+        "#SBATCH --job-name=jupyterhub-session",
+        "#SBATCH --account=ai-alpha",
+        "#SBATCH --partition=cpu",
+        "#SBATCH --nodes=1",
+        "#SBATCH --ntasks=1",
+        "#SBATCH --cpus-per-task=2",
+        "#SBATCH --mem=4G",
+        "#SBATCH --time=90",
+        "#SBATCH --chdir=/home/alice",
+        "#SBATCH --output=/home/alice/.jupyter-sessions/%j.log",
+        "#SBATCH --signal=B:TERM@60",
+    ]
+    assert "export PATH=/opt/aifactory/venv/bin:$PATH" in lines
+    assert lines[-1] == "exec batchspawner-singleuser jupyterhub-singleuser --debug"
+
+
+def test_gpu_session_requests_typed_gres(demo_site):
+    lines = script_for(demo_site, {"partition": "gpu", "gpus": 2})
+    assert "#SBATCH --gres=gpu:sim:2" in lines
+    assert "#SBATCH --partition=gpu" in lines
+
+
+def test_command_arguments_are_shell_quoted(demo_site):
+    req = validate_options({}, site=demo_site, projects=demo_site.projects_of("alice"))
+    ctx = ScriptContext("/home/alice", "/v/bin", ["jupyterhub-singleuser", "--x=a b; rm -rf ~"])
+    assert render_session_script(req, ctx).splitlines()[-1] == (
+        "exec jupyterhub-singleuser '--x=a b; rm -rf ~'"
+    )
+
+
+def test_no_token_or_environment_in_script(demo_site):
+    text = "\n".join(script_for(demo_site, {}))
+    assert "TOKEN" not in text and "--export" not in text
+
+
+def test_odd_home_directory_is_refused(demo_site):
+    req = validate_options({}, site=demo_site, projects=demo_site.projects_of("alice"))
+    with pytest.raises(ValueError, match="unsupported home"):
+        render_session_script(req, ScriptContext("/home/a b", "/v/bin", ["x"]))
+
+
+def test_command_lines():
+    assert squeue_argv(["12", "7"]) == [
+        "squeue", "--noheader", "--states=all", "--jobs=12,7", "--format=%i|%T|%r|%S|%N|%a|%P|%u",
+    ]
+    assert scancel_argv("12") == ["scancel", "12"]
+    assert sacct_argv(["3"])[-2:] == ["--jobs=3", "--format=JobID,State,ExitCode,Reason"]
+    with pytest.raises(ValueError, match="not a Slurm job id"):
+        scancel_argv("12; scancel -u alice")

@@ -1,0 +1,23 @@
+from aifactory_hub.capacity import parse_nodes
+
+NODE = (
+    "NodeName=vm Arch=x86_64 CoresPerSocket=1 CPUAlloc=3 CPUTot=32 Gres=gpu:sim:4 "
+    "NodeAddr=127.0.0.1 Partitions=cpu,gpu State={state} "
+    "CfgTRES=cpu=32,mem=64G,billing=32,gres/gpu=4 AllocTRES=cpu=3,mem=6G,gres/gpu=1\n"
+)
+
+
+def test_capacity_per_partition():
+    cap = parse_nodes(NODE.format(state="MIXED"))
+    assert set(cap) == {"cpu", "gpu"}
+    gpu = cap["gpu"]
+    assert (gpu.cpus_total, gpu.cpus_free, gpu.gpus_total, gpu.gpus_free) == (32, 29, 4, 3)
+
+
+def test_down_node_offers_nothing():
+    cap = parse_nodes(NODE.format(state="DOWN+NOT_RESPONDING"))
+    assert cap["cpu"].nodes == 1 and cap["cpu"].nodes_up == 0 and cap["cpu"].cpus_total == 0
+
+
+def test_garbage_is_ignored():
+    assert parse_nodes("garbage\n= = =\n") == {}

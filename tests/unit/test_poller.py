@@ -1,0 +1,142 @@
+"""The shared poller against scripted Slurm answers (edge cases a real slurmctld can't make
+on demand: timeouts, garbage lines, odd exit codes)."""
+
+import pytest
+
+from aifactory_hub import slurm
+from aifactory_hub.poller import SlurmPoller, parse_sacct, parse_squeue
+
+
+class FakeSlurm:
+    """Answers squeue/sacct from scripted text; counts calls."""
+
+    def __init__(self):
+        self.squeue = (0, "", "")
+        self.sacct = (0, "", "")
+        self.calls: list[list[str]] = []
+        self.raise_on: str | None = None
+
+    async def __call__(self, argv, *, timeout, check=True, **_):
+        self.calls.append(list(argv))
+        if self.raise_on == argv[0]:
+            raise slurm.ControllerUnreachable(argv, None, "", "")
+        code, out, err = self.squeue if argv[0] == "squeue" else self.sacct
+        if check and code:
+            raise slurm.classify(argv, code, out, err)
+        return slurm.CommandResult(tuple(argv), code, out, err)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def fake():
+    return FakeSlurm()
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def poller(fake, clock):
+    return SlurmPoller(runner=fake, clock=clock)
+
+
+LINE = "{id}|{state}|{reason}|N/A|{node}|ai-alpha|cpu|alice"
+
+
+def squeue_text(*jobs):
+    return "\n".join(LINE.format(id=i, state=s, reason=r, node=n) for i, s, r, n in jobs) + "\n"
+
+
+async def test_one_squeue_for_many_jobs_per_interval(poller, fake, clock):
+    fake.squeue = (0, squeue_text(*[(str(i), "RUNNING", "None", "vm") for i in range(1, 41)]), "")
+    for i in range(1, 41):
+        poller.track(str(i))
+    for i in range(1, 41):
+        info = await poller.get(str(i), max_age=10)
+        assert info.phase == "running" and info.node == "vm"
+    assert len(fake.calls) == 1
+    assert fake.calls[0][3] == "--jobs=" + ",".join(str(i) for i in range(1, 41))
+    clock.now += 5
+    await poller.get("7", max_age=10)
+    assert len(fake.calls) == 1
+    clock.now += 6
+    for i in range(1, 41):
+        await poller.get(str(i), max_age=10)
+    assert len(fake.calls) == 2
+
+
+async def test_pending_reason_and_expected_start(poller, fake):
+    fake.squeue = (0, "5|PENDING|AssocGrpGRESMinutes|2026-11-27T10:00:00|(null)|ai-alpha|gpu|alice\n", "")
+    info = await poller.get("5", max_age=1)
+    assert (info.phase, info.reason, info.expected_start, info.node) == (
+        "pending",
+        "AssocGrpGRESMinutes",
+        "2026-11-27T10:00:00",
+        "",
+    )
+
+
+async def test_controller_timeout_is_unknown_not_gone(poller, fake):
+    fake.raise_on = "squeue"
+    info = await poller.get("9", max_age=1)
+    assert info.phase == "unknown" and info.alive
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (0, "garbage line\n\x00\x01\n", ""),
+        (0, "", ""),
+        (1, "", "slurm_load_jobs error: Unable to contact slurm controller (connect failure)"),
+        (2, "", "squeue: error: something unexpected"),
+        (-9, "", ""),
+    ],
+)
+async def test_bad_squeue_answers_never_mean_gone(poller, fake, answer):
+    fake.squeue = answer
+    fake.sacct = (0, "", "")  # accounting doesn't know the job either
+    info = await poller.get("9", max_age=1)
+    assert info.phase == "unknown"
+
+
+async def test_missing_job_is_gone_only_when_accounting_confirms(poller, fake, clock):
+    fake.squeue = (1, "", "slurm_load_jobs error: Invalid job id specified")
+    fake.sacct = (0, "9|RUNNING|0:0|None\n", "")
+    assert (await poller.get("9", max_age=1)).phase == "unknown"
+    clock.now += 2
+    fake.sacct = (0, "9|CANCELLED by 1001|0:15|None\n9.batch|CANCELLED|0:15|\n", "")
+    info = await poller.get("9", max_age=1)
+    assert (info.phase, info.state, info.exit_code) == ("gone", "CANCELLED", "0:15")
+
+
+async def test_accounting_down_keeps_missing_job_unknown(poller, fake):
+    fake.squeue = (0, squeue_text(("1", "RUNNING", "None", "vm")), "")
+    fake.raise_on = "sacct"
+    assert (await poller.get("2", max_age=1)).phase == "unknown"
+    assert (await poller.get("1", max_age=1)).phase == "running"
+
+
+async def test_new_job_forces_a_refresh_and_concurrent_callers_share_it(poller, fake, clock):
+    import asyncio
+
+    fake.squeue = (0, squeue_text(("1", "RUNNING", "None", "vm"), ("2", "PENDING", "Priority", "")), "")
+    await poller.get("1", max_age=30)
+    clock.now += 1
+    results = await asyncio.gather(*(poller.get("2", max_age=30) for _ in range(10)))
+    assert {r.phase for r in results} == {"pending"}
+    assert len(fake.calls) == 2
+
+
+def test_parsers_skip_garbage():
+    jobs, skipped = parse_squeue("1|RUNNING|None|N/A|vm|a|cpu|u\nnot|a|job\n|||||||\n")
+    assert list(jobs) == ["1"] and len(skipped) == 2
+    assert parse_sacct("x|y\n3|COMPLETED|0:0|None\n3.batch|COMPLETED|0:0|\n")["3"].phase == "gone"
