@@ -1,13 +1,72 @@
 """Shared fixtures. Tiers: tests/unit (pure), tests/slurm (real Slurm), tests/hub (real hub),
-tests/browser (real Chromium). Real-stack fixtures are session-scoped and shared."""
+tests/browser (real Chromium). Real-stack fixtures are session-scoped and shared: the local
+cluster and the demo accounts are brought up once (idempotently) for the whole run."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
-from aifactory_hub.site import Site, load_site
+from aifactory_hub import cli, localcluster
+from aifactory_hub.accounts import apply_site
+from aifactory_hub.site import DEMO_SITE, Site, load_site
+from tests.stack import HubClient
+
+PASSWORD_FILE = Path("/var/lib/aifactory/demo-passwords")
+# The test hub has its own ports and state, so it never touches a demo hub on :8000.
+PORT = int(os.environ.get("AIFACTORY_TEST_PORT", "18000"))
 
 
 @pytest.fixture(scope="session")
 def demo_site() -> Site:
     return load_site()
+
+
+@pytest.fixture(scope="session")
+def local_cluster(demo_site: Site) -> Site:
+    """The running local cluster's site (started here if it is not up yet)."""
+    assert demo_site.site.local_cluster, "the test suite runs on the local factory"
+    localcluster.start(demo_site)
+    return demo_site
+
+
+@pytest.fixture(scope="session")
+def demo_accounts(local_cluster: Site) -> dict[str, str]:
+    """{user: password} of the demo users, after POSIX users and Slurm accounts exist."""
+    return apply_site(local_cluster, PASSWORD_FILE)
+
+
+@pytest.fixture(scope="session")
+def hub_site(tmp_path_factory, local_cluster) -> tuple[Site, Path]:
+    state = tmp_path_factory.mktemp("hub-state")
+    text = DEMO_SITE.read_text()
+    text = text.replace(
+        'bind_url = "http://127.0.0.1:8000"', f'bind_url = "http://127.0.0.1:{PORT}"'
+    )
+    text = text.replace(
+        "[hub]\n",
+        f'[hub]\nhub_bind_url = "http://127.0.0.1:{PORT + 81}"\n'
+        f'proxy_api_url = "http://127.0.0.1:{PORT + 1}"\nstate_dir = "{state}"\n',
+        1,
+    )
+    path = state / "site.toml"
+    path.write_text(text)
+    return load_site(path), path
+
+
+@pytest.fixture(scope="session")
+def hub(hub_site, demo_accounts) -> Iterator[HubClient]:
+    site, path = hub_site
+    cli.start_hub(site, str(path))
+    client = HubClient(site, demo_accounts)
+    yield client
+    for user in site.users:
+        try:
+            if client.server(user.name):
+                client.stop(user.name)
+        except Exception:  # noqa: S110 - best effort: the hub may already be gone
+            pass
+    cli.stop_hub(site)

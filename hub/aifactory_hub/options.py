@@ -132,7 +132,8 @@ def _choice(
         raise OptionError(field, "must be a string")
     if value not in allowed:
         shown = value if len(value) <= 40 and value.isprintable() else repr(value[:40])
-        raise OptionError(field, f"{shown!s} is not available to {what} (choose from {allowed})")
+        choices = ", ".join(allowed)
+        raise OptionError(field, f"{shown} is not available to {what} (choose from {choices})")
     return value
 
 

@@ -210,7 +210,9 @@ class SlurmPoller:
         return answer
 
     @staticmethod
-    def _unknown(ids: Iterable[str], previous: dict[str, JobInfo], error: str) -> dict[str, JobInfo]:
+    def _unknown(
+        ids: Iterable[str], previous: dict[str, JobInfo], error: str
+    ) -> dict[str, JobInfo]:
         log.warning("Slurm did not answer, job states unknown: %s", error)
         out = {}
         for job_id in ids:

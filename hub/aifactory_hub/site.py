@@ -44,7 +44,8 @@ class HubSettings(_Strict):
     proxy_api_url: str = Field("http://127.0.0.1:8001", pattern=_URL)
     state_dir: str = Field("/var/lib/aifactory/hub", pattern=r"^/")
     session_ip: str = Field(
-        "0.0.0.0", description="address the session's server listens on inside the job"
+        "0.0.0.0",  # noqa: S104 - real sites: sessions must be reachable from the hub
+        description="address the session's server listens on inside the job",
     )
     connect_ip: str = Field(
         "", description="address the hub uses to reach a session; empty: the job's node name"

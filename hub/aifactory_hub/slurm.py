@@ -160,7 +160,7 @@ async def arun(
         out, err = await asyncio.wait_for(
             proc.communicate(input.encode() if input is not None else None), timeout
         )
-    except asyncio.TimeoutError:
+    except TimeoutError:
         proc.kill()
         await proc.wait()
         raise classify(full, None, "", "") from None

@@ -43,7 +43,11 @@ def render_form(
         for p in projects
     )
     partition_options = "".join(
-        _option(part.name, _partition_label(part, capacity.get(part.name)), part.name == current.partition)
+        _option(
+            part.name,
+            _partition_label(part, capacity.get(part.name)),
+            part.name == current.partition,
+        )
         for part in site.partitions
         if any(part.name in names for names in offered.values())
     )

@@ -9,7 +9,6 @@ comes from the hub's single poller instead of one squeue per user.
 from __future__ import annotations
 
 import asyncio
-import html
 import os
 import pwd
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import batchspawner
+from sqlalchemy.orm import object_session
 from tornado import web
 from traitlets import Float, Unicode, default
 
@@ -102,7 +102,7 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         try:
             return self._validate(form_to_options(formdata)).to_options()
         except OptionError as exc:
-            raise web.HTTPError(400, html.escape(str(exc))) from None
+            raise web.HTTPError(400, str(exc)) from None
 
     @staticmethod
     def _apply_options(spawner: FactorySpawner, user_options: dict[str, Any]) -> None:
@@ -112,10 +112,21 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         try:
             request = spawner._validate(user_options)
         except OptionError as exc:
-            raise web.HTTPError(400, html.escape(str(exc))) from None
+            # JupyterHub already saved these as the user's defaults: a refused request must
+            # not become what the next spawn without options silently reuses.
+            spawner._remember_options({})
+            raise web.HTTPError(400, str(exc)) from None
         spawner.session_request = request
         # Store the normalised options, so the form later shows exactly what was used.
         spawner.user_options = request.to_options()
+        spawner._remember_options(spawner.user_options)
+
+    def _remember_options(self, options: dict[str, Any]) -> None:
+        if self.orm_spawner is not None:
+            self.orm_spawner.user_options = options
+            session = object_session(self.orm_spawner)
+            if session is not None:
+                session.commit()
 
     session_request: SessionRequest | None = None
 
@@ -143,7 +154,9 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         # Checkpoint the job id at once: a hub killed mid-start must still know its job.
         if self.orm_spawner is not None:
             self.orm_spawner.state = self.get_state()
-            self.db.commit()
+            session = object_session(self.orm_spawner)
+            if session is not None:
+                session.commit()
 
     # --- running things -------------------------------------------------------------------
 
@@ -221,7 +234,9 @@ class FactorySpawner(batchspawner.SlurmSpawner):
             info = await self.job_info(self.startup_poll_interval)
             if info.phase == "gone":
                 raise SessionFailed(self._ended_message(info, started=True))
-        self.log.info("Session job %s of %s is up at %s:%s", self.job_id, self.user.name, host, self.port)
+        self.log.info(
+            "Session job %s of %s is up at %s:%s", self.job_id, self.user.name, host, self.port
+        )
         return host, self.port
 
     async def _wait_until_running(self) -> JobInfo:

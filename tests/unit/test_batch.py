@@ -69,7 +69,11 @@ def test_odd_home_directory_is_refused(demo_site):
 
 def test_command_lines():
     assert squeue_argv(["12", "7"]) == [
-        "squeue", "--noheader", "--states=all", "--jobs=12,7", "--format=%i|%T|%r|%S|%N|%a|%P|%u",
+        "squeue",
+        "--noheader",
+        "--states=all",
+        "--jobs=12,7",
+        "--format=%i|%T|%r|%S|%N|%a|%P|%u",
     ]
     assert scancel_argv("12") == ["scancel", "12"]
     assert sacct_argv(["3"])[-2:] == ["--jobs=3", "--format=JobID,State,ExitCode,Reason"]

@@ -26,8 +26,15 @@ def test_gpu_partition_defaults_to_min_gpus_with_type(demo_site):
 
 def test_form_strings_are_parsed(demo_site):
     raw = form_to_options(
-        {"project": ["ai-beta"], "partition": ["cpu"], "cpus": ["4"], "memory_gb": ["8"],
-         "walltime_hours": ["2.5"], "gpus": ["0"], "_xsrf": ["x"]}
+        {
+            "project": ["ai-beta"],
+            "partition": ["cpu"],
+            "cpus": ["4"],
+            "memory_gb": ["8"],
+            "walltime_hours": ["2.5"],
+            "gpus": ["0"],
+            "_xsrf": ["x"],
+        }
     )
     req = check(demo_site, "bob", raw)
     assert (req.account, req.cpus, req.memory_gb, req.walltime_minutes) == ("ai-beta", 4, 8, 150)

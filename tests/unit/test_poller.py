@@ -75,7 +75,11 @@ async def test_one_squeue_for_many_jobs_per_interval(poller, fake, clock):
 
 
 async def test_pending_reason_and_expected_start(poller, fake):
-    fake.squeue = (0, "5|PENDING|AssocGrpGRESMinutes|2026-11-27T10:00:00|(null)|ai-alpha|gpu|alice\n", "")
+    fake.squeue = (
+        0,
+        "5|PENDING|AssocGrpGRESMinutes|2026-11-27T10:00:00|(null)|ai-alpha|gpu|alice\n",
+        "",
+    )
     info = await poller.get("5", max_age=1)
     assert (info.phase, info.reason, info.expected_start, info.node) == (
         "pending",
@@ -128,7 +132,11 @@ async def test_accounting_down_keeps_missing_job_unknown(poller, fake):
 async def test_new_job_forces_a_refresh_and_concurrent_callers_share_it(poller, fake, clock):
     import asyncio
 
-    fake.squeue = (0, squeue_text(("1", "RUNNING", "None", "vm"), ("2", "PENDING", "Priority", "")), "")
+    fake.squeue = (
+        0,
+        squeue_text(("1", "RUNNING", "None", "vm"), ("2", "PENDING", "Priority", "")),
+        "",
+    )
     await poller.get("1", max_age=30)
     clock.now += 1
     results = await asyncio.gather(*(poller.get("2", max_age=30) for _ in range(10)))

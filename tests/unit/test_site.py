@@ -62,7 +62,9 @@ def test_unknown_field_is_refused():
 
 
 def test_project_with_unknown_partition_is_refused():
-    text = MINIMAL + """
+    text = (
+        MINIMAL
+        + """
 [[projects]]
 account = "p1"
 title = "P"
@@ -70,12 +72,15 @@ pi = "ann"
 members = ["ann"]
 partitions = ["gpu"]
 """
+    )
     with pytest.raises(SiteError, match="project p1: unknown partition 'gpu'"):
         parse_site(text)
 
 
 def test_pi_must_be_member():
-    text = MINIMAL + """
+    text = (
+        MINIMAL
+        + """
 [[projects]]
 account = "p1"
 title = "P"
@@ -83,6 +88,7 @@ pi = "ann"
 members = ["bea"]
 partitions = ["cpu"]
 """
+    )
     with pytest.raises(SiteError, match="pi 'ann' is not in members"):
         parse_site(text)
 

@@ -1,0 +1,253 @@
+"""Provision the site's demo users and projects: POSIX users and Slurm associations.
+
+The Slurm part is split in two: pure functions that turn (site, what Slurm has now) into
+the sacctmgr commands still needed, and a thin layer that queries Slurm and runs them.
+Querying first makes re-running a no-op that prints no errors ("Nothing new added" is an
+error exit in sacctmgr). Users in no project get no association, so they cannot submit.
+"""
+
+from __future__ import annotations
+
+import grp
+import logging
+import os
+import pwd
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aifactory_hub import slurm
+from aifactory_hub.site import Project, Site
+
+GROUP = "aifactory"
+SACCTMGR = ("sacctmgr", "-i")  # -i: commit without the interactive "Would you like to..."
+QUERY = ("sacctmgr", "-n", "-P")  # -n: no header, -P: '|'-separated, no padding
+
+log = logging.getLogger(__name__)
+
+
+# --- pure: what the site wants ---------------------------------------------------------
+
+
+def memberships(site: Site) -> dict[str, list[str]]:
+    """user -> the accounts they belong to, in site order (the first is their default)."""
+    result: dict[str, list[str]] = {}
+    for project in site.projects:
+        for member in project.members:
+            result.setdefault(member, []).append(project.account)
+    return result
+
+
+def cluster_argv(site: Site) -> list[str]:
+    return [*SACCTMGR, "add", "cluster", site.site.cluster]
+
+
+def _account_fields(project: Project) -> list[str]:
+    fields = [f"Description={project.title}"]
+    if project.organisation:
+        fields.append(f"Organization={project.organisation}")
+    return fields
+
+
+def account_argv(site: Site, project: Project) -> list[str]:
+    """Create the project's Slurm account (under root) on the site's cluster."""
+    return [
+        *SACCTMGR, "add", "account", project.account,
+        f"Cluster={site.site.cluster}", *_account_fields(project),
+    ]  # fmt: skip
+
+
+def modify_account_argv(project: Project) -> list[str]:
+    """Bring an existing account's description and organisation in line with the site."""
+    return [
+        *SACCTMGR, "modify", "account", "where", f"Name={project.account}",
+        "set", *_account_fields(project),
+    ]  # fmt: skip
+
+
+def association_argv(site: Site, user: str, accounts: list[str]) -> list[str]:
+    """Add `user` to `accounts` (one association each), DefaultAccount = first project."""
+    default = memberships(site)[user][0]
+    return [
+        *SACCTMGR, "add", "user", user, f"Account={','.join(accounts)}",
+        f"Cluster={site.site.cluster}", f"DefaultAccount={default}",
+    ]  # fmt: skip
+
+
+def default_account_argv(user: str, account: str) -> list[str]:
+    """Make `account` the user's default (used when a job names no --account)."""
+    return [
+        *SACCTMGR,
+        "modify",
+        "user",
+        "where",
+        f"Name={user}",
+        "set",
+        f"DefaultAccount={account}",
+    ]
+
+
+def remove_association_argv(site: Site, user: str, account: str) -> list[str]:
+    """Remove a user from a site project they are no longer a member of."""
+    return [
+        *SACCTMGR, "delete", "user", "where", f"Name={user}", f"Account={account}",
+        f"Cluster={site.site.cluster}",
+    ]  # fmt: skip
+
+
+# --- pure: what Slurm has, and the difference ------------------------------------------
+
+
+@dataclass
+class SlurmState:
+    """What sacctmgr reports now (only the parts apply_site manages)."""
+
+    clusters: set[str] = field(default_factory=set)
+    accounts: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (org, description)
+    associations: set[tuple[str, str]] = field(default_factory=set)  # (user, account)
+    default_accounts: dict[str, str] = field(default_factory=dict)  # user -> account
+
+
+def parse_rows(stdout: str, columns: int) -> list[list[str]]:
+    """Rows of `sacctmgr -n -P` output; the last column may itself contain '|'."""
+    return [line.split("|", columns - 1) for line in stdout.splitlines() if line.strip()]
+
+
+def parse_state(clusters: str, accounts: str, associations: str, users: str) -> SlurmState:
+    """Build a SlurmState from the four query outputs (see `QUERIES` for their formats)."""
+    state = SlurmState()
+    state.clusters = {row[0] for row in parse_rows(clusters, 1)}
+    state.accounts = {r[0]: (r[1], r[2]) for r in parse_rows(accounts, 3) if len(r) == 3}
+    state.associations = {(r[1], r[0]) for r in parse_rows(associations, 2) if len(r) == 2 and r[1]}
+    state.default_accounts = {r[0]: r[1] for r in parse_rows(users, 2) if len(r) == 2}
+    return state
+
+
+def plan(site: Site, state: SlurmState) -> list[list[str]]:
+    """The sacctmgr commands that make Slurm match the site; [] when it already does."""
+    commands: list[list[str]] = []
+    if site.site.cluster not in state.clusters:
+        commands.append(cluster_argv(site))
+    for project in site.projects:
+        current = state.accounts.get(project.account)
+        if current is None:
+            commands.append(account_argv(site, project))
+        # Slurm lower-cases descriptions and organisations, so compare without case.
+        elif _norm(current) != _norm((project.organisation or current[0], project.title)):
+            commands.append(modify_account_argv(project))
+    wanted = memberships(site)
+    for user, accounts in wanted.items():
+        missing = [a for a in accounts if (user, a) not in state.associations]
+        if missing:
+            commands.append(association_argv(site, user, missing))
+        elif state.default_accounts.get(user) != accounts[0]:
+            commands.append(default_account_argv(user, accounts[0]))
+    managed = {p.account for p in site.projects}
+    for user, account in sorted(state.associations):
+        if account in managed and account not in wanted.get(user, []):
+            commands.append(remove_association_argv(site, user, account))
+    return commands
+
+
+def _norm(pair: tuple[str, str]) -> tuple[str, str]:
+    return (pair[0].lower(), pair[1].lower())
+
+
+# --- impure: query and apply -----------------------------------------------------------
+
+
+def query_state(site: Site) -> SlurmState:
+    """Ask sacctmgr for the clusters, accounts, associations and default accounts."""
+    cluster = f"Cluster={site.site.cluster}"
+    outputs = [
+        slurm.run([*QUERY, "show", "cluster", "format=Cluster"]).stdout,
+        slurm.run([*QUERY, "show", "account", "format=Account,Organization,Description"]).stdout,
+        slurm.run([*QUERY, "show", "association", cluster, "format=Account,User"]).stdout,
+        slurm.run([*QUERY, "show", "user", "format=User,DefaultAccount"]).stdout,
+    ]
+    return parse_state(*outputs)
+
+
+def ensure_cluster(site: Site) -> None:
+    """Register the cluster in slurmdbd if it is not there yet."""
+    out = slurm.run([*QUERY, "show", "cluster", "format=Cluster"]).stdout
+    if site.site.cluster not in {row[0] for row in parse_rows(out, 1)}:
+        slurm.run(cluster_argv(site))
+        log.info("added cluster %s to slurmdbd", site.site.cluster)
+
+
+def apply_slurm(site: Site) -> list[list[str]]:
+    """Create the site's accounts and associations; return the commands that were run."""
+    commands = plan(site, query_state(site))
+    for argv in commands:
+        slurm.run(argv)
+        log.info("ran %s", " ".join(argv))
+    return commands
+
+
+def read_passwords(password_file: Path) -> dict[str, str]:
+    """`user password` lines of the password file ({} if it does not exist yet)."""
+    try:
+        text = password_file.read_text()
+    except FileNotFoundError:
+        return {}
+    pairs = (line.split(None, 1) for line in text.splitlines() if line.strip())
+    return {p[0]: p[1].strip() for p in pairs if len(p) == 2}
+
+
+def render_passwords(passwords: dict[str, str]) -> str:
+    return "".join(f"{user} {password}\n" for user, password in sorted(passwords.items()))
+
+
+def ensure_posix_users(site: Site, password_file: Path) -> dict[str, str]:
+    """Create the site's users (group `aifactory`, home, bash) with a password each.
+
+    A user who already exists and has a password in the file keeps it untouched; new users,
+    or users missing from the file, get a fresh random password set with chpasswd.
+    The tools are called by absolute path: /usr/sbin may not be on the caller's PATH.
+    """
+    try:
+        grp.getgrnam(GROUP)
+    except KeyError:
+        slurm.run(["/usr/sbin/groupadd", GROUP])
+    known = read_passwords(password_file)
+    passwords = dict(known)
+    for user in site.users:
+        name = user.name
+        try:
+            pwd.getpwnam(name)
+            existed = True
+        except KeyError:
+            slurm.run(["/usr/sbin/useradd", "-m", "-s", "/bin/bash", "-G", GROUP, name])
+            existed = False
+        if name not in grp.getgrnam(GROUP).gr_mem:
+            slurm.run(["/usr/sbin/usermod", "-a", "-G", GROUP, name])
+        if existed and name in known:
+            continue
+        passwords[name] = known.get(name) or secrets.token_urlsafe(12)
+        slurm.run(["/usr/sbin/chpasswd"], input=f"{name}:{passwords[name]}\n")
+        log.info("set the password of %s", name)
+    if passwords != known:
+        _write_private(password_file, render_passwords(passwords))
+    return {u.name: passwords[u.name] for u in site.users}
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a root-only (0600) file atomically; the mode is set before any byte is written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.new")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(tmp, path)
+
+
+def apply_site(site: Site, password_file: str | os.PathLike) -> dict[str, str]:
+    """Provision the demo site: POSIX users, then Slurm accounts and associations.
+
+    Idempotent: a second run changes nothing. Returns {user: password} for site.users.
+    """
+    passwords = ensure_posix_users(site, Path(password_file))
+    apply_slurm(site)
+    return passwords

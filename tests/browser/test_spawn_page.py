@@ -1,0 +1,56 @@
+"""A person logs in, fills the spawn form, and lands in JupyterLab."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.stack import session_jobs, wait_no_jobs
+
+pytestmark = [pytest.mark.slurm, pytest.mark.hub, pytest.mark.browser]
+
+
+def test_login_spawn_form_and_jupyterlab(hub, browser, artifacts):
+    page = browser.new_page()
+    try:
+        page.goto(f"{hub.url}/hub/login")
+        page.fill("#username_input", "bob")
+        page.fill("#password_input", hub.passwords["bob"])
+        page.click("#login_submit")
+        page.wait_for_url("**/hub/spawn**", timeout=60_000)
+        # Only bob's projects, and only partitions those projects may use
+        projects = page.locator("#aif-project option").all_inner_texts()
+        assert [p.split(" - ")[0] for p in projects] == ["ai-alpha", "ai-beta"]
+        assert "CPUs free" in page.locator("#aif-partition").inner_text()
+        page.select_option("#aif-project", "ai-beta")
+        assert page.locator("#aif-partition option[value=gpu]").is_disabled()
+        page.fill("#aif-cpus", "2")
+        page.screenshot(path=str(artifacts / "spawn-form.png"), full_page=True)
+        page.click("input[type=submit], button[type=submit]")
+        page.wait_for_url("**/user/bob/lab**", timeout=180_000)
+        page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(artifacts / "jupyterlab.png"))
+        (job,) = session_jobs("bob")
+        assert (job["account"], job["partition"]) == ("ai-beta", "cpu")
+    finally:
+        page.close()
+        hub.stop("bob")
+        wait_no_jobs("bob")
+
+
+def test_spawn_form_refusal_is_shown_on_the_page(hub, browser):
+    """A value outside the limits (the browser's min/max bypassed) comes back as a message."""
+    page = browser.new_page()
+    try:
+        ctx_cookies = hub.login("alice").cookies
+        browser.add_cookies(
+            [{"name": c.name, "value": c.value, "url": hub.url} for c in ctx_cookies]
+        )
+        page.goto(f"{hub.url}/hub/spawn/alice")
+        page.evaluate("document.getElementById('aif-cpus').removeAttribute('max')")
+        page.fill("#aif-cpus", "64")
+        page.click("input[type=submit], button[type=submit]")
+        page.wait_for_selector("text=cpus: 64 is outside the partition's limits", timeout=30_000)
+        assert session_jobs("alice") == []
+    finally:
+        page.close()

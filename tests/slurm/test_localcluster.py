@@ -1,0 +1,125 @@
+"""The real local cluster: daemons up, partitions, demo associations, jobs, idempotency."""
+
+from __future__ import annotations
+
+import grp
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from aifactory_hub import localcluster, slurm
+from aifactory_hub.accounts import apply_site, memberships, plan, query_state, read_passwords
+from aifactory_hub.localcluster.conf import DEFAULT_PATHS
+from aifactory_hub.slurm import RunAs, SlurmError
+
+pytestmark = pytest.mark.slurm
+PASSWORD_FILE = Path("/var/lib/aifactory/demo-passwords")  # as in conftest.demo_accounts
+
+
+def submit(user: str, *args: str) -> int:
+    """sbatch as `user` (the way the hub submits); returns the job id."""
+    out = slurm.run(["sbatch", "--parsable", *args], run_as=RunAs.lookup(user)).stdout
+    return int(out.strip().split(";")[0])
+
+
+def wait_for_job(job_id: int, timeout: float = 60) -> dict[str, str]:
+    """Fields of `scontrol show job` once the job has ended (MinJobAge keeps it 300 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = slurm.run(["scontrol", "-o", "show", "job", str(job_id)]).stdout
+        fields = dict(w.split("=", 1) for w in out.split() if "=" in w)
+        if fields["JobState"] not in ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING"):
+            return fields
+        assert time.monotonic() < deadline, f"job {job_id} still {fields['JobState']}"
+        time.sleep(0.5)
+
+
+def test_status_says_every_daemon_is_up(local_cluster):
+    states = localcluster.status(local_cluster)
+    assert [s.name for s in states] == ["munged", "mariadb", "slurmdbd", "slurmctld", "slurmd"]
+    assert all(s.up for s in states), "\n".join(s.line() for s in states)
+
+
+def test_sinfo_shows_both_partitions_on_the_one_node(local_cluster):
+    out = slurm.run(["sinfo", "-h", "-o", "%P|%a|%l|%D"]).stdout.split()
+    assert sorted(out) == ["cpu*|up|12:00:00|1", "gpu|up|4:00:00|1"]
+    node = slurm.run(["scontrol", "-o", "show", "node", localcluster.short_hostname()]).stdout
+    assert "Gres=gpu:sim:4" in node and "CPUTot=32" in node and "RealMemory=65536" in node
+
+
+def test_sacctmgr_shows_the_demo_associations(local_cluster, demo_accounts):
+    cluster = f"cluster={local_cluster.site.cluster}"
+    out = slurm.run(["sacctmgr", "-n", "-P", "show", "assoc", cluster, "format=Account,User"])
+    pairs = {tuple(line.split("|")) for line in out.stdout.split() if not line.endswith("|")}
+    wanted = {(a, u) for u, accounts in memberships(local_cluster).items() for a in accounts}
+    assert wanted == {("ai-alpha", "alice"), ("ai-alpha", "bob"), ("ai-beta", "bob"),
+                      ("ai-beta", "carol")}  # fmt: skip
+    assert pairs - {("root", "root")} == wanted
+    users = slurm.run(["sacctmgr", "-n", "-P", "show", "user", "format=User,DefaultAccount"])
+    assert "bob|ai-alpha" in users.stdout.split()
+
+
+def test_a_member_can_submit_and_the_job_completes(local_cluster, demo_accounts):
+    home = Path(RunAs.lookup("alice").home)
+    output = home / "aifactory-test-%j.out"
+    job = submit(
+        "alice", "--account=ai-alpha", "--partition=cpu", f"--output={output}", "--wrap", "hostname"
+    )
+    fields = wait_for_job(job)
+    assert fields["JobState"] == "COMPLETED", fields
+    assert fields["UserId"].startswith("alice(") and fields["Account"] == "ai-alpha"
+    result = Path(str(output).replace("%j", str(job)))
+    assert result.read_text().strip() == localcluster.short_hostname()
+    result.unlink()
+
+
+def test_a_gpu_job_gets_a_simulated_gpu(local_cluster, demo_accounts):
+    output = Path(RunAs.lookup("bob").home) / "aifactory-test-%j.out"
+    job = submit(
+        "bob", "--account=ai-alpha", "--partition=gpu", "--gres=gpu:sim:1",
+        f"--output={output}", "--wrap", "echo $CUDA_VISIBLE_DEVICES",
+    )  # fmt: skip
+    assert wait_for_job(job)["JobState"] == "COMPLETED"
+    result = Path(str(output).replace("%j", str(job)))
+    assert result.read_text().strip() == "0"
+    result.unlink()
+
+
+def test_a_non_member_is_refused(local_cluster, demo_accounts):
+    with pytest.raises(SlurmError) as err:
+        submit("carol", "--account=ai-alpha", "--partition=cpu", "--wrap", "hostname")
+    assert "Invalid account" in err.value.stderr
+
+
+def test_a_user_in_no_project_cannot_submit(local_cluster, demo_accounts):
+    with pytest.raises(SlurmError) as err:
+        submit("sam", "--partition=cpu", "--wrap", "hostname")
+    assert "Invalid account" in err.value.stderr
+
+
+def test_start_twice_is_the_same_state(local_cluster):
+    before = localcluster.status(local_cluster)
+    configs = [DEFAULT_PATHS.slurm_conf, DEFAULT_PATHS.gres_conf, DEFAULT_PATHS.slurmdbd_conf]
+    mtimes = [p.stat().st_mtime_ns for p in configs]
+    after = localcluster.start(local_cluster)
+    assert [(s.name, s.pid) for s in after] == [(s.name, s.pid) for s in before]
+    assert all(s.up for s in after)
+    assert [p.stat().st_mtime_ns for p in configs] == mtimes
+
+
+def test_slurmdbd_conf_is_private_to_slurm(local_cluster):
+    info = DEFAULT_PATHS.slurmdbd_conf.stat()
+    assert stat.S_IMODE(info.st_mode) == 0o600
+    assert info.st_uid == RunAs.lookup("slurm").uid
+
+
+def test_apply_site_twice_changes_nothing(local_cluster, demo_accounts):
+    assert plan(local_cluster, query_state(local_cluster)) == []
+    assert apply_site(local_cluster, PASSWORD_FILE) == demo_accounts
+    stored = read_passwords(PASSWORD_FILE)
+    assert {user: stored[user] for user in demo_accounts} == demo_accounts
+    assert stat.S_IMODE(PASSWORD_FILE.stat().st_mode) == 0o600
+    members = set(grp.getgrnam("aifactory").gr_mem)
+    assert {u.name for u in local_cluster.users} <= members

@@ -1,0 +1,146 @@
+"""Talking to the real stack from tests: the hub as a person would, Slurm as root."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from aifactory_hub.site import Site
+
+
+class HubClient:
+    """Talks to the test hub as a person would: log in through the form, then use the API."""
+
+    def __init__(self, site: Site, passwords: dict[str, str]):
+        self.site = site
+        self.url = site.hub.bind_url.rstrip("/")
+        self.passwords = passwords
+        self._tokens: dict[str, str] = {}
+
+    def login(self, user: str, password: str | None = None) -> requests.Session:
+        s = requests.Session()
+        page = s.get(f"{self.url}/hub/login", timeout=30)
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+        resp = s.post(
+            f"{self.url}/hub/login?next=",
+            data={"username": user, "password": password or self.passwords[user], "_xsrf": xsrf},
+            allow_redirects=False,
+            timeout=60,
+        )
+        assert resp.status_code == 302, f"login of {user} failed: {resp.status_code}"
+        s.headers["X-XSRFToken"] = s.cookies.get("_xsrf", xsrf)
+        return s
+
+    def token(self, user: str) -> str:
+        if user not in self._tokens:
+            s = self.login(user)
+            resp = s.post(
+                f"{self.url}/hub/api/users/{user}/tokens",
+                json={"note": "tests", "expires_in": 3600},
+                timeout=30,
+            )
+            assert resp.status_code == 201, resp.text
+            self._tokens[user] = resp.json()["token"]
+        return self._tokens[user]
+
+    def api(self, method: str, path: str, user: str, **kwargs) -> requests.Response:
+        headers = {"Authorization": f"token {self.token(user)}"}
+        return requests.request(
+            method, f"{self.url}/hub/api{path}", headers=headers, timeout=60, **kwargs
+        )
+
+    def server(self, user: str) -> dict:
+        return self.api("GET", f"/users/{user}", user).json()["servers"].get("", {})
+
+    def wait_ready(self, user: str, timeout: float = 180) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            server = self.server(user)
+            if server.get("ready"):
+                return server
+            if not server:
+                raise AssertionError(f"{user}'s server is gone while waiting for it")
+            time.sleep(1)
+        raise AssertionError(f"{user}'s server not ready after {timeout} s")
+
+    def stop(self, user: str, timeout: float = 60) -> None:
+        resp = self.api("DELETE", f"/users/{user}/server", user)
+        assert resp.status_code in (202, 204), resp.text
+        deadline = time.monotonic() + timeout
+        while self.server(user) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not self.server(user), f"{user}'s server did not stop"
+
+
+def sh(*argv: str) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+def session_jobs(user: str) -> list[dict[str, str]]:
+    """The user's live session jobs according to squeue (as root)."""
+    out = sh(
+        "squeue",
+        "-h",
+        "-u",
+        user,
+        "-n",
+        "jupyterhub-session",
+        "-t",
+        "PD,R,CG,CF",
+        "-o",
+        "%i|%a|%P|%T|%r",
+    )
+    keys = ("id", "account", "partition", "state", "reason")
+    return [dict(zip(keys, line.split("|"), strict=True)) for line in out.splitlines()]
+
+
+def wait_no_jobs(user: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while session_jobs(user) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert session_jobs(user) == []
+
+
+def progress_events(hub, user: str, timeout: float, stop_on=None) -> list[dict]:
+    """Read the spawn progress event stream (what the spawn page shows)."""
+    events: list[dict] = []
+    try:
+        with requests.get(
+            f"{hub.url}/hub/api/users/{user}/server/progress",
+            headers={"Authorization": f"token {hub.token(user)}"},
+            stream=True,
+            timeout=timeout,
+        ) as resp:
+            for line in resp.iter_lines(decode_unicode=True):
+                if line and line.startswith("data:"):
+                    events.append(json.loads(line[5:]))
+                    if stop_on and stop_on(events[-1]):
+                        break
+    except requests.exceptions.ConnectionError:
+        pass
+    return events
+
+
+def server_token(job_id: str) -> str:
+    """The API token the hub gave this session (read from the job's processes, as root)."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            env = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"SLURM_JOB_ID={job_id}".encode() in env:
+            for item in env:
+                if item.startswith(b"JUPYTERHUB_API_TOKEN="):
+                    return item.split(b"=", 1)[1].decode()
+    raise AssertionError(f"no process of job {job_id} carries a hub token")
+
+
+def hub_log(hub) -> str:
+    return (Path(hub.site.hub.state_dir) / "jupyterhub.log").read_text()

@@ -1,0 +1,259 @@
+"""The local cluster's Slurm config files, rendered from the demo site, line by line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aifactory_hub.localcluster.conf import (
+    HEADER,
+    Paths,
+    db_password_from,
+    fake_gpu_devices,
+    max_time_minutes,
+    render_gres_conf,
+    render_slurm_conf,
+    render_slurmdbd_conf,
+)
+from aifactory_hub.site import Site, parse_site
+
+PATHS = Paths(
+    conf_dir=Path("/etc/slurm"),
+    state_dir=Path("/var/lib/aifactory/slurm"),
+    log_dir=Path("/var/log/aifactory"),
+    run_dir=Path("/run/aifactory"),
+)
+
+
+# Like the demo site, spelled out here so that edits to the demo do not move these tests.
+SITE = """
+[site]
+name = "test"
+cluster = "aifactory"
+local_cluster = true
+[node]
+cpus = 32
+memory_gb = 64
+gpus = 4
+gpu_type = "sim"
+[defaults]
+cpus = 1
+memory_gb = 2
+walltime_hours = 1
+[[partitions]]
+name = "cpu"
+description = "General CPU nodes"
+default = true
+cpus_per_node = 32
+memory_gb_per_node = 64
+max_walltime_hours = 12
+max_cpus = 8
+max_memory_gb = 16
+[[partitions]]
+name = "gpu"
+description = "GPU nodes for training\\n(simulated)"
+cpus_per_node = 32
+memory_gb_per_node = 64
+gpu_type = "sim"
+gpus_per_node = 4
+max_walltime_hours = 4
+max_cpus = 16
+max_memory_gb = 32
+max_gpus = 2
+min_gpus = 1
+"""
+
+
+@pytest.fixture(scope="module")
+def site() -> Site:
+    return parse_site(SITE)
+
+
+@pytest.fixture(scope="module")
+def slurm_conf(site: Site) -> list[str]:
+    return render_slurm_conf(site, "node1", PATHS).splitlines()
+
+
+def settings(lines: list[str]) -> dict[str, str]:
+    """Key=value of each non-comment line that is not a node or partition definition."""
+    pairs = (line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    return {k: v for k, v in pairs if k not in ("NodeName", "PartitionName")}
+
+
+def test_slurm_conf_starts_with_the_managed_header_and_says_gpus_are_simulated(slurm_conf):
+    assert slurm_conf[0] == HEADER
+    assert HEADER.startswith("# managed by aifactory")
+    assert any(line.startswith("#") and "SIMULATED" in line for line in slurm_conf)
+
+
+EXPECTED_SETTINGS = {
+    "ClusterName": "aifactory",
+    "SlurmctldHost": "node1(127.0.0.1)",
+    "SlurmUser": "slurm",
+    "AuthType": "auth/munge",
+    "CommunicationParameters": "NoCtldInAddrAny,NoInAddrAny",
+    "StateSaveLocation": "/var/lib/aifactory/slurm/ctld",
+    "SlurmdSpoolDir": "/var/lib/aifactory/slurm/slurmd",
+    "SlurmctldPidFile": "/run/aifactory/slurmctld/slurmctld.pid",
+    "SlurmdPidFile": "/run/aifactory/slurmd/slurmd.pid",
+    "SlurmctldLogFile": "/var/log/aifactory/slurm/slurmctld.log",
+    "SlurmdLogFile": "/var/log/aifactory/slurm/slurmd.log",
+    "ProctrackType": "proctrack/linuxproc",
+    "TaskPlugin": "task/none",
+    "SelectType": "select/cons_tres",
+    "SelectTypeParameters": "CR_Core_Memory",
+    "DefMemPerCPU": "2048",
+    "SlurmdParameters": "config_overrides",
+    "GresTypes": "gpu",
+    "AccountingStorageType": "accounting_storage/slurmdbd",
+    "AccountingStorageHost": "127.0.0.1",
+    "AccountingStoragePort": "6819",
+    "AccountingStorageEnforce": "associations,limits,qos,safe",
+    "AccountingStorageTRES": "gres/gpu",
+    "JobAcctGatherType": "jobacct_gather/linux",
+    "PriorityType": "priority/multifactor",
+    "PriorityDecayHalfLife": "0",
+    "PriorityUsageResetPeriod": "NONE",
+    "PrivateData": "accounts,jobs,reservations,usage,users",
+    "MinJobAge": "300",
+    "KillWait": "5",
+    "ReturnToService": "2",
+    "MessageTimeout": "10",
+}
+
+
+@pytest.mark.parametrize(("key", "value"), sorted(EXPECTED_SETTINGS.items()))
+def test_slurm_conf_setting(slurm_conf, key, value):
+    assert settings(slurm_conf)[key] == value
+
+
+def test_slurm_conf_sets_each_key_once(slurm_conf):
+    keys = [line.split("=", 1)[0] for line in slurm_conf if "=" in line and line[0] != "#"]
+    keys = [k for k in keys if k not in ("NodeName", "PartitionName")]
+    assert len(keys) == len(set(keys))
+
+
+def test_job_scripts_and_environments_are_not_stored(slurm_conf):
+    # 22.05 rejects "AccountingStoreFlags=" (empty): leaving it unset stores nothing.
+    assert "AccountingStoreFlags" not in settings(slurm_conf)
+    assert "#AccountingStoreFlags=" in slurm_conf
+
+
+def test_the_one_node_has_the_site_node_resources_and_simulated_gpus(slurm_conf):
+    nodes = [line for line in slurm_conf if line.startswith("NodeName=")]
+    assert nodes == [
+        "NodeName=node1 NodeAddr=127.0.0.1 CPUs=32 RealMemory=65536 Gres=gpu:sim:4 State=UNKNOWN"
+    ]
+
+
+def test_partitions_share_the_node_with_max_time_in_minutes_and_one_default(slurm_conf):
+    parts = [line for line in slurm_conf if line.startswith("PartitionName=")]
+    assert parts == [
+        "PartitionName=cpu Nodes=node1 Default=YES MaxTime=720 State=UP",
+        "PartitionName=gpu Nodes=node1 Default=NO MaxTime=240 State=UP",
+    ]
+    # Each partition is preceded by its description as a comment.
+    gpu = slurm_conf.index(parts[1])
+    # ... on one line, even when the site's description has several.
+    assert slurm_conf[gpu - 1] == "# gpu: GPU nodes for training (simulated)"
+
+
+def test_without_a_default_partition_the_first_one_is_default(site):
+    parts = [p.model_copy(update={"default": False}) for p in site.partitions]
+    other = site.model_copy(update={"partitions": parts})
+    lines = render_slurm_conf(other, "n", PATHS).splitlines()
+    assert "PartitionName=cpu Nodes=n Default=YES MaxTime=720 State=UP" in lines
+    assert "PartitionName=gpu Nodes=n Default=NO MaxTime=240 State=UP" in lines
+
+
+def test_a_node_without_gpus_has_no_gres_and_an_empty_gres_conf(site):
+    other = site.model_copy(update={"node": site.node.model_copy(update={"gpus": 0})})
+    node = next(x for x in render_slurm_conf(other, "n", PATHS).splitlines() if "NodeName" in x)
+    assert "Gres=" not in node
+    gres = render_gres_conf(other, "n", PATHS).splitlines()
+    assert [line for line in gres if line.startswith("NodeName")] == []
+    assert fake_gpu_devices(other, PATHS) == []
+
+
+@pytest.mark.parametrize(
+    ("hours", "minutes"), [(12, 720), (4, 240), (0.5, 30), (1 / 3, 20), (0.001, 1), (1.01, 61)]
+)
+def test_max_time_is_whole_minutes_rounded_up(hours, minutes):
+    assert max_time_minutes(hours) == minutes
+
+
+def test_gres_conf_has_one_fake_device_per_gpu(site):
+    lines = render_gres_conf(site, "node1", PATHS).splitlines()
+    assert lines[0] == HEADER
+    assert "AutoDetect=off" in lines
+    dev = "/var/lib/aifactory/slurm/fake-gpu"
+    assert [line for line in lines if line.startswith("NodeName")] == [
+        f"NodeName=node1 Name=gpu Type=sim File={dev}/gpu{i}" for i in range(4)
+    ]
+    assert fake_gpu_devices(site, PATHS) == [Path(f"{dev}/gpu{i}") for i in range(4)]
+
+
+def test_slurmdbd_conf(site):
+    lines = render_slurmdbd_conf(site, "node1", "s3cret-pw", PATHS).splitlines()
+    assert lines[0] == HEADER
+    assert settings(lines) == {
+        "DbdAddr": "127.0.0.1",
+        "DbdHost": "node1",
+        "DbdPort": "6819",
+        "SlurmUser": "slurm",
+        "AuthType": "auth/munge",
+        "PidFile": "/run/aifactory/slurmdbd/slurmdbd.pid",
+        "LogFile": "/var/log/aifactory/slurm/slurmdbd.log",
+        "DebugLevel": "info",
+        "PrivateData": "accounts,jobs,reservations,usage,users",
+        "StorageType": "accounting_storage/mysql",
+        "StorageHost": "localhost",
+        "StorageLoc": "slurm_acct_db",
+        "StorageUser": "slurm",
+        "StoragePass": "s3cret-pw",
+    }
+    # 22.05's slurmdbd ignores DbdAddr when it binds; the file must say so.
+    assert any("listens on 0.0.0.0" in line for line in lines if line.startswith("#"))
+
+
+def test_the_database_password_is_read_back_from_slurmdbd_conf(site):
+    text = render_slurmdbd_conf(site, "node1", "abc_DEF-123", PATHS)
+    assert db_password_from(text) == "abc_DEF-123"
+    assert db_password_from("# nothing here\nStorageUser=slurm\n") is None
+    assert db_password_from("StoragePass=\n") is None
+
+
+def test_rendering_is_deterministic(site):
+    # start() compares the rendered text with the file to decide whether to restart.
+    assert render_slurm_conf(site, "a", PATHS) == render_slurm_conf(site, "a", PATHS)
+    assert render_gres_conf(site, "a", PATHS) == render_gres_conf(site, "a", PATHS)
+
+
+def test_pid_and_log_locations():
+    assert PATHS.pid_file("munged") == Path("/run/aifactory/munged/munged.pid")
+    assert PATHS.log_file("munged") == Path("/var/log/aifactory/munged.log")
+    assert PATHS.log_file("mariadb") == Path("/var/log/aifactory/mariadb.log")
+    assert PATHS.log_file("slurmd") == Path("/var/log/aifactory/slurm/slurmd.log")
+
+
+def test_bad_cli_arguments_are_an_argparse_error(capsys):
+    from aifactory_hub.localcluster.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["restart"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'restart'" in capsys.readouterr().err
+
+
+def test_node_state_and_reason_from_scontrol_one_line_output():
+    from aifactory_hub.localcluster.daemons import _fields
+
+    line = (
+        "NodeName=vm Arch=x86_64 State=IDLE+DRAIN ThreadsPerCore=1 Partitions=cpu,gpu "
+        "Reason=Node unexpectedly rebooted [slurm@2026-11-26T21:45:31]"
+    )
+    fields = dict(_fields(line))
+    assert fields["State"] == "IDLE+DRAIN"
+    assert fields["Reason"] == "Node unexpectedly rebooted"
+    assert "Reason" not in dict(_fields("NodeName=vm State=IDLE"))
