@@ -14,9 +14,9 @@ from pathlib import Path
 from traitlets.config import Config
 
 from . import port_api
+from .accounts import GROUP as FACTORY_GROUP
 from .site import SITE_ENV, Site, load_site
 
-FACTORY_GROUP = "aifactory"
 PREFIX_ENV = "AIFACTORY_PREFIX"
 DEFAULT_PREFIX = "/opt/aifactory"
 
