@@ -4,6 +4,19 @@ The Slurm part is split in two: pure functions that turn (site, what Slurm has n
 the sacctmgr commands still needed, and a thin layer that queries Slurm and runs them.
 Querying first makes re-running a no-op that prints no errors ("Nothing new added" is an
 error exit in sacctmgr). Users in no project get no association, so they cannot submit.
+
+A member gets one association per (account, partition) the project lists, and none without a
+partition: with AccountingStorageEnforce=associations Slurm then refuses a job on any other
+partition ("Invalid account or account/partition combination specified"). A partition-less
+user association would match every partition, so one left over is removed. The account-level
+association (no user) has no partition.
+
+Order of the commands: adds, then default-account fixes, then removes, one association per
+remove. Adding first means a user never loses their last association on the way (that would
+delete the user from Slurm). Fixing the default first means a removed association no longer
+carries the default flag: slurmdbd 22.05 leaves a user whose default-account associations are
+all removed with no default, and refuses ("You can not remove the default account of a user")
+one remove that takes default and non-default associations of a user together.
 """
 
 from __future__ import annotations
@@ -65,12 +78,36 @@ def modify_account_argv(project: Project) -> list[str]:
     ]  # fmt: skip
 
 
-def association_argv(site: Site, user: str, accounts: list[str]) -> list[str]:
-    """Add `user` to `accounts` (one association each), DefaultAccount = first project."""
+def project_partitions(site: Site) -> dict[str, dict[str, list[str]]]:
+    """user -> {account: its partitions}, in site order (the first account is the default)."""
+    result: dict[str, dict[str, list[str]]] = {}
+    for project in site.projects:
+        for member in project.members:
+            result.setdefault(member, {})[project.account] = list(project.partitions)
+    return result
+
+
+def wanted_associations(site: Site) -> set[tuple[str, str, str]]:
+    """Every (user, account, partition) association the site asks for."""
+    return {
+        (user, account, partition)
+        for user, accounts in project_partitions(site).items()
+        for account, partitions in accounts.items()
+        for partition in partitions
+    }
+
+
+def association_argv(site: Site, user: str, account: str, partitions: list[str]) -> list[str]:
+    """Add `user` to `account` on `partitions` (one association each).
+
+    DefaultAccount (the first project) only takes effect when the user is new to Slurm; an
+    existing user's default is changed with `default_account_argv`.
+    """
     default = memberships(site)[user][0]
     return [
-        *SACCTMGR, "add", "user", user, f"Account={','.join(accounts)}",
-        f"Cluster={site.site.cluster}", f"DefaultAccount={default}",
+        *SACCTMGR, "add", "user", user, f"Account={account}",
+        f"Partition={','.join(partitions)}", f"Cluster={site.site.cluster}",
+        f"DefaultAccount={default}",
     ]  # fmt: skip
 
 
@@ -87,11 +124,15 @@ def default_account_argv(user: str, account: str) -> list[str]:
     ]
 
 
-def remove_association_argv(site: Site, user: str, account: str) -> list[str]:
-    """Remove a user from a site project they are no longer a member of."""
+def remove_association_argv(site: Site, user: str, account: str, partition: str) -> list[str]:
+    """Remove one association of `user` in a site project.
+
+    `partition` "" selects only the association without a partition (`Partition=` with an
+    empty value); the ones with a partition are kept.
+    """
     return [
         *SACCTMGR, "delete", "user", "where", f"Name={user}", f"Account={account}",
-        f"Cluster={site.site.cluster}",
+        f"Partition={partition}", f"Cluster={site.site.cluster}",
     ]  # fmt: skip
 
 
@@ -104,7 +145,8 @@ class SlurmState:
 
     clusters: set[str] = field(default_factory=set)
     accounts: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (org, description)
-    associations: set[tuple[str, str]] = field(default_factory=set)  # (user, account)
+    # (user, account, partition); partition "" for an association without one
+    associations: set[tuple[str, str, str]] = field(default_factory=set)
     default_accounts: dict[str, str] = field(default_factory=dict)  # user -> account
 
 
@@ -118,7 +160,9 @@ def parse_state(clusters: str, accounts: str, associations: str, users: str) -> 
     state = SlurmState()
     state.clusters = {row[0] for row in parse_rows(clusters, 1)}
     state.accounts = {r[0]: (r[1], r[2]) for r in parse_rows(accounts, 3) if len(r) == 3}
-    state.associations = {(r[1], r[0]) for r in parse_rows(associations, 2) if len(r) == 2 and r[1]}
+    state.associations = {
+        (r[1], r[0], r[2]) for r in parse_rows(associations, 3) if len(r) == 3 and r[1]
+    }
     state.default_accounts = {r[0]: r[1] for r in parse_rows(users, 2) if len(r) == 2}
     return state
 
@@ -135,17 +179,20 @@ def plan(site: Site, state: SlurmState) -> list[list[str]]:
         # Slurm lower-cases descriptions and organisations, so compare without case.
         elif _norm(current) != _norm((project.organisation or current[0], project.title)):
             commands.append(modify_account_argv(project))
-    wanted = memberships(site)
-    for user, accounts in wanted.items():
-        missing = [a for a in accounts if (user, a) not in state.associations]
-        if missing:
-            commands.append(association_argv(site, user, missing))
-        elif state.default_accounts.get(user) != accounts[0]:
-            commands.append(default_account_argv(user, accounts[0]))
+    wanted = wanted_associations(site)
+    for user, accounts in project_partitions(site).items():
+        for account, partitions in accounts.items():
+            missing = [p for p in partitions if (user, account, p) not in state.associations]
+            if missing:
+                commands.append(association_argv(site, user, account, missing))
+        default = next(iter(accounts))
+        # A user new to Slurm gets the default from the first add above.
+        if user in state.default_accounts and state.default_accounts[user] != default:
+            commands.append(default_account_argv(user, default))
     managed = {p.account for p in site.projects}
-    for user, account in sorted(state.associations):
-        if account in managed and account not in wanted.get(user, []):
-            commands.append(remove_association_argv(site, user, account))
+    for user, account, partition in sorted(state.associations):
+        if account in managed and (user, account, partition) not in wanted:
+            commands.append(remove_association_argv(site, user, account, partition))
     return commands
 
 
@@ -162,7 +209,7 @@ def query_state(site: Site) -> SlurmState:
     outputs = [
         slurm.run([*QUERY, "show", "cluster", "format=Cluster"]).stdout,
         slurm.run([*QUERY, "show", "account", "format=Account,Organization,Description"]).stdout,
-        slurm.run([*QUERY, "show", "association", cluster, "format=Account,User"]).stdout,
+        slurm.run([*QUERY, "show", "association", cluster, "format=Account,User,Partition"]).stdout,
         slurm.run([*QUERY, "show", "user", "format=User,DefaultAccount"]).stdout,
     ]
     return parse_state(*outputs)

@@ -53,7 +53,12 @@ def hub_answers(site: Site, timeout: float = 5.0) -> bool:
         return False
 
 
-def start_hub(site: Site, site_file: str, timeout: float = 120.0) -> int:
+HUB_CONFIG = Path(__file__).parent / "jupyterhub_config.py"
+
+
+def start_hub(
+    site: Site, site_file: str, timeout: float = 120.0, config_file: Path = HUB_CONFIG
+) -> int:
     """Start JupyterHub in the background (idempotent); return its pid once it answers."""
     pid = hub_pid(site)
     if pid and hub_answers(site):
@@ -63,13 +68,7 @@ def start_hub(site: Site, site_file: str, timeout: float = 120.0) -> int:
     env = dict(os.environ, **{SITE_ENV: site_file} if site_file else {})
     log = open(hub_log(site), "ab")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterhub",
-            "-f",
-            str(Path(__file__).parent / "jupyterhub_config.py"),
-        ],
+        [sys.executable, "-m", "jupyterhub", "-f", str(config_file)],
         cwd=state,
         env=env,
         stdout=log,

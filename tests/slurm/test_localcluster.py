@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from aifactory_hub import localcluster, slurm
-from aifactory_hub.accounts import apply_site, memberships, plan, query_state, read_passwords
+from aifactory_hub.accounts import (
+    apply_site,
+    memberships,
+    plan,
+    query_state,
+    read_passwords,
+    wanted_associations,
+)
 from aifactory_hub.localcluster.conf import DEFAULT_PATHS
 from aifactory_hub.slurm import RunAs, SlurmError
 
@@ -50,15 +57,35 @@ def test_sinfo_shows_both_partitions_on_the_one_node(local_cluster):
 
 
 def test_sacctmgr_shows_the_demo_associations(local_cluster, demo_accounts):
+    """One association per (user, account, partition); none of a user without a partition."""
     cluster = f"cluster={local_cluster.site.cluster}"
-    out = slurm.run(["sacctmgr", "-n", "-P", "show", "assoc", cluster, "format=Account,User"])
-    pairs = {tuple(line.split("|")) for line in out.stdout.split() if not line.endswith("|")}
-    wanted = {(a, u) for u, accounts in memberships(local_cluster).items() for a in accounts}
-    assert wanted == {("ai-alpha", "alice"), ("ai-alpha", "bob"), ("ai-beta", "bob"),
-                      ("ai-beta", "carol")}  # fmt: skip
-    assert pairs - {("root", "root")} == wanted
+    out = slurm.run(
+        ["sacctmgr", "-n", "-P", "show", "assoc", cluster, "format=Cluster,Account,User,Partition"]
+    )
+    rows = {tuple(line.split("|")) for line in out.stdout.split()}
+    assert {r[0] for r in rows} == {"aifactory"}
+    users = {(a, u, p) for _, a, u, p in rows if u}
+    assert users == {
+        ("root", "root", ""),
+        ("ai-alpha", "alice", "cpu"),
+        ("ai-alpha", "alice", "gpu"),
+        ("ai-alpha", "bob", "cpu"),
+        ("ai-alpha", "bob", "gpu"),
+        ("ai-beta", "bob", "cpu"),  # not gpu: ai-beta lists only cpu
+        ("ai-beta", "carol", "cpu"),
+    }
+    assert users - {("root", "root", "")} == {
+        (a, u, p) for u, a, p in wanted_associations(local_cluster)
+    }
+    # The account-level associations stay without a partition.
+    accounts = {(a, p) for _, a, u, p in rows if not u}
+    assert accounts == {("root", ""), ("ai-alpha", ""), ("ai-beta", "")}
     users = slurm.run(["sacctmgr", "-n", "-P", "show", "user", "format=User,DefaultAccount"])
-    assert "bob|ai-alpha" in users.stdout.split()
+    defaults = {u: a[0] for u, *a in (line.split("|") for line in users.stdout.split())}
+    assert defaults == {"root": "root"} | {
+        u: accounts[0] for u, accounts in memberships(local_cluster).items()
+    }
+    assert defaults["bob"] == "ai-alpha"
 
 
 def test_a_member_can_submit_and_the_job_completes(local_cluster, demo_accounts):
@@ -85,6 +112,48 @@ def test_a_gpu_job_gets_a_simulated_gpu(local_cluster, demo_accounts):
     result = Path(str(output).replace("%j", str(job)))
     assert result.read_text().strip() == "0"
     result.unlink()
+
+
+def test_a_project_is_refused_on_a_partition_it_does_not_list(local_cluster, demo_accounts):
+    """ai-beta lists only cpu: Slurm itself refuses bob's ai-beta job on gpu."""
+    output = Path(RunAs.lookup("bob").home) / "aifactory-test-%j.out"
+    job = submit(
+        "bob", "--account=ai-beta", "--partition=cpu", f"--output={output}", "--wrap", "hostname"
+    )
+    fields = wait_for_job(job)
+    assert fields["JobState"] == "COMPLETED", fields
+    assert fields["Account"] == "ai-beta" and fields["Partition"] == "cpu"
+    Path(str(output).replace("%j", str(job))).unlink()
+    with pytest.raises(SlurmError) as err:
+        submit("bob", "--account=ai-beta", "--partition=gpu", "--gres=gpu:sim:1",
+               "--wrap", "hostname")  # fmt: skip
+    assert "Invalid account or account/partition combination" in err.value.stderr
+    with pytest.raises(SlurmError) as err:  # no --gres: still the association that refuses
+        submit("bob", "--account=ai-beta", "--partition=gpu", "--wrap", "hostname")
+    assert "Invalid account or account/partition combination" in err.value.stderr
+
+
+def test_a_gpu_job_on_a_project_that_lists_gpu(local_cluster, demo_accounts):
+    output = Path(RunAs.lookup("alice").home) / "aifactory-test-%j.out"
+    job = submit(
+        "alice", "--account=ai-alpha", "--partition=gpu", "--gres=gpu:sim:1",
+        f"--output={output}", "--wrap", "echo $CUDA_VISIBLE_DEVICES",
+    )  # fmt: skip
+    fields = wait_for_job(job)
+    assert fields["JobState"] == "COMPLETED", fields
+    assert fields["Account"] == "ai-alpha" and fields["Partition"] == "gpu"
+    result = Path(str(output).replace("%j", str(job)))
+    assert result.read_text().strip() == "0"
+    result.unlink()
+
+
+def test_without_account_the_default_project_is_charged(local_cluster, demo_accounts):
+    output = Path(RunAs.lookup("carol").home) / "aifactory-test-%j.out"
+    job = submit("carol", "--partition=cpu", f"--output={output}", "--wrap", "hostname")
+    fields = wait_for_job(job)
+    assert fields["JobState"] == "COMPLETED", fields
+    assert fields["Account"] == "ai-beta"
+    Path(str(output).replace("%j", str(job))).unlink()
 
 
 def test_a_non_member_is_refused(local_cluster, demo_accounts):
