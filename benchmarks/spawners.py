@@ -55,7 +55,9 @@ NOT_THE_HUB = ("REQUEST_STATS_INFO", "MESSAGE_NODE_REGISTRATION_STATUS", "REQUES
 def bench_site_text(poll: float) -> str:
     """The demo site plus 40 bench users in one project, on a node big enough for them."""
     text = DEMO_SITE.read_text()
-    text = text.replace('bind_url = "http://127.0.0.1:8000"', f'bind_url = "http://127.0.0.1:{PORT}"')
+    text = text.replace(
+        'bind_url = "http://127.0.0.1:8000"', f'bind_url = "http://127.0.0.1:{PORT}"'
+    )
     text = text.replace(
         "[hub]\n",
         f'[hub]\nhub_bind_url = "http://127.0.0.1:{PORT + 81}"\n'
@@ -67,7 +69,7 @@ def bench_site_text(poll: float) -> str:
     text = text.replace("[node]\ncpus = 32", "[node]\ncpus = 64")
     text = text.replace("cpus_per_node = 32", "cpus_per_node = 64")
     text += '\n[[projects]]\naccount = "bench"\ntitle = "Spawner benchmark"\npi = "bench01"\n'
-    text += f"members = {json.dumps(USERS)}\npartitions = [\"cpu\"]\n"
+    text += f'members = {json.dumps(USERS)}\npartitions = ["cpu"]\n'
     for user in USERS:
         text += f'\n[[users]]\nname = "{user}"\nroles = ["researcher"]\n'
     return text

@@ -34,3 +34,7 @@ s.start_timeout = 300
 s.http_timeout = 120
 s.poll_interval = c.FactorySpawner.poll_interval  # noqa: F821 - same interval for both
 s.default_url = "/lab"
+# Stock runs the wrapper through `srun` in a job step, whose PATH lookup does not see the
+# prologue's PATH here: name the environment's programs by full path (a stock setting).
+s.batchspawner_singleuser_cmd = "/opt/aifactory/venv/bin/batchspawner-singleuser"
+s.cmd = ["/opt/aifactory/venv/bin/jupyterhub-singleuser"]
