@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from aifactory_hub import cli, localcluster  # noqa: E402
 from aifactory_hub.accounts import apply_site  # noqa: E402
 from aifactory_hub.site import DEMO_SITE, Site, load_site  # noqa: E402
-from tests.stack import HubClient  # noqa: E402
+from tests.stack import HubClient, demo_site_on_port  # noqa: E402
 
 PORT = 19000
 USERS = [f"bench{i:02d}" for i in range(1, 41)]
@@ -54,16 +54,7 @@ NOT_THE_HUB = ("REQUEST_STATS_INFO", "MESSAGE_NODE_REGISTRATION_STATUS", "REQUES
 
 def bench_site_text(poll: float) -> str:
     """The demo site plus 40 bench users in one project, on a node big enough for them."""
-    text = DEMO_SITE.read_text()
-    text = text.replace(
-        'bind_url = "http://127.0.0.1:8000"', f'bind_url = "http://127.0.0.1:{PORT}"'
-    )
-    text = text.replace(
-        "[hub]\n",
-        f'[hub]\nhub_bind_url = "http://127.0.0.1:{PORT + 81}"\n'
-        f'proxy_api_url = "http://127.0.0.1:{PORT + 1}"\nstate_dir = "{STATE / "hub"}"\n',
-        1,
-    )
+    text = demo_site_on_port(PORT, STATE / "hub")
     text = re.sub(r"poll_interval_s = [0-9.]+", f"poll_interval_s = {poll}", text)
     # 40 one-CPU sessions need more than the demo node's 32 CPUs.
     text = text.replace("[node]\ncpus = 32", "[node]\ncpus = 64")
@@ -249,7 +240,7 @@ class Bench:
         users = USERS[:n]
         _, failures = self.spawn_many(users, workers=4)
         os.kill(self.pid, signal.SIGTERM)
-        while Path(f"/proc/{self.pid}").exists():
+        while not cli.exited(self.pid):
             time.sleep(0.1)
         Sdiag.reset()
         t0 = time.monotonic()

@@ -12,8 +12,8 @@ import pytest
 
 from aifactory_hub import cli, localcluster
 from aifactory_hub.accounts import apply_site
-from aifactory_hub.site import DEMO_SITE, Site, load_site
-from tests.stack import HubClient
+from aifactory_hub.site import Site, load_site
+from tests.stack import HubClient, demo_site_on_port
 
 PASSWORD_FILE = Path("/var/lib/aifactory/demo-passwords")
 # The test hub has its own ports and state, so it never touches a demo hub on :8000.
@@ -42,16 +42,7 @@ def demo_accounts(local_cluster: Site) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def hub_site(tmp_path_factory, local_cluster) -> tuple[Site, Path]:
     state = tmp_path_factory.mktemp("hub-state")
-    text = DEMO_SITE.read_text()
-    text = text.replace(
-        'bind_url = "http://127.0.0.1:8000"', f'bind_url = "http://127.0.0.1:{PORT}"'
-    )
-    text = text.replace(
-        "[hub]\n",
-        f'[hub]\nhub_bind_url = "http://127.0.0.1:{PORT + 81}"\n'
-        f'proxy_api_url = "http://127.0.0.1:{PORT + 1}"\nstate_dir = "{state}"\n',
-        1,
-    )
+    text = demo_site_on_port(PORT, state)
     path = state / "site.toml"
     path.write_text(text)
     return load_site(path), path

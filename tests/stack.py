@@ -10,7 +10,22 @@ from pathlib import Path
 
 import requests
 
-from aifactory_hub.site import Site
+from aifactory_hub.site import DEMO_SITE, Site
+
+
+def demo_site_on_port(port: int, state_dir: Path) -> str:
+    """The demo site's text with the hub on `port` (proxy API +1, hub API +81) and its own
+    state, so a test or benchmark hub never touches a demo hub on :8000."""
+    text = DEMO_SITE.read_text()
+    text = text.replace(
+        'bind_url = "http://127.0.0.1:8000"', f'bind_url = "http://127.0.0.1:{port}"'
+    )
+    return text.replace(
+        "[hub]\n",
+        f'[hub]\nhub_bind_url = "http://127.0.0.1:{port + 81}"\n'
+        f'proxy_api_url = "http://127.0.0.1:{port + 1}"\nstate_dir = "{state_dir}"\n',
+        1,
+    )
 
 
 class HubClient:

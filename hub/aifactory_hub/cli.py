@@ -92,12 +92,26 @@ def stop_hub(site: Site) -> bool:
     if pid is None:
         return False
     os.kill(pid, signal.SIGTERM)
-    for _ in range(100):
-        if not Path(f"/proc/{pid}").exists():
+    for _ in range(300):
+        if exited(pid):
             break
         time.sleep(0.1)
     _hub_pidfile(site).unlink(missing_ok=True)
     return True
+
+
+def exited(pid: int) -> bool:
+    """True once `pid` has ended (reaping it if it is our own child, so no zombie remains)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return True
+    except ChildProcessError:
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def passwords() -> dict[str, str]:
