@@ -42,7 +42,8 @@ from tests.stack import HubClient, demo_site_on_port  # noqa: E402
 PORT = 19000
 USERS = [f"bench{i:02d}" for i in range(1, 41)]
 STATE = Path("/var/lib/aifactory/bench")
-PASSWORDS = STATE / "passwords"
+# The demo password file: existing demo users keep their passwords, bench users are added.
+PASSWORDS = Path("/var/lib/aifactory/demo-passwords")
 CONFIGS = {
     "factory": cli.HUB_CONFIG,
     "stock": Path(__file__).with_name("stock_jupyterhub_config.py"),
@@ -272,9 +273,13 @@ def prepare(poll: float) -> tuple[Site, Path, dict[str, str]]:
 
 
 def restore_demo() -> None:
+    """Put the local factory back as the demo site has it: no bench account, demo node."""
+    subprocess.run(["scancel", "--account=bench"], check=False)
+    time.sleep(5)
+    subprocess.run(["sacctmgr", "-i", "delete", "account", "bench"], check=False)
     demo = load_site(DEMO_SITE)
     localcluster.start(demo)
-    apply_site(demo, Path("/var/lib/aifactory/demo-passwords"))
+    apply_site(demo, PASSWORDS)
 
 
 def main() -> int:

@@ -249,8 +249,8 @@ def render_passwords(passwords: dict[str, str]) -> str:
 def ensure_posix_users(site: Site, password_file: Path) -> dict[str, str]:
     """Create the site's users (group `aifactory`, home, bash) with a password each.
 
-    A user who already exists and has a password in the file keeps it untouched; new users,
-    or users missing from the file, get a fresh random password set with chpasswd.
+    A user who already exists and has a password in the file keeps that password; new users,
+    or users missing from the file, get a fresh random one. All are set with one chpasswd.
     The tools are called by absolute path: /usr/sbin may not be on the caller's PATH.
     """
     try:
@@ -269,13 +269,15 @@ def ensure_posix_users(site: Site, password_file: Path) -> dict[str, str]:
             existed = False
         if name not in grp.getgrnam(GROUP).gr_mem:
             slurm.run(["/usr/sbin/usermod", "-a", "-G", GROUP, name])
-        if existed and name in known:
-            continue
-        passwords[name] = known.get(name) or secrets.token_urlsafe(12)
-        slurm.run(["/usr/sbin/chpasswd"], input=f"{name}:{passwords[name]}\n")
-        log.info("set the password of %s", name)
+        if not (existed and name in known):
+            passwords[name] = secrets.token_urlsafe(12)
+            log.info("new password for %s", name)
     if passwords != known:
         _write_private(password_file, render_passwords(passwords))
+    # The file is the truth: set every site user's password from it in one call, so a
+    # password changed behind our back (or by another tool) cannot lock the demo out.
+    lines = "".join(f"{u.name}:{passwords[u.name]}\n" for u in site.users)
+    slurm.run(["/usr/sbin/chpasswd"], input=lines)
     return {u.name: passwords[u.name] for u in site.users}
 
 
