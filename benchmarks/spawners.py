@@ -277,6 +277,7 @@ def restore_demo() -> None:
     subprocess.run(["scancel", "--account=bench"], check=False)
     time.sleep(5)
     subprocess.run(["sacctmgr", "-i", "delete", "account", "bench"], check=False)
+    subprocess.run(["sacctmgr", "-i", "delete", "user", ",".join(USERS)], check=False)
     demo = load_site(DEMO_SITE)
     localcluster.start(demo)
     apply_site(demo, PASSWORDS)
