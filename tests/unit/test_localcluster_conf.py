@@ -118,6 +118,7 @@ EXPECTED_SETTINGS = {
     "PrivateData": "accounts,jobs,reservations,usage,users",
     "MinJobAge": "300",
     "KillWait": "5",
+    "UnkillableStepTimeout": "300",
     "ReturnToService": "2",
     "MessageTimeout": "10",
 }

@@ -158,6 +158,9 @@ def render_slurm_conf(site: Site, hostname: str, paths: Paths = DEFAULT_PATHS) -
         f"PrivateData={PRIVATE_DATA}",
         "MinJobAge=300",
         "KillWait=5",
+        # Two cores ending dozens of sessions at once take longer than the default 60 s; a
+        # slow kill must not drain the only node ("Kill task failed", seen in the benchmark).
+        "UnkillableStepTimeout=300",
         "ReturnToService=2",
         "MessageTimeout=10",
         f"NodeName={hostname} NodeAddr=127.0.0.1 CPUs={node.cpus}"
