@@ -48,9 +48,7 @@ def parse_nodes(text: str) -> dict[str, PartitionCapacity]:
     """Aggregate `scontrol show node --oneliner` into capacity per partition."""
     totals: dict[str, dict[str, int]] = {}
     for line in text.splitlines():
-        fields = dict(
-            item.split("=", 1) for item in line.split() if "=" in item and not item.startswith("=")
-        )
+        fields = slurm.parse_oneliner(line)
         if "NodeName" not in fields:
             continue
         cfg = _tres(fields.get("CfgTRES", ""))

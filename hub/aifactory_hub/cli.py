@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import localcluster
 from .accounts import apply_site
+from .localcluster.daemons import is_alive
 from .site import SITE_ENV, Site, SiteError, load_site
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,11 +108,7 @@ def exited(pid: int) -> bool:
             return True
     except ChildProcessError:
         pass
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+    return not is_alive(pid)
 
 
 def passwords() -> dict[str, str]:

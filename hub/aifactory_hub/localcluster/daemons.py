@@ -72,8 +72,9 @@ def read_pid(path: Path) -> int | None:
         return None
 
 
-def is_alive(pid: int, comms: Sequence[str]) -> bool:
-    """True if `pid` is a running (not zombie) process whose name starts with one of `comms`.
+def is_alive(pid: int, comms: Sequence[str] = ()) -> bool:
+    """True if `pid` is a running (not zombie) process whose name starts with one of `comms`
+    (any name when `comms` is empty).
 
     The name check keeps a stale pid file from making us trust, or kill, a recycled pid.
     """
@@ -84,7 +85,8 @@ def is_alive(pid: int, comms: Sequence[str]) -> bool:
     # /proc/PID/stat is "pid (comm) state ..."; comm may contain spaces, so split on ')'.
     comm = stat[stat.index("(") + 1 : stat.rindex(")")]
     state = stat[stat.rindex(")") + 2 :].split()[0]
-    return state not in ("Z", "X") and any(comm.startswith(c[:15]) for c in comms)
+    named = not comms or any(comm.startswith(c[:15]) for c in comms)
+    return state not in ("Z", "X") and named
 
 
 def running_pid(daemon: Daemon, paths: Paths) -> int | None:
@@ -311,7 +313,7 @@ def start_slurmd(paths: Paths, hostname: str, timeout: float = 60.0) -> None:
 def node_state(hostname: str) -> tuple[str, str]:
     """(State, Reason) of the node as slurmctld sees it, e.g. ("IDLE", "")."""
     out = slurm.run(["scontrol", "-o", "show", "node", hostname], timeout=15).stdout
-    fields = dict(_fields(out))
+    fields = slurm.parse_oneliner(out)
     return fields.get("State", "UNKNOWN"), fields.get("Reason", "")
 
 
@@ -334,15 +336,6 @@ def node_problem(hostname: str, resume: bool = False) -> str | None:
         log.info("slurmd: node %s is %s (%s): resuming it", hostname, state, reason)
         slurm.run(["scontrol", "update", f"nodename={hostname}", "state=resume"], check=False)
     return f"node {hostname} is {state}" + (f" ({reason})" if reason else "")
-
-
-def _fields(line: str) -> list[tuple[str, str]]:
-    """Key=Value pairs of `scontrol -o` output (Reason=... may contain spaces: it is last)."""
-    head, sep, reason = line.strip().partition(" Reason=")
-    pairs = [tuple(w.split("=", 1)) for w in head.split() if "=" in w]
-    if sep:
-        pairs.append(("Reason", reason.split(" [")[0]))
-    return pairs  # type: ignore[return-value]
 
 
 def _ids(user: str) -> tuple[int, int]:
