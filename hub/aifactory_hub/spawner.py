@@ -124,9 +124,12 @@ class FactorySpawner(batchspawner.SlurmSpawner):
     def _remember_options(self, options: dict[str, Any]) -> None:
         if self.orm_spawner is not None:
             self.orm_spawner.user_options = options
-            session = object_session(self.orm_spawner)
-            if session is not None:
-                session.commit()
+            self._commit()
+
+    def _commit(self) -> None:
+        session = object_session(self.orm_spawner) if self.orm_spawner is not None else None
+        if session is not None:
+            session.commit()
 
     session_request: SessionRequest | None = None
 
@@ -154,9 +157,7 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         # Checkpoint the job id at once: a hub killed mid-start must still know its job.
         if self.orm_spawner is not None:
             self.orm_spawner.state = self.get_state()
-            session = object_session(self.orm_spawner)
-            if session is not None:
-                session.commit()
+            self._commit()
 
     # --- running things -------------------------------------------------------------------
 
