@@ -172,7 +172,8 @@ def cmd_status(args: argparse.Namespace, site: Site) -> int:
 
 
 def cmd_test(args: argparse.Namespace, site: Site) -> int:
-    bring_up_cluster(site)
+    # The session fixtures start the local cluster and apply the demo site (idempotently),
+    # so a direct `pytest` run and this command bring up the same thing, once.
     env = dict(os.environ)
     env.setdefault("AIFACTORY_ARTIFACTS", str(ROOT / "test-artifacts"))
     argv = [sys.executable, "-m", "pytest", *args.pytest_args]
