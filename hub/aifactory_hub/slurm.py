@@ -171,7 +171,8 @@ async def arun(
 
 
 def parse_oneliner(line: str) -> dict[str, str]:
-    """Key=Value pairs of one `scontrol -o show ...` line (Reason=... may hold spaces: last)."""
+    """Key=Value pairs of one `scontrol -o show node` line; Reason=..., which may hold spaces,
+    comes last there (not in job lines, where other fields follow it)."""
     head, sep, reason = line.strip().partition(" Reason=")
     fields = dict(w.split("=", 1) for w in head.split() if "=" in w)
     if sep:

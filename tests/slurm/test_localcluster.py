@@ -31,6 +31,17 @@ def submit(user: str, *args: str) -> int:
     return int(out.strip().split(";")[0])
 
 
+def run_job(user: str, *args: str) -> tuple[dict[str, str], str]:
+    """Submit as `user` with output in their home, wait for the end: (job fields, output)."""
+    output = Path(RunAs.lookup(user).home) / "aifactory-test-%j.out"
+    job = submit(user, f"--output={output}", *args)
+    fields = wait_for_job(job)
+    result = Path(str(output).replace("%j", str(job)))
+    text = result.read_text().strip() if result.exists() else ""
+    result.unlink(missing_ok=True)
+    return fields, text
+
+
 def wait_for_job(job_id: int, timeout: float = 60) -> dict[str, str]:
     """Fields of `scontrol show job` once the job has ended (MinJobAge keeps it 300 s)."""
     deadline = time.monotonic() + timeout
@@ -94,41 +105,26 @@ def test_sacctmgr_shows_the_demo_associations(local_cluster, demo_accounts):
 
 
 def test_a_member_can_submit_and_the_job_completes(local_cluster, demo_accounts):
-    home = Path(RunAs.lookup("alice").home)
-    output = home / "aifactory-test-%j.out"
-    job = submit(
-        "alice", "--account=ai-alpha", "--partition=cpu", f"--output={output}", "--wrap", "hostname"
-    )
-    fields = wait_for_job(job)
+    fields, output = run_job("alice", "--account=ai-alpha", "--partition=cpu", "--wrap", "hostname")
     assert fields["JobState"] == "COMPLETED", fields
     assert fields["UserId"].startswith("alice(") and fields["Account"] == "ai-alpha"
-    result = Path(str(output).replace("%j", str(job)))
-    assert result.read_text().strip() == localcluster.short_hostname()
-    result.unlink()
+    assert output == localcluster.short_hostname()
 
 
 def test_a_gpu_job_gets_a_simulated_gpu(local_cluster, demo_accounts):
-    output = Path(RunAs.lookup("bob").home) / "aifactory-test-%j.out"
-    job = submit(
+    fields, output = run_job(
         "bob", "--account=ai-alpha", "--partition=gpu", "--gres=gpu:sim:1",
-        f"--output={output}", "--wrap", "echo $CUDA_VISIBLE_DEVICES",
+        "--wrap", "echo $CUDA_VISIBLE_DEVICES",
     )  # fmt: skip
-    assert wait_for_job(job)["JobState"] == "COMPLETED"
-    result = Path(str(output).replace("%j", str(job)))
-    assert result.read_text().strip() == "0"
-    result.unlink()
+    assert fields["JobState"] == "COMPLETED"
+    assert output == "0"
 
 
 def test_a_project_is_refused_on_a_partition_it_does_not_list(local_cluster, demo_accounts):
     """ai-beta lists only cpu: Slurm itself refuses bob's ai-beta job on gpu."""
-    output = Path(RunAs.lookup("bob").home) / "aifactory-test-%j.out"
-    job = submit(
-        "bob", "--account=ai-beta", "--partition=cpu", f"--output={output}", "--wrap", "hostname"
-    )
-    fields = wait_for_job(job)
+    fields, _ = run_job("bob", "--account=ai-beta", "--partition=cpu", "--wrap", "hostname")
     assert fields["JobState"] == "COMPLETED", fields
     assert fields["Account"] == "ai-beta" and fields["Partition"] == "cpu"
-    Path(str(output).replace("%j", str(job))).unlink()
     with pytest.raises(SlurmError) as err:
         submit("bob", "--account=ai-beta", "--partition=gpu", "--gres=gpu:sim:1",
                "--wrap", "hostname")  # fmt: skip
@@ -139,26 +135,19 @@ def test_a_project_is_refused_on_a_partition_it_does_not_list(local_cluster, dem
 
 
 def test_a_gpu_job_on_a_project_that_lists_gpu(local_cluster, demo_accounts):
-    output = Path(RunAs.lookup("alice").home) / "aifactory-test-%j.out"
-    job = submit(
+    fields, output = run_job(
         "alice", "--account=ai-alpha", "--partition=gpu", "--gres=gpu:sim:1",
-        f"--output={output}", "--wrap", "echo $CUDA_VISIBLE_DEVICES",
+        "--wrap", "echo $CUDA_VISIBLE_DEVICES",
     )  # fmt: skip
-    fields = wait_for_job(job)
     assert fields["JobState"] == "COMPLETED", fields
     assert fields["Account"] == "ai-alpha" and fields["Partition"] == "gpu"
-    result = Path(str(output).replace("%j", str(job)))
-    assert result.read_text().strip() == "0"
-    result.unlink()
+    assert output == "0"
 
 
 def test_without_account_the_default_project_is_charged(local_cluster, demo_accounts):
-    output = Path(RunAs.lookup("carol").home) / "aifactory-test-%j.out"
-    job = submit("carol", "--partition=cpu", f"--output={output}", "--wrap", "hostname")
-    fields = wait_for_job(job)
+    fields, _ = run_job("carol", "--partition=cpu", "--wrap", "hostname")
     assert fields["JobState"] == "COMPLETED", fields
     assert fields["Account"] == "ai-beta"
-    Path(str(output).replace("%j", str(job))).unlink()
 
 
 def test_a_non_member_is_refused(local_cluster, demo_accounts):
