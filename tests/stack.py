@@ -13,10 +13,15 @@ import requests
 from aifactory_hub.site import DEMO_SITE, Site
 
 
-def demo_site_on_port(port: int, state_dir: Path) -> str:
-    """The demo site's text with the hub on `port` (proxy API +1, hub API +81) and its own
-    state, so a test or benchmark hub never touches a demo hub on :8000."""
+def demo_site_on_port(port: int, state_dir: Path, kernel_cull_s: int = 300) -> str:
+    """The demo site's text with the hub on `port` (proxy API +1, hub API +81, factory
+    service +90, console +91) and its own state, so a test or benchmark hub never touches a
+    demo hub on :8000."""
     text = DEMO_SITE.read_text()
+    text += (
+        f'\n[services]\nfactory_url = "http://127.0.0.1:{port + 90}"\n'
+        f'console_url = "http://127.0.0.1:{port + 91}"\nkernel_cull_idle_s = {kernel_cull_s}\n'
+    )
     text = text.replace(
         'bind_url = "http://127.0.0.1:8000"', f'bind_url = "http://127.0.0.1:{port}"'
     )

@@ -26,8 +26,10 @@ import logging
 import os
 import pwd
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from aifactory_hub import slurm
 from aifactory_hub.site import Project, Site
@@ -37,6 +39,17 @@ SACCTMGR = ("sacctmgr", "-i")  # -i: commit without the interactive "Would you l
 QUERY = ("sacctmgr", "-n", "-P")  # -n: no header, -P: '|'-separated, no padding
 
 log = logging.getLogger(__name__)
+
+
+class AccountInfo(Protocol):
+    """What a Slurm account is made from: a site project, or a granted allocation."""
+
+    @property
+    def account(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def organisation(self) -> str: ...
 
 
 # --- pure: what the site wants ---------------------------------------------------------
@@ -55,7 +68,7 @@ def cluster_argv(site: Site) -> list[str]:
     return [*SACCTMGR, "add", "cluster", site.site.cluster]
 
 
-def _account_fields(project: Project) -> list[str]:
+def _account_fields(project: AccountInfo) -> list[str]:
     fields = [f"Description={project.title}"]
     if project.organisation:
         fields.append(f"Organization={project.organisation}")
@@ -64,13 +77,18 @@ def _account_fields(project: Project) -> list[str]:
 
 def account_argv(site: Site, project: Project) -> list[str]:
     """Create the project's Slurm account (under root) on the site's cluster."""
+    return add_account_argv(site.site.cluster, project)
+
+
+def add_account_argv(cluster: str, project: AccountInfo) -> list[str]:
+    """Create `project.account` (under root) on `cluster`."""
     return [
         *SACCTMGR, "add", "account", project.account,
-        f"Cluster={site.site.cluster}", *_account_fields(project),
+        f"Cluster={cluster}", *_account_fields(project),
     ]  # fmt: skip
 
 
-def modify_account_argv(project: Project) -> list[str]:
+def modify_account_argv(project: AccountInfo) -> list[str]:
     """Bring an existing account's description and organisation in line with the site."""
     return [
         *SACCTMGR, "modify", "account", "where", f"Name={project.account}",
@@ -98,15 +116,22 @@ def wanted_associations(site: Site) -> set[tuple[str, str, str]]:
 
 
 def association_argv(site: Site, user: str, account: str, partitions: list[str]) -> list[str]:
+    """Add `user` to `account` on `partitions`, with the first project as their default."""
+    return add_user_argv(site.site.cluster, user, account, partitions, memberships(site)[user][0])
+
+
+def add_user_argv(
+    cluster: str, user: str, account: str, partitions: Sequence[str], default: str
+) -> list[str]:
     """Add `user` to `account` on `partitions` (one association each).
 
-    DefaultAccount (the first project) only takes effect when the user is new to Slurm; an
-    existing user's default is changed with `default_account_argv`.
+    slurmdbd 22.05 makes DefaultAccount the user's default even when the user already exists
+    (seen: `add user` on a known user moved their default), so pass the default they should
+    have; `default_account_argv` changes it without adding anything.
     """
-    default = memberships(site)[user][0]
     return [
         *SACCTMGR, "add", "user", user, f"Account={account}",
-        f"Partition={','.join(partitions)}", f"Cluster={site.site.cluster}",
+        f"Partition={','.join(partitions)}", f"Cluster={cluster}",
         f"DefaultAccount={default}",
     ]  # fmt: skip
 
@@ -125,14 +150,19 @@ def default_account_argv(user: str, account: str) -> list[str]:
 
 
 def remove_association_argv(site: Site, user: str, account: str, partition: str) -> list[str]:
-    """Remove one association of `user` in a site project.
+    """Remove one association of `user` in a site project."""
+    return delete_user_argv(site.site.cluster, user, account, partition)
+
+
+def delete_user_argv(cluster: str, user: str, account: str, partition: str) -> list[str]:
+    """Remove one association of `user` in `account` on `cluster`.
 
     `partition` "" selects only the association without a partition (`Partition=` with an
     empty value); the ones with a partition are kept.
     """
     return [
         *SACCTMGR, "delete", "user", "where", f"Name={user}", f"Account={account}",
-        f"Partition={partition}", f"Cluster={site.site.cluster}",
+        f"Partition={partition}", f"Cluster={cluster}",
     ]  # fmt: skip
 
 
@@ -205,7 +235,12 @@ def _norm(pair: tuple[str, str]) -> tuple[str, str]:
 
 def query_state(site: Site) -> SlurmState:
     """Ask sacctmgr for the clusters, accounts, associations and default accounts."""
-    cluster = f"Cluster={site.site.cluster}"
+    return query_cluster_state(site.site.cluster)
+
+
+def query_cluster_state(cluster_name: str) -> SlurmState:
+    """`query_state` for the cluster called `cluster_name` (associations on it only)."""
+    cluster = f"Cluster={cluster_name}"
     outputs = [
         slurm.run([*QUERY, "show", "cluster", "format=Cluster"]).stdout,
         slurm.run([*QUERY, "show", "account", "format=Account,Organization,Description"]).stdout,
@@ -298,5 +333,23 @@ def apply_site(site: Site, password_file: str | os.PathLike) -> dict[str, str]:
     Idempotent: a second run changes nothing. Returns {user: password} for site.users.
     """
     passwords = ensure_posix_users(site, Path(password_file))
+    ensure_service_user(site.services.console_user)
     apply_slurm(site)
     return passwords
+
+
+SERVICE_HOMES = Path("/var/lib/aifactory/services")
+
+
+def ensure_service_user(name: str) -> None:
+    """A system user with no login and no Slurm association, for a hub service that must
+    not run as root (the console and its dashboard kernels)."""
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        SERVICE_HOMES.mkdir(parents=True, exist_ok=True)
+        slurm.run(
+            ["/usr/sbin/useradd", "--system", "--create-home", "--home-dir",
+             str(SERVICE_HOMES / name), "--shell", "/usr/sbin/nologin", name]
+        )  # fmt: skip
+        log.info("created service user %s", name)

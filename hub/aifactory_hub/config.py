@@ -13,7 +13,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from . import port_api
+from . import port_api, scopes
 from .accounts import GROUP as FACTORY_GROUP
 from .site import SITE_ENV, Site, load_site
 
@@ -60,6 +60,10 @@ def apply_site(c: Config, site: Site, *, site_file: str, proxy_command: str) -> 
     c.FactorySpawner.poll_interval = hub.poll_interval_s
     c.FactorySpawner.default_url = "/lab"
     c.FactorySpawner.cmd = ["jupyterhub-singleuser"]
+
+    c.JupyterHub.custom_scopes = scopes.CUSTOM_SCOPES
+    c.JupyterHub.load_roles = scopes.load_roles(site)
+    c.JupyterHub.services = scopes.services(site, site_file)
     return c
 
 

@@ -81,6 +81,27 @@ class AuthSettings(_Strict):
         return self
 
 
+class ServiceSettings(_Strict):
+    """The hub-managed services: the factory API and the staff console (Voila)."""
+
+    factory_url: str = Field(
+        "http://127.0.0.1:8090", pattern=_URL, description="where the factory service listens"
+    )
+    console_url: str = Field(
+        "http://127.0.0.1:8091", pattern=_URL, description="where the console (Voila) listens"
+    )
+    console_user: PosixName = Field(
+        "aifactory-console",
+        description="unprivileged system user that runs the console and its dashboard kernels",
+    )
+    cluster_refresh_s: float = Field(
+        10.0, ge=2, le=3600, description="seconds between cluster snapshots (one per interval)"
+    )
+    kernel_cull_idle_s: int = Field(
+        300, ge=10, le=86400, description="seconds before an unviewed dashboard kernel is culled"
+    )
+
+
 class Partition(_Strict):
     name: Name
     description: str = ""
@@ -153,6 +174,7 @@ class LocalNode(_Strict):
 class Site(_Strict):
     site: SiteInfo
     hub: HubSettings = HubSettings()
+    services: ServiceSettings = ServiceSettings()
     auth: AuthSettings = AuthSettings()
     node: LocalNode = LocalNode()
     defaults: SessionDefaults = SessionDefaults()

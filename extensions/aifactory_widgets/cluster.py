@@ -1,0 +1,179 @@
+"""The cluster view: partitions, the Slurm queue and the hub's sessions, with a stop button.
+
+Staff see it in the console's cluster dashboard. It reads one snapshot from the factory
+service per refresh; the service takes at most one per interval for all viewers. The refresh
+timer is a Play widget ticking in the browser, so a kernel whose page is gone stops asking
+and goes idle (and the console culls it).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import ipywidgets as w
+
+from .client import FactoryClient, FactoryError
+from .tables import html_table
+
+PARTITION_COLUMNS = (
+    "partition",
+    "nodes up",
+    "CPUs alloc / idle / total",
+    "GPUs alloc / idle / total",
+)
+QUEUE_COLUMNS = ("job", "name", "user", "account", "partition", "state", "reason", "expected start",
+                 "elapsed", "nodes")  # fmt: skip
+SESSION_COLUMNS = ("user", "project", "partition", "job", "state", "started", "last activity", "")
+
+
+def partition_rows(snapshot: dict[str, Any]) -> list[tuple]:
+    return [
+        (
+            p["name"],
+            f"{p['nodes_up']}/{p['nodes']}",
+            f"{p['cpus_alloc']} / {p['cpus_free']} / {p['cpus_total']}",
+            f"{p['gpus_alloc']} / {p['gpus_free']} / {p['gpus_total']}" if p["gpus_total"] else "-",
+        )
+        for p in snapshot.get("partitions", [])
+    ]
+
+
+def queue_rows(snapshot: dict[str, Any]) -> list[tuple]:
+    return [
+        (
+            j["id"],
+            j["name"],
+            j["user"],
+            j["account"],
+            j["partition"],
+            j["state"],
+            j["reason"],
+            j["expected_start"],
+            j["elapsed"],
+            j["nodes"],
+        )
+        for j in snapshot.get("queue", [])
+    ]
+
+
+def session_state(session: dict[str, Any]) -> str:
+    if session.get("pending"):
+        return f"{session['pending']}ing"
+    return "running" if session.get("ready") else "starting"
+
+
+def short_time(iso: str) -> str:
+    """'2026-11-27T16:40:12.123Z' -> '2026-11-27 16:40 UTC' (empty stays empty)."""
+    return f"{iso[:10]} {iso[11:16]} UTC" if len(iso) >= 16 else iso
+
+
+def status_line(snapshot: dict[str, Any], refresh_s: float) -> str:
+    taken = time.strftime("%H:%M:%S", time.gmtime(snapshot.get("taken_at", 0)))
+    line = f"Updated {taken} UTC; refreshes every {refresh_s:g} s."
+    for part, error in sorted((snapshot.get("errors") or {}).items()):
+        line += f" {part}: {error} (showing the last figures)."
+    return line
+
+
+class ClusterView(w.VBox):
+    """Partitions, queue and sessions, refreshed by a browser-side timer."""
+
+    def __init__(self, client: FactoryClient, refresh_s: float = 10.0):
+        self.client = client
+        self.refresh_s = refresh_s
+        self.status = w.Label()
+        self.message = w.Label()
+        self.partitions = w.HTML()
+        self.queue = w.HTML()
+        self.sessions = w.VBox()
+        self.confirm = w.HBox(layout=w.Layout(display="none"))
+        self.refresh_button = w.Button(description="Refresh now", icon="refresh")
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.timer = w.Play(
+            interval=int(refresh_s * 1000),
+            max=10**9,
+            repeat=True,
+            playing=True,
+            layout=w.Layout(display="none"),
+        )
+        self.timer.observe(lambda _: self.refresh(), "value")
+        self._session_key: tuple | None = None
+        super().__init__(
+            [
+                w.HBox([self.refresh_button, self.status]),
+                self.message,
+                w.HTML("<h3>Partitions</h3>"),
+                self.partitions,
+                w.HTML("<h3>Sessions</h3>"),
+                self.confirm,
+                self.sessions,
+                w.HTML("<h3>Queue</h3>"),
+                self.queue,
+                self.timer,
+            ]
+        )
+        self.refresh()
+
+    def refresh(self) -> None:
+        try:
+            snapshot = self.client.get("api/cluster")
+        except FactoryError as exc:
+            self.status.value = f"Could not refresh: {exc}"
+            return
+        self.show(snapshot)
+
+    def show(self, snapshot: dict[str, Any]) -> None:
+        self.status.value = status_line(snapshot, self.refresh_s)
+        self.partitions.value = html_table(PARTITION_COLUMNS, partition_rows(snapshot))
+        self.queue.value = html_table(QUEUE_COLUMNS, queue_rows(snapshot), empty="no jobs")
+        sessions = snapshot.get("sessions", [])
+        key = tuple(tuple(sorted(s.items())) for s in sessions)
+        if key != self._session_key:  # rebuild rows only when something changed
+            self._session_key = key
+            rows = [self._row(s) for s in sessions]
+            self.sessions.children = [self._header(), *rows] if rows else [w.Label("No sessions.")]
+
+    def _header(self) -> w.HBox:
+        return w.HBox([_cell(c, bold=True) for c in SESSION_COLUMNS])
+
+    def _row(self, s: dict[str, Any]) -> w.HBox:
+        stop = w.Button(description="Stop", button_style="warning", layout=w.Layout(width="80px"))
+        stop.on_click(lambda _, s=s: self.ask_stop(s))
+        cells = [s["user"], s["project"], s["partition"], s["job_id"], session_state(s),
+                 short_time(s["started"]), short_time(s["last_activity"])]  # fmt: skip
+        return w.HBox([*(_cell(v) for v in cells), stop])
+
+    def ask_stop(self, session: dict[str, Any]) -> None:
+        """Ask before stopping: the user loses unsaved work and the job is cancelled."""
+        user = session["user"]
+        yes = w.Button(description="Yes, stop it", button_style="danger")
+        no = w.Button(description="Cancel")
+        yes.on_click(lambda _: self.stop(user))
+        no.on_click(lambda _: self._hide_confirm())
+        job = session.get("job_id") or "?"
+        question = w.Label(f"Stop {user}'s session (Slurm job {job})? Unsaved work is lost.")
+        self.confirm.children = [question, yes, no]
+        self.confirm.layout.display = "flex"
+
+    def _hide_confirm(self) -> None:
+        self.confirm.layout.display = "none"
+        self.confirm.children = []
+
+    def stop(self, user: str) -> None:
+        self._hide_confirm()
+        try:
+            self.client.delete(f"api/sessions/{user}")
+        except FactoryError as exc:
+            self.message.value = f"Could not stop {user}'s session: {exc}"
+            return
+        self.message.value = f"Stopping {user}'s session; its Slurm job is being cancelled."
+        self.refresh()
+
+
+def _cell(text: Any, bold: bool = False) -> w.Label:
+    # Label shows text, never markup: user-chosen names are safe here by construction.
+    label = w.Label(str(text), layout=w.Layout(width="130px"))
+    if bold:
+        label.style.font_weight = "bold"
+    return label

@@ -1,0 +1,190 @@
+"""What the staff console shows about the cluster: partitions, queue and the hub's sessions.
+
+One snapshot is taken per refresh interval for every viewer: one `scontrol show node`, one
+`squeue` for all jobs and one hub API call, however many dashboards are open. Parsing is pure;
+`ClusterMonitor` is the only part that runs commands or talks HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import capacity, slurm
+
+# The job name is last: it is the only field a user chooses, and it may hold '|'.
+QUEUE_FIELDS = ("id", "user", "account", "partition", "state", "reason", "start", "elapsed",
+                "nodes", "name")  # fmt: skip
+QUEUE_ARGV = (
+    "squeue",
+    "--noheader",
+    "--all",
+    "--states=PENDING,RUNNING,CONFIGURING,COMPLETING,SUSPENDED",
+    "--format=%i|%u|%a|%P|%T|%r|%S|%M|%D|%j",
+)
+NODES_ARGV = ("scontrol", "show", "node", "--oneliner")
+
+
+@dataclass(frozen=True)
+class QueueJob:
+    id: str
+    user: str
+    account: str
+    partition: str
+    state: str
+    reason: str
+    expected_start: str
+    elapsed: str
+    nodes: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Session:
+    """A hub user's server and the Slurm job it runs in."""
+
+    user: str
+    job_id: str
+    project: str
+    partition: str
+    ready: bool
+    pending: str
+    started: str
+    last_activity: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    taken_at: float
+    partitions: list[capacity.PartitionCapacity] = field(default_factory=list)
+    queue: list[QueueJob] = field(default_factory=list)
+    sessions: list[Session] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for part, cap in zip(data["partitions"], self.partitions, strict=True):
+            part.update(cpus_free=cap.cpus_free, gpus_free=cap.gpus_free)
+        return data
+
+
+def parse_queue(text: str) -> tuple[list[QueueJob], list[str]]:
+    """Parse QUEUE_ARGV output into jobs; return the lines that did not parse as well."""
+    jobs: list[QueueJob] = []
+    skipped: list[str] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        parts = line.split("|", len(QUEUE_FIELDS) - 1)
+        if len(parts) != len(QUEUE_FIELDS) or not parts[0].replace("_", "").isdigit():
+            skipped.append(line)
+            continue
+        row = dict(zip(QUEUE_FIELDS, parts, strict=True))
+        jobs.append(
+            QueueJob(
+                id=row["id"],
+                user=row["user"],
+                account=row["account"],
+                partition=row["partition"],
+                state=row["state"],
+                reason="" if row["reason"] in ("None", "(null)") else row["reason"],
+                expected_start="" if row["start"] in ("N/A", "Unknown") else row["start"],
+                elapsed=row["elapsed"],
+                nodes=int(row["nodes"]) if row["nodes"].isdigit() else 0,
+                name=row["name"],
+            )
+        )
+    return jobs, skipped
+
+
+def parse_sessions(users: Iterable[dict[str, Any]]) -> list[Session]:
+    """The hub's servers from `GET /hub/api/users?state=active` (with server state)."""
+    sessions = []
+    for user in users:
+        for server in (user.get("servers") or {}).values():
+            state = server.get("state") or {}
+            options = server.get("user_options") or {}
+            session = state.get("session") or {}
+            sessions.append(
+                Session(
+                    user=str(user.get("name", "")),
+                    job_id=str(state.get("job_id") or ""),
+                    project=str(session.get("project") or options.get("project") or ""),
+                    partition=str(session.get("partition") or options.get("partition") or ""),
+                    ready=bool(server.get("ready")),
+                    pending=str(server.get("pending") or ""),
+                    started=str(server.get("started") or ""),
+                    last_activity=str(server.get("last_activity") or ""),
+                )
+            )
+    return sorted(sessions, key=lambda s: s.user)
+
+
+HubGet = Callable[[str], Awaitable[Any]]
+
+
+class ClusterMonitor:
+    """Takes snapshots, at most one per `interval` seconds, shared by all callers."""
+
+    def __init__(self, hub_get: HubGet, interval: float, runner=slurm.arun):
+        self.interval = interval
+        self._hub_get = hub_get
+        self._run = runner
+        self._last: Snapshot | None = None
+        self._lock = asyncio.Lock()
+        self.taken = 0  # how many snapshots were taken (the console's load on Slurm)
+
+    async def snapshot(self) -> Snapshot:
+        async with self._lock:
+            if self._last is None or time.time() - self._last.taken_at >= self.interval:
+                self._last = await self._take()
+                self.taken += 1
+            return self._last
+
+    async def _take(self) -> Snapshot:
+        errors: dict[str, str] = {}
+        nodes, queue, users = await asyncio.gather(
+            self._run(list(NODES_ARGV), timeout=10),
+            self._run(list(QUEUE_ARGV), timeout=10),
+            self._hub_get("/users?" + urllib.parse.urlencode({"state": "active"})),
+            return_exceptions=True,
+        )
+        partitions: list[capacity.PartitionCapacity] = []
+        jobs: list[QueueJob] = []
+        sessions: list[Session] = []
+        if isinstance(nodes, BaseException):
+            errors["partitions"] = _describe(nodes)
+        else:
+            partitions = list(capacity.parse_nodes(nodes.stdout).values())
+        if isinstance(queue, BaseException):
+            errors["queue"] = _describe(queue)
+        else:
+            jobs, skipped = parse_queue(queue.stdout)
+            if skipped:
+                errors["queue"] = f"{len(skipped)} squeue line(s) could not be read"
+        if isinstance(users, BaseException):
+            errors["sessions"] = _describe(users)
+        else:
+            sessions = parse_sessions(users)
+        if self._last is not None:
+            # Keep the last good figures for a part that failed; the error says they are stale.
+            partitions = partitions if "partitions" not in errors else self._last.partitions
+            sessions = sessions if "sessions" not in errors else self._last.sessions
+            if isinstance(queue, BaseException):
+                jobs = self._last.queue
+        return Snapshot(time.time(), partitions, jobs, sessions, errors)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, slurm.ControllerUnreachable):
+        return f"Slurm controller unreachable: {exc}"
+    return str(exc) or type(exc).__name__
+
+
+def dumps(snapshot: Snapshot) -> str:
+    return json.dumps(snapshot.to_json())

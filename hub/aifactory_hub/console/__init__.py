@@ -1,0 +1,1 @@
+"""The staff console: Voila dashboards behind hub login and RBAC scopes."""

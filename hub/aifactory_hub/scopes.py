@@ -1,0 +1,113 @@
+"""The project's RBAC: custom scopes, the roles that hold them, and the hub-managed services.
+
+JupyterHub checks the scopes; this module only says who holds which. Pure functions of the
+site, so tests read the roles without starting a hub.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from .site import Site
+
+CLUSTER_READ = "custom:aifactory:cluster:read"
+SESSIONS_STOP = "custom:aifactory:sessions:stop"
+
+CUSTOM_SCOPES: dict[str, dict[str, str]] = {
+    CLUSTER_READ: {"description": "See partitions, the Slurm queue and every hub session."},
+    SESSIONS_STOP: {"description": "Stop any user's session (and so cancel its Slurm job)."},
+}
+
+FACTORY = "factory"
+CONSOLE = "console"
+CONSOLE_ACCESS = f"access:services!service={CONSOLE}"
+FACTORY_ACCESS = f"access:services!service={FACTORY}"
+
+# Project role -> hub scopes. Site admins hold every staff role as well as the hub's admin.
+ROLE_SCOPES: dict[str, list[str]] = {
+    "researcher": ["self"],
+    "support": [CONSOLE_ACCESS, CLUSTER_READ, SESSIONS_STOP],
+    "trainer": [CONSOLE_ACCESS],
+    "reviewer": [CONSOLE_ACCESS],
+}
+STAFF_ROLES = ("support", "trainer", "reviewer")
+
+
+def role_members(site: Site) -> dict[str, list[str]]:
+    """role -> users holding it, from the site's users (admins hold every staff role)."""
+    admins = set(site.hub.admin_users) | set(site.users_with_role("admin"))
+    members: dict[str, list[str]] = {}
+    for role in ROLE_SCOPES:
+        users = set(site.users_with_role(role))
+        if role in STAFF_ROLES:
+            users |= admins
+        members[role] = sorted(users)
+    return members
+
+
+def load_roles(site: Site) -> list[dict[str, Any]]:
+    """`JupyterHub.load_roles`: the project's user roles and the services' own roles."""
+    members = role_members(site)
+    roles: list[dict[str, Any]] = [
+        {
+            "name": role,
+            "description": f"AI factory {role}",
+            "scopes": scopes,
+            "users": members[role],
+        }
+        for role, scopes in ROLE_SCOPES.items()
+    ]
+    roles.append(
+        {
+            "name": "factory-service",
+            "description": "The factory service: reads sessions, stops them on staff request",
+            "scopes": ["list:users", "read:users", "read:servers", "admin:server_state", "servers"],
+            "services": [FACTORY],
+        }
+    )
+    roles.append(
+        {
+            "name": "console-service",
+            "description": "The staff console's dashboards call the factory service",
+            "scopes": [FACTORY_ACCESS, CLUSTER_READ, SESSIONS_STOP],
+            "services": [CONSOLE],
+        }
+    )
+    return roles
+
+
+def services(site: Site, site_file: str, python: str = sys.executable) -> list[dict[str, Any]]:
+    """`JupyterHub.services`: the factory service (as the hub's user) and the console (as an
+    unprivileged system user, so a dashboard kernel holds no root powers)."""
+    env = {"AIFACTORY_SITE": site_file} if site_file else {}
+    svc = site.services
+    factory_url = svc.factory_url.rstrip("/")
+    return [
+        {
+            "name": FACTORY,
+            "url": factory_url,
+            "command": [python, "-m", "aifactory_hub.service"],
+            "environment": env,
+            "display": False,
+            "oauth_no_confirm": True,
+        },
+        {
+            "name": CONSOLE,
+            "url": svc.console_url.rstrip("/"),
+            "command": [python, "-m", "aifactory_hub.console"],
+            # The console reads no site file (it may be private to root): it gets what it
+            # needs here.
+            "environment": {
+                "AIFACTORY_SITE_NAME": site.site.name,
+                "AIFACTORY_FACTORY_URL": f"{factory_url}/services/{FACTORY}/",
+                "AIFACTORY_REFRESH_S": str(svc.cluster_refresh_s),
+                "AIFACTORY_KERNEL_CULL_S": str(svc.kernel_cull_idle_s),
+            },
+            "user": svc.console_user,
+            "cwd": "/",
+            "oauth_no_confirm": True,
+            "oauth_client_allowed_scopes": sorted(CUSTOM_SCOPES),
+            "info": {"description": "Support staff and trainers: dashboards of the centre"},
+        },
+    ]

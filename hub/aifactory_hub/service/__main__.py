@@ -1,0 +1,32 @@
+"""Run the factory service (started by JupyterHub as a managed service)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from urllib.parse import urlparse
+
+from jupyterhub.services.auth import HubAuth
+
+from ..cluster import ClusterMonitor
+from ..site import load_site
+from .app import HubAPI, make_app
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(name)s] %(message)s")
+    site = load_site()
+    url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/factory/")
+    hub_auth = HubAuth()
+    hub = HubAPI(hub_auth.api_url, hub_auth.api_token)
+    monitor = ClusterMonitor(hub.get, interval=site.services.cluster_refresh_s)
+    app = make_app(prefix, hub_auth, hub, monitor)
+    app.listen(url.port or 80, address=url.hostname or "127.0.0.1")
+    logging.getLogger("aifactory.service").info("factory service on %s%s", url.geturl(), prefix)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
