@@ -1,0 +1,80 @@
+"""Price of access: free for publicly funded research and innovation, and for industry that
+publishes its results openly or works with an academic partner; otherwise charged per GPU-hour
+and CPU-hour at the centre's rates. Money is Decimal, rounded to cents."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from .model import AccessMode, ApplicantType, Frozen
+from .settings import AccessSettings, Rates
+
+CENT = Decimal("0.01")
+_RESEARCH = (ApplicantType.academia, ApplicantType.public_research)
+
+
+class PriceDecision(Frozen):
+    """Whether access is charged, why, and what the applicant promises in return (if anything)."""
+
+    charged: bool
+    reason: str
+    obligation: str = ""
+
+
+def price(
+    applicant_type: ApplicantType,
+    access_mode: AccessMode,
+    public_funding: bool,
+    open_results: bool,
+    academic_partner: str,
+    *,
+    due: date | None = None,
+) -> PriceDecision:
+    """The price rule for a proposal. Research without public funding follows industry terms.
+
+    `due` is the date the open-results link is due (see `obligation_due`); before the
+    allocation's dates are known it may be left out.
+    """
+    if access_mode == AccessMode.playground:
+        return PriceDecision(charged=False, reason="Free: the playground is for trying things out.")
+    if applicant_type in _RESEARCH and public_funding:
+        return PriceDecision(charged=False, reason="Free: publicly funded research and innovation.")
+    partner = academic_partner.strip()
+    if partner:
+        return PriceDecision(
+            charged=False, reason=f"Free: work done with academic partner {partner}."
+        )
+    if open_results:
+        when = f"by {due.isoformat()}" if due else "after the allocation ends"
+        return PriceDecision(
+            charged=False,
+            reason="Free: the results will be published openly.",
+            obligation=f"publish results openly (link due {when})",
+        )
+    return PriceDecision(
+        charged=True,
+        reason="Charged per GPU-hour and CPU-hour at the centre's rates: results are not "
+        "published openly and there is no academic partner.",
+    )
+
+
+def charge(gpu_hours: float, cpu_hours: float, rates: Rates) -> Decimal:
+    """Amount due for the hours at `rates`, rounded half up to cents once, on the total."""
+    if gpu_hours < 0 or cpu_hours < 0:
+        raise ValueError("hours cannot be negative")
+    # str() keeps the decimal the number was written as (0.1, not 0.1000000000000000055...).
+    gpu = Decimal(str(gpu_hours)) * Decimal(str(rates.gpu_hour_eur))
+    cpu = Decimal(str(cpu_hours)) * Decimal(str(rates.cpu_hour_eur))
+    total = gpu + cpu
+    return total.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def obligation_due(allocation_end: date, settings: AccessSettings) -> date:
+    """When the link to the openly published results is due."""
+    return allocation_end + timedelta(days=settings.open_results_due_days)
+
+
+def obligation_overdue(due: date, fulfilled: bool, today: date) -> bool:
+    """True once the due date has passed without the results being published."""
+    return not fulfilled and today > due
