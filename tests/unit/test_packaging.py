@@ -10,7 +10,7 @@ CONDA_ONLY = {"python", "nodejs", "configurable-http-proxy", "pip"}
 
 
 def _name_and_floor(spec: str) -> tuple[str, str]:
-    match = re.match(r"^([A-Za-z0-9_.-]+)\s*(?:>=\s*([0-9][^,;\s]*))?", spec.strip())
+    match = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?\s*(?:>=\s*([0-9][^,;\s]*))?", spec.strip())
     assert match, spec
     return match.group(1).lower().replace("_", "-"), match.group(2) or ""
 
