@@ -10,7 +10,9 @@ from pathlib import Path
 
 import requests
 
+from aifactory_hub import slurm
 from aifactory_hub.site import DEMO_SITE, Site
+from aifactory_hub.slurm import RunAs
 
 
 def demo_site_on_port(port: int, state_dir: Path, kernel_cull_s: int = 300) -> str:
@@ -95,6 +97,12 @@ class HubClient:
         while self.server(user) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert not self.server(user), f"{user}'s server did not stop"
+
+
+def submit(user: str, *args: str) -> int:
+    """sbatch as `user` (the way the hub submits); returns the job id."""
+    out = slurm.run(["sbatch", "--parsable", *args], run_as=RunAs.lookup(user)).stdout
+    return int(out.strip().split(";")[0])
 
 
 def sh(*argv: str) -> str:

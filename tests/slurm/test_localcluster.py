@@ -20,15 +20,10 @@ from aifactory_hub.accounts import (
 )
 from aifactory_hub.localcluster.conf import DEFAULT_PATHS
 from aifactory_hub.slurm import RunAs, SlurmError
+from tests.stack import submit
 
 pytestmark = pytest.mark.slurm
 PASSWORD_FILE = Path("/var/lib/aifactory/demo-passwords")  # as in conftest.demo_accounts
-
-
-def submit(user: str, *args: str) -> int:
-    """sbatch as `user` (the way the hub submits); returns the job id."""
-    out = slurm.run(["sbatch", "--parsable", *args], run_as=RunAs.lookup(user)).stdout
-    return int(out.strip().split(";")[0])
 
 
 def run_job(user: str, *args: str) -> tuple[dict[str, str], str]:

@@ -109,10 +109,13 @@ class SessionHandler(APIHandler):
             raise web.HTTPError(400, "not a valid user name")
         actor = self.request.headers.get("X-AIFactory-Actor", "")[:64]
         try:
+            model = await self.hub.get(f"/users/{user}")
+            if "" not in (model.get("servers") or {}):
+                raise web.HTTPError(404, f"{user} has no running session")
             await self.hub.request("DELETE", f"/users/{user}/server")
         except HTTPClientError as exc:
-            if exc.code in (400, 404):
-                raise web.HTTPError(404, f"{user} has no running session") from None
+            if exc.code == 404:
+                raise web.HTTPError(404, f"there is no user {user}") from None
             raise web.HTTPError(502, f"the hub refused: {exc}") from None
         log.info("session of %s stopped by %s (for %s)", user, self.caller.get("name"), actor)
         self.write_json({"user": user, "stopping": True}, status=202)
