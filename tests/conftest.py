@@ -42,7 +42,7 @@ def demo_accounts(local_cluster: Site) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def hub_site(tmp_path_factory, local_cluster) -> tuple[Site, Path]:
     state = tmp_path_factory.mktemp("hub-state")
-    text = demo_site_on_port(PORT, state)
+    text = demo_site_on_port(PORT, state, kernel_cull_s=20)
     path = state / "site.toml"
     path.write_text(text)
     return load_site(path), path

@@ -4,10 +4,16 @@ Staff see it in the console's cluster dashboard. It reads one snapshot from the 
 service per refresh; the service takes at most one per interval for all viewers. The refresh
 timer is a Play widget ticking in the browser, so a kernel whose page is gone stops asking
 and goes idle (and the console culls it).
+
+A Play widget starts ticking only when `playing` changes to true while its view exists, and
+the kernel cannot tell when the page has built its views. So the kernel toggles `playing`
+every few seconds until the first tick arrives, and gives up after a while (the page may never
+have been opened).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -94,10 +100,11 @@ class ClusterView(w.VBox):
             interval=int(refresh_s * 1000),
             max=10**9,
             repeat=True,
-            playing=True,
+            playing=False,
             layout=w.Layout(display="none"),
         )
-        self.timer.observe(lambda _: self.refresh(), "value")
+        self.timer.observe(self._tick, "value")
+        self.ticks = 0
         self._session_key: tuple | None = None
         super().__init__(
             [
@@ -114,6 +121,27 @@ class ClusterView(w.VBox):
             ]
         )
         self.refresh()
+        try:
+            asyncio.get_running_loop().create_task(self.start_timer())
+        except RuntimeError:
+            pass  # no event loop: not in a kernel (tests call start_timer themselves)
+
+    def _tick(self, _change: dict) -> None:
+        self.ticks += 1
+        self.refresh()
+
+    async def start_timer(self, every_s: float = 2.0, give_up_s: float = 30.0) -> bool:
+        """Nudge the browser's Play widget until it ticks; False if no page ever did."""
+        for _ in range(int(give_up_s / every_s)):
+            if self.ticks:
+                return True
+            self.timer.playing = False
+            self.timer.playing = True
+            await asyncio.sleep(every_s)
+        if not self.ticks:
+            self.timer.playing = False
+            self.message.value = "Auto-refresh is off (no page answered); use Refresh now."
+        return bool(self.ticks)
 
     def refresh(self) -> None:
         try:

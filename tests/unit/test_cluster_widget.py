@@ -90,7 +90,7 @@ def test_view_shows_partitions_queue_and_sessions():
     assert _labels(row)[:5] == ["alice", "ai-alpha", "gpu", "12", "running"]
     assert _labels(row)[5] == "2026-11-27 10:00 UTC"
     assert "refreshes every 5 s" in view.status.value
-    assert view.timer.interval == 5000 and view.timer.playing and view.timer.repeat
+    assert view.timer.interval == 5000 and view.timer.repeat
 
 
 def test_the_browser_timer_drives_refreshes():
@@ -99,6 +99,15 @@ def test_the_browser_timer_drives_refreshes():
     view.timer.value += 1  # what the Play widget's tick in the browser does
     view.timer.value += 1
     assert client.gets == 3
+
+
+async def test_timer_is_nudged_until_the_page_ticks_then_left_alone():
+    view = ClusterView(FakeClient())
+    view.timer.value += 1
+    assert await view.start_timer(every_s=0.01, give_up_s=0.05) is True
+    unseen = ClusterView(FakeClient())
+    assert await unseen.start_timer(every_s=0.01, give_up_s=0.05) is False
+    assert unseen.timer.playing is False and "Refresh now" in unseen.message.value
 
 
 def test_stop_asks_first_then_stops():
