@@ -163,14 +163,17 @@ class ClusterView(w.VBox):
             self.sessions.children = [self._header(), *rows] if rows else [w.Label("No sessions.")]
 
     def _header(self) -> w.HBox:
-        return w.HBox([_cell(c, bold=True) for c in SESSION_COLUMNS])
+        *names, started, last, stop = SESSION_COLUMNS
+        cells = [_cell(c, bold=True) for c in names]
+        wide = [_cell(c, bold=True, wide=True) for c in (started, last)]
+        return w.HBox([*cells, *wide, _cell(stop, bold=True)])
 
     def _row(self, s: dict[str, Any]) -> w.HBox:
         stop = w.Button(description="Stop", button_style="warning", layout=w.Layout(width="80px"))
         stop.on_click(lambda _, s=s: self.ask_stop(s))
-        cells = [s["user"], s["project"], s["partition"], s["job_id"], session_state(s),
-                 short_time(s["started"]), short_time(s["last_activity"])]  # fmt: skip
-        return w.HBox([*(_cell(v) for v in cells), stop])
+        cells = [s["user"], s["project"], s["partition"], s["job_id"], session_state(s)]
+        times = [short_time(s["started"]), short_time(s["last_activity"])]
+        return w.HBox([*(_cell(v) for v in cells), *(_cell(v, wide=True) for v in times), stop])
 
     def ask_stop(self, session: dict[str, Any]) -> None:
         """Ask before stopping: the user loses unsaved work and the job is cancelled."""
@@ -199,9 +202,9 @@ class ClusterView(w.VBox):
         self.refresh()
 
 
-def _cell(text: Any, bold: bool = False) -> w.Label:
+def _cell(text: Any, bold: bool = False, wide: bool = False) -> w.Label:
     # Label shows text, never markup: user-chosen names are safe here by construction.
-    label = w.Label(str(text), layout=w.Layout(width="130px"))
+    label = w.Label(str(text), layout=w.Layout(width="180px" if wide else "120px"))
     if bold:
         label.style.font_weight = "bold"
     return label
