@@ -18,8 +18,9 @@ TIMEOUT_S = 15
 class FactoryError(RuntimeError):
     """The service refused or could not be reached; the message says why in plain words."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, field: str = ""):
         self.status = status
+        self.field = field
         super().__init__(message)
 
 
@@ -55,7 +56,8 @@ class FactoryClient:
             with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:  # noqa: S310
                 raw = resp.read()
         except urllib.error.HTTPError as exc:
-            raise FactoryError(exc.code, _message(exc)) from None
+            message, field = _error(exc)
+            raise FactoryError(exc.code, message, field) from None
         except (urllib.error.URLError, OSError) as exc:
             raise FactoryError(0, f"the factory service did not answer: {exc}") from None
         return json.loads(raw) if raw else None
@@ -66,9 +68,17 @@ class FactoryClient:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
+    def post(self, path: str, body: Any = None) -> Any:
+        return self.request("POST", path, {} if body is None else body)
 
-def _message(exc: urllib.error.HTTPError) -> str:
+    def put(self, path: str, body: Any) -> Any:
+        return self.request("PUT", path, body)
+
+
+def _error(exc: urllib.error.HTTPError) -> tuple[str, str]:
+    """The service's message and field from an error answer (or the HTTP reason)."""
     try:
-        return str(json.loads(exc.read()).get("message") or exc.reason)
+        data = json.loads(exc.read())
+        return str(data.get("message") or exc.reason), str(data.get("field") or "")
     except (ValueError, AttributeError, OSError):
-        return f"HTTP {exc.code}: {exc.reason}"
+        return f"HTTP {exc.code}: {exc.reason}", ""
