@@ -23,6 +23,7 @@ def demo_site_on_port(port: int, state_dir: Path, kernel_cull_s: int = 300) -> s
     text += (
         f'\n[services]\nfactory_url = "http://127.0.0.1:{port + 90}"\n'
         f'console_url = "http://127.0.0.1:{port + 91}"\nkernel_cull_idle_s = {kernel_cull_s}\n'
+        f'store_url = "sqlite:///{state_dir}/factory.sqlite"\n'
     )
     text = text.replace(
         'bind_url = "http://127.0.0.1:8000"', f'bind_url = "http://127.0.0.1:{port}"'

@@ -8,12 +8,13 @@ site file and calls `configure(c)`.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from pathlib import Path
 
 from traitlets.config import Config
 
-from . import port_api, scopes
+from . import firstlogin, port_api, scopes
 from .accounts import GROUP as FACTORY_GROUP
 from .site import SITE_ENV, Site, load_site
 
@@ -21,8 +22,13 @@ PREFIX_ENV = "AIFACTORY_PREFIX"
 DEFAULT_PREFIX = "/opt/aifactory"
 
 
-def apply_site(c: Config, site: Site, *, site_file: str, proxy_command: str) -> Config:
-    """Configure hub, proxy, authenticator and spawner from the validated site."""
+def apply_site(
+    c: Config, site: Site, *, site_file: str, proxy_command: str, factory_token: str = ""
+) -> Config:
+    """Configure hub, proxy, authenticator, spawner and services from the validated site.
+
+    `factory_token` is the factory service's API token; the hub uses it at a user's first
+    login to ask for their playground project."""
     hub = site.hub
     state = Path(hub.state_dir)
     c.JupyterHub.bind_url = hub.bind_url
@@ -63,7 +69,19 @@ def apply_site(c: Config, site: Site, *, site_file: str, proxy_command: str) -> 
 
     c.JupyterHub.custom_scopes = scopes.CUSTOM_SCOPES
     c.JupyterHub.load_roles = scopes.load_roles(site)
-    c.JupyterHub.services = scopes.services(site, site_file)
+    c.JupyterHub.services = scopes.services(site, site_file, factory_token=factory_token)
+    # Every user reaches the factory service; a session's token does too (the widgets).
+    c.JupyterHub.extra_user_scopes = [scopes.FACTORY_ACCESS]
+    c.FactorySpawner.server_token_scopes = [
+        "users:activity!user",
+        "access:servers!server",
+        scopes.FACTORY_ACCESS,
+    ]
+    factory_public = f"{hub.bind_url.rstrip('/')}/services/{scopes.FACTORY}/"
+    c.FactorySpawner.environment = {"AIFACTORY_FACTORY_URL": factory_public}
+    if factory_token:
+        factory_api = f"{site.services.factory_url.rstrip('/')}/services/{scopes.FACTORY}/api"
+        c.Authenticator.post_auth_hook = firstlogin.post_auth_hook(factory_api, factory_token)
     return c
 
 
@@ -80,6 +98,22 @@ def configure(c: Config) -> Config:
     """Entry point for jupyterhub_config.py: site file from $AIFACTORY_SITE or the demo."""
     site_file = os.environ.get(SITE_ENV, "")
     site = load_site(site_file or None)
-    Path(site.hub.state_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
+    state = Path(site.hub.state_dir)
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
     port_api.install()
-    return apply_site(c, site, site_file=site_file, proxy_command=proxy_command())
+    return apply_site(
+        c,
+        site,
+        site_file=site_file,
+        proxy_command=proxy_command(),
+        factory_token=secret_file(state / "factory-api-token"),
+    )
+
+
+def secret_file(path: Path) -> str:
+    """A random secret kept in a root-only file (made on first use), stable across restarts."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    return path.read_text().strip()

@@ -13,11 +13,21 @@ from .site import Site
 
 CLUSTER_READ = "custom:aifactory:cluster:read"
 SESSIONS_STOP = "custom:aifactory:sessions:stop"
+PROPOSALS_MANAGE = "custom:aifactory:proposals:manage"
+PROPOSALS_REVIEW = "custom:aifactory:proposals:review"
+PLAYGROUND_GRANT = "custom:aifactory:playground:grant"
 
 CUSTOM_SCOPES: dict[str, dict[str, str]] = {
     CLUSTER_READ: {"description": "See partitions, the Slurm queue and every hub session."},
     SESSIONS_STOP: {"description": "Stop any user's session (and so cancel its Slurm job)."},
+    PROPOSALS_MANAGE: {
+        "description": "Run calls, checks, reviewer assignment, decisions and provisioning."
+    },
+    PROPOSALS_REVIEW: {"description": "Read and score the proposals assigned to you."},
+    PLAYGROUND_GRANT: {"description": "Give a new user their playground project (the hub)."},
 }
+# Scopes a person can hold and bring to the console (the hub's own grant is not one).
+STAFF_SCOPES = (CLUSTER_READ, SESSIONS_STOP, PROPOSALS_MANAGE, PROPOSALS_REVIEW)
 
 FACTORY = "factory"
 CONSOLE = "console"
@@ -27,9 +37,9 @@ FACTORY_ACCESS = f"access:services!service={FACTORY}"
 # Project role -> hub scopes. Site admins hold every staff role as well as the hub's admin.
 ROLE_SCOPES: dict[str, list[str]] = {
     "researcher": ["self"],
-    "support": [CONSOLE_ACCESS, CLUSTER_READ, SESSIONS_STOP],
+    "support": [CONSOLE_ACCESS, CLUSTER_READ, SESSIONS_STOP, PROPOSALS_MANAGE],
     "trainer": [CONSOLE_ACCESS],
-    "reviewer": [CONSOLE_ACCESS],
+    "reviewer": [CONSOLE_ACCESS, PROPOSALS_REVIEW],
 }
 STAFF_ROLES = ("support", "trainer", "reviewer")
 
@@ -62,29 +72,32 @@ def load_roles(site: Site) -> list[dict[str, Any]]:
         {
             "name": "factory-service",
             "description": "The factory service: reads sessions, stops them on staff request",
-            "scopes": ["list:users", "read:users", "read:servers", "admin:server_state", "servers"],
+            "scopes": [
+                "list:users",
+                "read:users",
+                "read:servers",
+                "admin:server_state",
+                "servers",
+                PLAYGROUND_GRANT,
+            ],
             "services": [FACTORY],
-        }
-    )
-    roles.append(
-        {
-            "name": "console-service",
-            "description": "The staff console's dashboards call the factory service",
-            "scopes": [FACTORY_ACCESS, CLUSTER_READ, SESSIONS_STOP],
-            "services": [CONSOLE],
         }
     )
     return roles
 
 
-def services(site: Site, site_file: str, python: str = sys.executable) -> list[dict[str, Any]]:
+def services(
+    site: Site, site_file: str, python: str = sys.executable, factory_token: str = ""
+) -> list[dict[str, Any]]:
     """`JupyterHub.services`: the factory service (as the hub's user) and the console (as an
     unprivileged system user, so a dashboard kernel holds no root powers)."""
     env = {"AIFACTORY_SITE": site_file} if site_file else {}
     svc = site.services
     factory_url = svc.factory_url.rstrip("/")
+    factory: dict[str, Any] = {"api_token": factory_token} if factory_token else {}
     return [
         {
+            **factory,
             "name": FACTORY,
             "url": factory_url,
             "command": [python, "-m", "aifactory_hub.service"],
@@ -107,7 +120,9 @@ def services(site: Site, site_file: str, python: str = sys.executable) -> list[d
             "user": svc.console_user,
             "cwd": "/",
             "oauth_no_confirm": True,
-            "oauth_client_allowed_scopes": sorted(CUSTOM_SCOPES),
+            # The viewer's own token (their scopes, at most these) goes into a dashboard's
+            # kernel: the factory service then authorises the person, not the console.
+            "oauth_client_allowed_scopes": [FACTORY_ACCESS, *STAFF_SCOPES],
             "info": {"description": "Support staff and trainers: dashboards of the centre"},
         },
     ]

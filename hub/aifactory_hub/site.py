@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .policy.settings import AccessSettings
+
 SITE_ENV = "AIFACTORY_SITE"
 DEMO_SITE = Path(__file__).parent / "sites" / "local.toml"
 
@@ -97,6 +99,11 @@ class ServiceSettings(_Strict):
     cluster_refresh_s: float = Field(
         10.0, ge=2, le=3600, description="seconds between cluster snapshots (one per interval)"
     )
+    store_url: str = Field(
+        "sqlite:////var/lib/aifactory/factory/factory.sqlite",
+        pattern=r"^(sqlite:////\S+|postgresql(\+psycopg)?://\S+)$",
+        description="the factory store: a SQLite file (default) or a PostgreSQL URL",
+    )
     kernel_cull_idle_s: int = Field(
         300, ge=10, le=86400, description="seconds before an unviewed dashboard kernel is culled"
     )
@@ -160,6 +167,7 @@ class Project(_Strict):
 class DemoUser(_Strict):
     name: PosixName
     roles: list[Role] = ["researcher"]
+    organisation: str = Field("", max_length=200, description="for conflict-of-interest checks")
 
 
 class LocalNode(_Strict):
@@ -175,6 +183,7 @@ class Site(_Strict):
     site: SiteInfo
     hub: HubSettings = HubSettings()
     services: ServiceSettings = ServiceSettings()
+    access: AccessSettings = AccessSettings()
     auth: AuthSettings = AuthSettings()
     node: LocalNode = LocalNode()
     defaults: SessionDefaults = SessionDefaults()
@@ -218,6 +227,9 @@ class Site(_Strict):
 
     def users_with_role(self, role: str) -> list[str]:
         return [u.name for u in self.users if role in u.roles]
+
+    def organisation_of(self, username: str) -> str:
+        return next((u.organisation for u in self.users if u.name == username), "")
 
 
 def _unique(what: str, names: list[str]) -> None:

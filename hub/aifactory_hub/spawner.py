@@ -22,6 +22,7 @@ from tornado import web
 from traitlets import Float, Unicode, default
 
 from . import batch, slurm
+from .access.projects import spawnable_projects
 from .capacity import partition_capacity
 from .options import OptionError, SessionRequest, form_to_options, validate_options
 from .poller import JobInfo, shared_poller
@@ -79,7 +80,11 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         return self._site_cache[key]
 
     def user_projects(self):
-        return self.site.projects_of(self.user.name)
+        """The site's projects of the user, then those granted through access (the store)."""
+        own = self.site.projects_of(self.user.name)
+        known = {p.account for p in own}
+        granted = spawnable_projects(self.site, self.user.name)
+        return [*own, *(p for p in granted if p.account not in known)]
 
     # --- options --------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -23,12 +24,18 @@ def current_revision(url: str) -> str | None:
         engine.dispose()
 
 
-def test_one_revision_shipped_inside_the_package():
+def head() -> str:
+    return ScriptDirectory.from_config(db.alembic_config("sqlite://")).get_current_head()
+
+
+def test_revisions_shipped_inside_the_package_form_one_line():
     config = db.alembic_config("sqlite://")
     assert config.get_main_option("script_location") == str(db.MIGRATIONS)
     assert db.MIGRATIONS.is_relative_to(Path(db.__file__).parent)
     revisions = list(ScriptDirectory.from_config(config).walk_revisions())
-    assert [r.revision for r in revisions] == ["0001"]
+    assert revisions[0].revision == head() and revisions[-1].down_revision is None
+    for newer, older in pairwise(revisions):
+        assert newer.down_revision == older.revision
 
 
 def test_migrate_twice_is_a_no_op(store_url):
@@ -41,7 +48,7 @@ def test_migrate_twice_is_a_no_op(store_url):
 
     db.migrate(store_url)
 
-    assert current_revision(store_url) == "0001"
+    assert current_revision(store_url) == head()
     assert set(inspect(engine).get_table_names()) == tables
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
     with factory() as session:

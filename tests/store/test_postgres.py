@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from aifactory_hub.store import db, postgres
@@ -82,4 +83,4 @@ def test_a_stopped_server_starts_again_with_its_data(pg_server):
     with engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     engine.dispose()
-    assert version == "0001"
+    assert version == ScriptDirectory.from_config(db.alembic_config("sqlite://")).get_current_head()

@@ -33,12 +33,17 @@ def test_roles_follow_the_site(demo_site):
     members = scopes.role_members(demo_site)
     assert members["support"] == ["ada", "sam"]
     assert members["trainer"] == ["ada", "tess"]
-    assert members["researcher"] == ["alice", "bob", "carol"]
+    assert members["researcher"] == ["alice", "bob", "carol", "dave"]
+    assert members["reviewer"] == ["ada", "rita"]
     roles = {r["name"]: r for r in scopes.load_roles(demo_site)}
     assert scopes.CLUSTER_READ in roles["support"]["scopes"]
     assert scopes.CLUSTER_READ not in roles["trainer"]["scopes"]
     assert scopes.CONSOLE_ACCESS not in roles["researcher"]["scopes"]
-    assert roles["console-service"]["services"] == ["console"]
+    assert scopes.PROPOSALS_MANAGE in roles["support"]["scopes"]
+    assert scopes.PROPOSALS_REVIEW in roles["reviewer"]["scopes"]
+    assert scopes.PROPOSALS_MANAGE not in roles["reviewer"]["scopes"]
+    factory = roles["factory-service"]
+    assert factory["services"] == ["factory"] and scopes.PLAYGROUND_GRANT in factory["scopes"]
 
 
 def test_custom_scopes_are_valid_for_the_hub(demo_site):
@@ -61,11 +66,21 @@ def test_console_runs_as_its_own_user_and_reads_no_site_file(demo_site):
     assert console["environment"]["AIFACTORY_FACTORY_URL"] == (
         "http://127.0.0.1:8090/services/factory/"
     )
-    assert set(console["oauth_client_allowed_scopes"]) == set(scopes.CUSTOM_SCOPES)
+    # a viewer's token may carry their staff scopes to the factory, never the hub's grant
+    allowed = set(console["oauth_client_allowed_scopes"])
+    assert allowed == {scopes.FACTORY_ACCESS, *scopes.STAFF_SCOPES}
+    assert scopes.PLAYGROUND_GRANT not in allowed
 
 
 def test_hub_config_carries_roles_and_services(demo_site):
-    c = apply_site(Config(), demo_site, site_file="/s.toml", proxy_command="chp")
+    c = apply_site(Config(), demo_site, site_file="/s.toml", proxy_command="chp", factory_token="t")
+    assert c.JupyterHub.services[0]["api_token"] == "t"
+    assert c.JupyterHub.extra_user_scopes == [scopes.FACTORY_ACCESS]
+    assert scopes.FACTORY_ACCESS in c.FactorySpawner.server_token_scopes
+    assert c.FactorySpawner.environment == {
+        "AIFACTORY_FACTORY_URL": "http://127.0.0.1:8000/services/factory/"
+    }
+    assert callable(c.Authenticator.post_auth_hook)
     assert [s["name"] for s in c.JupyterHub.services] == ["factory", "console"]
     assert {r["name"] for r in c.JupyterHub.load_roles} >= {"support", "trainer", "researcher"}
     assert c.JupyterHub.custom_scopes == scopes.CUSTOM_SCOPES
@@ -91,18 +106,24 @@ def test_a_notebook_without_metadata_is_no_dashboard(tmp_path: Path):
 
 @pytest.mark.parametrize("name", ["sam", "o'brien", 'a"b', "x\\y", "ünï", "a@b.c", "a;rm -rf /"])
 def test_viewer_cell_is_a_literal_not_code(name):
-    cell = dashboards.viewer_cell(name)
+    cell = dashboards.viewer_cell(name, "0123abcdef_token")
     tree = ast.parse(cell.source)
-    assign = tree.body[-1]
-    assert isinstance(assign, ast.Assign)
-    assert ast.literal_eval(assign.value) == name
-    assert len(tree.body) == 2  # the import and the one assignment, nothing injected
+    user, token = tree.body[1:]
+    assert ast.literal_eval(user.value) == name
+    assert ast.literal_eval(token.value) == "0123abcdef_token"
+    assert len(tree.body) == 3  # the import and two assignments, nothing injected
 
 
 @pytest.mark.parametrize("name", ["", "a\nb", "a\x00b", "x" * 300])
 def test_viewer_cell_refuses_unusable_names(name):
     with pytest.raises(ValueError):
-        dashboards.viewer_cell(name)
+        dashboards.viewer_cell(name, "0123abcdef_token")
+
+
+@pytest.mark.parametrize("token", ["", "short", "abc def ghi", "x'+__import__('os')+'", "a\nb" * 5])
+def test_viewer_cell_refuses_odd_tokens(token):
+    with pytest.raises(ValueError):
+        dashboards.viewer_cell("sam", token)
 
 
 def test_voila_kernels_accept_widget_messages_only():

@@ -131,8 +131,8 @@ class DashboardHandler(TornadoVoilaHandler):
 
 
 def prelaunch(handler: web.RequestHandler, notebook: Any, cwd: str) -> Any:
-    """Tell the dashboard's kernel who the viewer is; refuse again if they may not open it
-    (DashboardHandler refused already: this is the last line before a kernel starts)."""
+    """Give the dashboard's kernel the viewer's name and own token; refuse again if they may
+    not open it (DashboardHandler refused already: this is the last line before a kernel)."""
     user = handler.current_user
     if user is None:
         raise web.HTTPError(403)
@@ -144,7 +144,8 @@ def prelaunch(handler: web.RequestHandler, notebook: Any, cwd: str) -> Any:
     hub_auth = handler.settings["identity_provider"].hub_auth
     if not hub_auth.check_scopes({board.scope}, user.hub_user):
         raise web.HTTPError(403, f"{user.username} may not open {board.title}")
-    notebook.cells.insert(0, dashboards.viewer_cell(user.username))
+    token = hub_auth.get_token(handler) or ""
+    notebook.cells.insert(0, dashboards.viewer_cell(user.username, token))
     return notebook
 
 

@@ -78,15 +78,24 @@ def visible(dashboards: Iterable[Dashboard], user: dict[str, Any], check: ScopeC
 
 
 _SAFE_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,255}$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_.-]{8,512}$")
+TOKEN_ENV = "JUPYTERHUB_API_TOKEN"  # noqa: S105 - the variable's name, not a token
 
 
-def viewer_cell(username: str) -> nbformat.NotebookNode:
-    """A first cell that tells the dashboard's kernel who is looking (for audit lines).
+def viewer_cell(username: str, token: str) -> nbformat.NotebookNode:
+    """A first cell that gives the dashboard's kernel the viewer's name and own hub token,
+    so the factory service authorises the person looking, with their scopes.
 
-    The name is a Python literal made by repr(), never pasted as code."""
+    Both are Python literals made by repr(), never pasted as code; Voila strips the source
+    from the page and never sends it to the browser."""
     if not _SAFE_NAME.match(username):
         raise ValueError("unusable user name")
-    source = f"import os\nos.environ[{VIEWER_ENV!r}] = {username!r}"
+    if not _TOKEN.match(token):
+        raise ValueError("unusable token")
+    source = (
+        f"import os\nos.environ[{VIEWER_ENV!r}] = {username!r}\n"
+        f"os.environ[{TOKEN_ENV!r}] = {token!r}"
+    )
     cell = nbformat.v4.new_code_cell(source)
     cell.metadata["tags"] = ["aifactory-viewer"]
     return cell

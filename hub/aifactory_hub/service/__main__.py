@@ -11,6 +11,7 @@ from jupyterhub.services.auth import HubAuth
 
 from ..cluster import ClusterMonitor
 from ..site import load_site
+from ..store import db
 from .app import HubAPI, make_app
 
 
@@ -22,7 +23,9 @@ async def main() -> None:
     hub_auth = HubAuth()
     hub = HubAPI(hub_auth.api_url, hub_auth.api_token)
     monitor = ClusterMonitor(hub.get, interval=site.services.cluster_refresh_s)
-    app = make_app(prefix, hub_auth, hub, monitor)
+    db.migrate(site.services.store_url)
+    store = db.session_factory(db.make_engine(site.services.store_url))
+    app = make_app(prefix, hub_auth, hub, monitor, site, store)
     app.listen(url.port or 80, address=url.hostname or "127.0.0.1")
     logging.getLogger("aifactory.service").info("factory service on %s%s", url.geturl(), prefix)
     await asyncio.Event().wait()

@@ -121,14 +121,18 @@ class SessionHandler(APIHandler):
         self.write_json({"user": user, "stopping": True}, status=202)
 
 
-def make_app(prefix: str, hub_auth: HubAuth, hub: HubAPI, monitor: ClusterMonitor):
+def make_app(prefix: str, hub_auth: HubAuth, hub: HubAPI, monitor: ClusterMonitor, site, store):
     """The service's routes under its hub prefix (e.g. /services/factory/)."""
+    from . import access_api  # the access handlers build on APIHandler above
+
     api = prefix.rstrip("/") + "/api"
     auth = {"hub_auth": hub_auth}
     return web.Application(
         [
             (f"{api}/health", HealthHandler),
+            (f"{api}/openapi.json", access_api.OpenAPIHandler, {"server_prefix": api}),
             (f"{api}/cluster", ClusterHandler, {**auth, "monitor": monitor}),
             (f"{api}/sessions/([^/]+)", SessionHandler, {**auth, "hub": hub}),
+            *access_api.handlers(api, hub_auth, site, store),
         ]
     )

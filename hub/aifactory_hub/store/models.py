@@ -146,6 +146,10 @@ class Proposal(Base):
     ethics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(Code, default="draft")
     eligibility: Mapped[list[Any]] = mapped_column(default=list)  # the policy's findings
+    ineligible_reason: Mapped[str] = mapped_column(Text, default="")
+    # {"status", "fraction", "granted": [requests]} once decided; {"charged", "reason", ...}
+    decision: Mapped[dict[str, Any] | None]
+    price: Mapped[dict[str, Any] | None]
     score: Mapped[float | None]
     rank: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -162,6 +166,16 @@ class Proposal(Base):
     technical_check: Mapped[TechnicalCheck | None] = relationship(
         cascade="all, delete-orphan", passive_deletes=True
     )
+    project: Mapped[Project | None] = relationship(viewonly=True, uselist=False)
+
+    @property
+    def eligibility_result(self) -> dict[str, Any]:
+        """The automatic checks as the API shows them."""
+        return {
+            "eligible": not self.eligibility and not self.ineligible_reason,
+            "findings": self.eligibility,
+            "ineligible_reason": self.ineligible_reason,
+        }
 
 
 class Review(Base):

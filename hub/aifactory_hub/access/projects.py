@@ -1,0 +1,285 @@
+"""Projects: who may see and change them, members, the open-results obligation, re-pricing,
+ending, the first-login playground, and provisioning into Slurm with every step recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import pwd
+import re
+from collections.abc import Callable
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import policy, provision
+from ..site import Project as SiteProject
+from ..site import Site
+from ..store import models as m
+from .errors import AccessError, conflict, forbidden, not_found
+from .proposals import event, now
+from .views import Caller
+
+PLAYGROUND_PREFIX = "pg-"
+log = logging.getLogger(__name__)
+
+
+def get_project(db: Session, caller: Caller, account: str) -> m.Project:
+    project = db.scalars(select(m.Project).where(m.Project.account == account)).first()
+    members = {mb.username for mb in project.members} if project else set()
+    if project is None or not (caller.manage or caller.name in members):
+        raise not_found(f"project {account}")
+    return project
+
+
+def list_projects(db: Session, caller: Caller) -> list[m.Project]:
+    query = select(m.Project).order_by(m.Project.account)
+    if not caller.manage:
+        query = query.where(m.Project.members.any(m.Member.username == caller.name))
+    return list(db.scalars(query))
+
+
+def projects_of(db: Session, username: str) -> list[m.Project]:
+    """Active projects `username` may charge sessions to (the spawn form's list)."""
+    query = (
+        select(m.Project)
+        .where(m.Project.status == "active")
+        .where(m.Project.members.any(m.Member.username == username))
+        .order_by(m.Project.account)
+    )
+    return list(db.scalars(query))
+
+
+def _pi_or_staff(project: m.Project, caller: Caller) -> None:
+    if not (caller.manage or caller.name == project.pi):
+        raise forbidden(f"only the PI of {project.account} ({project.pi}) changes its members")
+
+
+def _open(project: m.Project) -> None:
+    if project.status == "ended":
+        raise conflict(f"project {project.account} has ended")
+
+
+def add_member(db: Session, caller: Caller, account: str, username: str) -> m.Project:
+    project = get_project(db, caller, account)
+    _pi_or_staff(project, caller)
+    _open(project)
+    try:
+        pwd.getpwnam(username)
+    except KeyError:
+        raise AccessError(400, f"{username} has no account on the cluster", "username") from None
+    if any(mb.username == username for mb in project.members):
+        raise conflict(f"{username} is already a member of {account}", "username")
+    project.members.append(m.Member(username=username, role="member", added_by=caller.name))
+    event(db, caller.name, "add member", f"project {account}", username=username)
+    return project
+
+
+def remove_member(db: Session, caller: Caller, account: str, username: str) -> m.Project:
+    project = get_project(db, caller, account)
+    _pi_or_staff(project, caller)
+    _open(project)
+    member = next((mb for mb in project.members if mb.username == username), None)
+    if member is None:
+        raise not_found(f"member {username} in {account}")
+    if member.role == "pi":
+        raise conflict("the PI stays a member of their project", "username")
+    project.members.remove(member)
+    event(db, caller.name, "remove member", f"project {account}", username=username)
+    return project
+
+
+def submit_obligation(db: Session, caller: Caller, account: str, url: str) -> m.Project:
+    project = get_project(db, caller, account)
+    if caller.name != project.pi:
+        raise forbidden("the PI reports the open-results link")
+    if not project.obligation:
+        raise conflict(f"project {account} has no open-results obligation")
+    project.obligation_url = url
+    event(db, caller.name, "open results", f"project {account}", url=url)
+    return project
+
+
+def reprice(db: Session, site: Site, caller: Caller, account: str) -> m.Project:
+    """Charge a project whose open-results obligation passed unmet."""
+    project = get_project(db, caller, account)
+    due = project.obligation_due
+    if due is None or not policy.obligation_overdue(
+        due, bool(project.obligation_url), date.today()
+    ):
+        raise conflict(f"project {account} has no overdue obligation: its price stands")
+    project.charged = True
+    rates = site.access.rates
+    project.price_reason = (
+        f"re-priced: open results were due by {due.isoformat()} and were not reported; "
+        f"charged at {rates.gpu_hour_eur} {rates.currency}/GPU-hour, "
+        f"{rates.cpu_hour_eur} {rates.currency}/CPU-hour"
+    )
+    event(db, caller.name, "reprice", f"project {account}")
+    return project
+
+
+def end_project(db: Session, caller: Caller, account: str) -> m.Project:
+    project = get_project(db, caller, account)
+    _open(project)
+    project.status = "ended"
+    event(db, caller.name, "end", f"project {account}")
+    return project
+
+
+# --- playground at first login ----------------------------------------------------------------
+
+
+def playground_account(username: str, taken: set[str]) -> str:
+    """A Slurm account name for a user's playground: pg-<name>, made safe and unique."""
+    base = PLAYGROUND_PREFIX + re.sub(r"[^a-z0-9_-]", "-", username.lower())[:24]
+    account, n = base, 1
+    while account in taken:
+        n += 1
+        account = f"{base}-{n}"
+    return account
+
+
+def ensure_playground(db: Session, site: Site, username: str) -> m.Project | None:
+    """A new user's playground project (None if they already have a project). The automatic
+    checks: a POSIX account on the cluster, not staff-only, no project yet."""
+    try:
+        pwd.getpwnam(username)
+    except KeyError:
+        raise AccessError(400, f"{username} has no account on the cluster", "username") from None
+    roles = next((set(u.roles) for u in site.users if u.name == username), {"researcher"})
+    if "researcher" not in roles or site.projects_of(username) or projects_of(db, username):
+        return None
+    if db.scalars(select(m.Project).where(m.Project.pi == username)).first():
+        return None  # theirs exists (maybe still being provisioned)
+    settings = site.access.playground
+    taken = set(db.scalars(select(m.Project.account)))
+    today = date.today()
+    project = m.Project(
+        account=playground_account(username, taken),
+        title=f"Playground of {username}",
+        organisation=site.organisation_of(username),
+        pi=username,
+        access_mode="playground",
+        starts_on=today,
+        ends_on=today + timedelta(days=settings.duration_days),
+        status="pending",
+        charged=False,
+        price_reason="playground access is free: it is for trying things",
+    )
+    project.allocations = [
+        m.Allocation(
+            partition=p.name,
+            gpu_hours=settings.max_gpu_hours if p.has_gpus else 0.0,
+            cpu_hours=0.0 if p.has_gpus else settings.max_cpu_hours,
+        )
+        for p in site.partitions
+    ]
+    project.members = [m.Member(username=username, role="pi", added_by="first login")]
+    db.add(project)
+    event(db, "hub", "playground", f"project {project.account}", username=username)
+    db.flush()
+    return project
+
+
+# --- provisioning -------------------------------------------------------------------------------
+
+
+def grant_of(project: m.Project) -> provision.Grant:
+    members = sorted(project.members, key=lambda mb: (mb.role != "pi", mb.username))
+    return provision.Grant(
+        account=project.account,
+        title=project.title.replace("\n", " ")[:200] or project.account,
+        organisation=project.organisation.replace("\n", " "),
+        access_mode=project.access_mode,
+        members=tuple(mb.username for mb in members),
+        partitions=tuple(sorted(a.partition for a in project.allocations)),
+        gpu_hours=sum(a.gpu_hours for a in project.allocations),
+        cpu_hours=sum(a.cpu_hours for a in project.allocations),
+        active=project.status != "ended",
+    )
+
+
+Runner = Callable[[provision.Grant, str, Callable[[provision.Step, str, str], None]], object]
+
+
+def provision_project(
+    factory, cluster: str, account: str, runner: Runner = provision.apply
+) -> tuple[bool, str]:
+    """Bring Slurm in line with the project; record each step in its own transaction, so a
+    failure halfway is on record, and a retry does only what is missing. Returns
+    (complete, error). Runs outside the request's transaction (it takes seconds)."""
+    with factory() as db:
+        project = db.scalars(select(m.Project).where(m.Project.account == account)).one()
+        grant = grant_of(project)
+        project_id = project.id
+        seq = max((s.seq for s in project.steps), default=0)
+
+    def record(step: provision.Step, status: str, error: str) -> None:
+        nonlocal seq
+        seq += 1
+        with factory.begin() as db:
+            db.add(
+                m.ProvisioningStep(
+                    project_id=project_id,
+                    seq=seq,
+                    action=step.action,
+                    argv=list(step.argv),
+                    status=status,
+                    error=error[:4000],
+                )
+            )
+
+    error = ""
+    try:
+        runner(grant, cluster, record)
+    except Exception as exc:
+        error = str(exc) or type(exc).__name__
+    with factory.begin() as db:
+        project = db.get(m.Project, project_id)
+        if not error:
+            project.provisioned_at = now()
+            if project.status == "pending":
+                project.status = "active"
+        db.add(
+            m.Event(
+                actor="factory",
+                action="provision",
+                target=f"project {account}",
+                detail={"ok": not error, "error": error[:500]},
+            )
+        )
+    return not error, error
+
+
+# --- the spawn form's view ------------------------------------------------------------------------
+
+_factories: dict[str, object] = {}
+
+
+def spawnable_projects(site: Site, username: str) -> list[SiteProject]:
+    """The user's active store projects as the spawn form sees projects. A store that cannot
+    be read (not migrated yet, database down) offers none, and says so in the hub's log."""
+    from ..store import db as store_db
+
+    url = site.services.store_url
+    try:
+        if url not in _factories:
+            _factories[url] = store_db.session_factory(store_db.make_engine(url))
+        with _factories[url]() as db:
+            found = projects_of(db, username)
+            return [
+                SiteProject(
+                    account=p.account,
+                    title=p.title[:200] or p.account,
+                    organisation=p.organisation,
+                    pi=p.pi,
+                    members=[mb.username for mb in p.members],
+                    partitions=sorted(a.partition for a in p.allocations),
+                )
+                for p in found
+            ]
+    except Exception as exc:
+        log.warning("store projects of %s unavailable: %s", username, exc)
+        return []
