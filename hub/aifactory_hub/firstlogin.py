@@ -20,7 +20,7 @@ log = logging.getLogger("aifactory.firstlogin")
 Hook = Callable[[Any, Any, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-def post_auth_hook(factory_api: str, token: str, timeout_s: float = 60) -> Hook:
+def post_auth_hook(factory_api: str, token: str, timeout_s: float = 20) -> Hook:
     """`Authenticator.post_auth_hook` asking the factory for the user's playground."""
 
     async def hook(authenticator: Any, handler: Any, authentication: dict[str, Any]):

@@ -34,7 +34,7 @@ def test_roles_follow_the_site(demo_site):
     assert members["support"] == ["ada", "sam"]
     assert members["trainer"] == ["ada", "tess"]
     assert members["researcher"] == ["alice", "bob", "carol", "dave"]
-    assert members["reviewer"] == ["ada", "rita"]
+    assert members["reviewer"] == ["ada", "rita", "rob"]
     roles = {r["name"]: r for r in scopes.load_roles(demo_site)}
     assert scopes.CLUSTER_READ in roles["support"]["scopes"]
     assert scopes.CLUSTER_READ not in roles["trainer"]["scopes"]

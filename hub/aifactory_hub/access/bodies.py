@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..policy import AccessMode, ApplicantType, EthicsAssessment, Request
+from ..policy import AccessMode, ApplicantType, EthicsAssessment
 from .errors import AccessError
 
 Text = Annotated[str, Field(max_length=200)]
@@ -21,6 +21,14 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class RequestBody(_Body):
+    """Hours asked for on one partition; absurd numbers are refused here, before any check."""
+
+    partition: Partition
+    gpu_hours: Hours = 0
+    cpu_hours: Hours = 0
+
+
 class Draft(_Body):
     """A proposal's fields; in a draft everything but the call may still be missing."""
 
@@ -30,7 +38,7 @@ class Draft(_Body):
     organisation: Text = ""
     applicant_type: ApplicantType | None = None
     software: Annotated[str, Field(max_length=2000)] = ""
-    requests: Annotated[tuple[Request, ...], Field(max_length=20)] = ()
+    requests: Annotated[tuple[RequestBody, ...], Field(max_length=20)] = ()
     open_results: bool = False
     academic_partner: Text = ""
     public_funding: bool = False

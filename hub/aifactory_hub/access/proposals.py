@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import policy
+from ..scopes import role_members
 from ..site import Site
 from ..store import models as m
 from . import bodies
@@ -191,7 +192,7 @@ def _as_policy_draft(
         title=draft.title,
         abstract=draft.abstract,
         organisation=draft.organisation,
-        requests=draft.requests,
+        requests=tuple(policy.Request(**r.model_dump()) for r in draft.requests),
         software=draft.software,
         open_results=draft.open_results,
         academic_partner=draft.academic_partner,
@@ -290,7 +291,7 @@ def assign_reviewer(
     """A reviewer from the applicant's own organisation, or the applicant, is refused."""
     proposal = get_proposal(db, caller, proposal_id)
     _in_review(proposal)
-    if reviewer not in site.users_with_role("reviewer"):
+    if reviewer not in role_members(site)["reviewer"]:
         raise AccessError(400, f"{reviewer} is not a reviewer of this centre", "reviewer")
     organisation = site.organisation_of(reviewer)
     if reviewer == proposal.applicant or policy.conflict_of_interest(

@@ -59,7 +59,7 @@ class AccessHandler(APIHandler):
             raise AccessError(400, "the body is not valid JSON") from None
         return bodies.parse(model, data)
 
-    async def _execute(self, function, *args, **kwargs):
+    async def _answer(self, function, *args, **kwargs):
         try:
             return await function(*args, **kwargs)
         except AccessError as exc:
@@ -94,7 +94,7 @@ def _handler(**methods):
 
     def wrap(fn):
         async def method(self, *args):
-            await self._execute(fn, self, *args)
+            await self._answer(fn, self, *args)
 
         return method
 

@@ -46,7 +46,7 @@ class APIHandler(web.RequestHandler):
     """JSON in and out; every request authenticated by a hub token and checked for a scope."""
 
     hub_auth: HubAuth
-    caller: dict[str, Any]
+    token_owner: dict[str, Any]
 
     def initialize(self, hub_auth: HubAuth) -> None:
         self.hub_auth = hub_auth
@@ -65,7 +65,7 @@ class APIHandler(web.RequestHandler):
             raise web.HTTPError(401, "the token is not valid")
         if not self.hub_auth.check_scopes({scope}, model):
             raise web.HTTPError(403, f"{model.get('name')} lacks the scope {scope}")
-        self.caller = model
+        self.token_owner = model
         return model
 
     def write_json(self, data: Any, status: int = 200) -> None:
@@ -117,7 +117,7 @@ class SessionHandler(APIHandler):
             if exc.code == 404:
                 raise web.HTTPError(404, f"there is no user {user}") from None
             raise web.HTTPError(502, f"the hub refused: {exc}") from None
-        log.info("session of %s stopped by %s (for %s)", user, self.caller.get("name"), actor)
+        log.info("session of %s stopped by %s (for %s)", user, self.token_owner.get("name"), actor)
         self.write_json({"user": user, "stopping": True}, status=202)
 
 
