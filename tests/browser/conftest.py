@@ -44,3 +44,15 @@ def browser() -> Iterator[object]:
         )
         yield context
         context.close()
+
+
+def login(browser, hub, user: str):
+    """A new page of `browser`, logged in to the hub as `user` (other users' cookies gone)."""
+    browser.clear_cookies()
+    page = browser.new_page()
+    page.goto(f"{hub.url}/hub/login")
+    page.fill("#username_input", user)
+    page.fill("#password_input", hub.passwords[user])
+    page.click("#login_submit")
+    page.wait_for_load_state()
+    return page

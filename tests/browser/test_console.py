@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import login
 from tests.stack import session_jobs, sh, submit, wait_no_jobs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.hub, pytest.mark.browser]
@@ -18,17 +19,6 @@ pytestmark = [pytest.mark.slurm, pytest.mark.hub, pytest.mark.browser]
 XSS = "<img src=x onerror=alert(1)>"
 CONSOLE_USER = "aifactory-console"
 DASHBOARD = "/services/console/voila/render/cluster.ipynb"
-
-
-def login(browser, hub, user: str):
-    browser.clear_cookies()
-    page = browser.new_page()
-    page.goto(f"{hub.url}/hub/login")
-    page.fill("#username_input", user)
-    page.fill("#password_input", hub.passwords[user])
-    page.click("#login_submit")
-    page.wait_for_load_state()
-    return page
 
 
 def console_kernels() -> set[int]:

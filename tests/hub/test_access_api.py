@@ -10,47 +10,10 @@ import pytest
 import requests
 
 from aifactory_hub.slurm import SlurmError
+from tests.access import ETHICS, api, draft, ok
 from tests.stack import session_jobs, sh, submit, wait_no_jobs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.hub]
-
-ETHICS = {
-    "intended_use": "Visual inspection of parcels by warehouse robots, no people in view.",
-    "prohibited_practices": [],
-    "high_risk_area": "none",
-    "mitigation_plan": "",
-    "personal_data": False,
-    "legal_basis": None,
-    "data_sources": [{"name": "own warehouse images", "licence": "proprietary, ours"}],
-    "transparency_acknowledged": True,
-}
-
-
-def api(hub, method: str, path: str, user: str | None, **kwargs) -> requests.Response:
-    headers = {"Authorization": f"token {hub.token(user)}"} if user else {}
-    return requests.request(
-        method, f"{hub.url}/services/factory/api/{path}", headers=headers, timeout=120, **kwargs
-    )
-
-
-def ok(resp: requests.Response, status: int = 200) -> dict:
-    assert resp.status_code == status, resp.text
-    return resp.json()
-
-
-def draft(call_id: int, title: str, organisation: str, gpu_hours: float, **extra) -> dict:
-    return {
-        "call_id": call_id,
-        "title": title,
-        "abstract": "We train a compact vision transformer for robust detection. " * 2,
-        "organisation": organisation,
-        "applicant_type": "startup_sme",
-        "software": "PyTorch 2, torchrun",
-        "requests": [{"partition": "gpu", "gpu_hours": gpu_hours, "cpu_hours": 100}],
-        "open_results": True,
-        "ethics": ETHICS,
-        **extra,
-    }
 
 
 def assoc(account: str) -> str:
