@@ -155,20 +155,24 @@ def progress_events(hub, user: str, timeout: float, stop_on=None) -> list[dict]:
     return events
 
 
-def server_token(job_id: str) -> str:
-    """The API token the hub gave this session (read from the job's processes, as root)."""
+def session_env(job_id: str) -> dict[str, str]:
+    """The environment of the session's server in job `job_id` (read as root from /proc)."""
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            env = (proc / "environ").read_bytes().split(b"\0")
+            items = (proc / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if f"SLURM_JOB_ID={job_id}".encode() in env:
-            for item in env:
-                if item.startswith(b"JUPYTERHUB_API_TOKEN="):
-                    return item.split(b"=", 1)[1].decode()
+        env = dict(i.decode(errors="replace").split("=", 1) for i in items if b"=" in i)
+        if env.get("SLURM_JOB_ID") == job_id and "JUPYTERHUB_API_TOKEN" in env:
+            return env
     raise AssertionError(f"no process of job {job_id} carries a hub token")
+
+
+def server_token(job_id: str) -> str:
+    """The API token the hub gave this session."""
+    return session_env(job_id)["JUPYTERHUB_API_TOKEN"]
 
 
 def hub_log(hub) -> str:
