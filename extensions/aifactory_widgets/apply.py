@@ -13,7 +13,11 @@ from typing import Any
 
 import ipywidgets as w
 
+from aifactory_hub import policy
+
 from .client import FactoryClient, FactoryError
+from .desk_widgets import refusal as error_text
+from .proposal_view import labels
 
 API = "api/"  # the client's base URL is the service's; its REST API lives under api/
 MAX_HOURS = 1e7
@@ -24,49 +28,12 @@ DRAFT_FIELDS = tuple(
     "academic_partner public_funding ethics".split()
 )
 
-# Codes as in docs/access-api.md, labels as in aifactory_hub.policy (a test keeps them in step).
-ACCESS_MODES = {"playground": "Playground", "fast_lane": "Fast lane", "large_scale": "Large scale"}
-APPLICANT_TYPES = {
-    "startup_sme": "Start-up or SME",
-    "industry": "Industry",
-    "academia": "Academia",
-    "public_research": "Public research organisation",
-}
-PROHIBITED_PRACTICES = {
-    "subliminal_manipulation": "Subliminal, manipulative or deceptive techniques that distort "
-    "behaviour",
-    "exploiting_vulnerabilities": "Exploiting vulnerabilities due to age, disability or social "
-    "or economic situation",
-    "social_scoring": "Social scoring leading to unfavourable treatment",
-    "predictive_policing_profiling": "Predicting that a person will commit a crime based solely "
-    "on profiling",
-    "untargeted_face_scraping": "Untargeted scraping of facial images to build facial "
-    "recognition databases",
-    "emotion_recognition_work_education": "Emotion recognition in the workplace or in education",
-    "biometric_categorisation_sensitive": "Biometric categorisation inferring sensitive "
-    "characteristics (race, religion, ...)",
-    "realtime_remote_biometric_id_law_enforcement": "Real-time remote biometric identification "
-    "in public spaces for law enforcement",
-}
-HIGH_RISK_AREAS = {
-    "none": "None of the high-risk areas",
-    "biometrics": "Biometrics",
-    "critical_infrastructure": "Critical infrastructure",
-    "education": "Education and vocational training",
-    "employment": "Employment and workers management",
-    "essential_services": "Access to essential private and public services",
-    "law_enforcement": "Law enforcement",
-    "migration_border": "Migration, asylum and border control",
-    "justice_democracy": "Administration of justice and democratic processes",
-}
-LEGAL_BASES = {
-    "consent": "Consent",
-    "contract": "Performance of a contract",
-    "legal_obligation": "Legal obligation",
-    "vital_interests": "Vital interests",
-    "public_task": "Public task",
-    "legitimate_interests": "Legitimate interests",
-}
+# Codes as in docs/access-api.md; the labels are the policy's own, so they never drift.
+ACCESS_MODES = labels(policy.AccessMode)
+APPLICANT_TYPES = labels(policy.ApplicantType)
+PROHIBITED_PRACTICES = labels(policy.ProhibitedPractice)
+HIGH_RISK_AREAS = labels(policy.HighRiskArea)
+LEGAL_BASES = labels(policy.LegalBasis)
 
 
 def parse_data_sources(text: str) -> list[dict[str, str]]:
@@ -110,11 +77,6 @@ def finding_text(finding: Mapping[str, Any]) -> str:
     """'field: message', the field being the dotted path the service named."""
     field, message = finding.get("field") or "", str(finding.get("message") or "")
     return f"{field}: {message}" if field else message
-
-
-def error_text(exc: FactoryError) -> str:
-    """A refusal with the field it names, so the researcher knows what to change."""
-    return f"{exc.field}: {exc}" if exc.field else str(exc)
 
 
 def call_label(call: Mapping[str, Any]) -> str:

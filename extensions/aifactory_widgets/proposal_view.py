@@ -31,6 +31,11 @@ REVIEW_COLUMNS = ("reviewer", "quality", "pertinence", "comment", "submitted")
 DECIDED = frozenset({"granted", "partial", "waitlisted", "rejected"})
 
 
+def labels(kind: type[StrEnum]) -> dict[str, str]:
+    """{code: human label} of one of the policy's enumerations, in its order."""
+    return {member.value: member.label for member in kind}
+
+
 def label(kind: type[StrEnum], code: str | None) -> str:
     """The policy's human label for `code`; an unknown code is shown as it is, not hidden."""
     if code is None:

@@ -16,6 +16,7 @@ import ipywidgets as w
 
 from .apply import ACCESS_MODES, API, ask_first, error_text, finding_text
 from .client import FactoryClient, FactoryError
+from .proposal_view import hours_text
 from .tables import html_table
 
 PROPOSAL_COLUMNS = (
@@ -31,14 +32,6 @@ PROPOSAL_COLUMNS = (
 )
 REVIEW_COLUMNS = ("quality", "pertinence", "comment")
 ALLOCATION_COLUMNS = ("partition", "GPU hours", "CPU hours")
-
-
-def hours_text(rows: Iterable[Mapping[str, Any]]) -> str:
-    """'gpu: 100 GPU h, 400 CPU h' per partition, '; '-separated."""
-    return "; ".join(
-        f"{r['partition']}: {r.get('gpu_hours') or 0:g} GPU h, {r.get('cpu_hours') or 0:g} CPU h"
-        for r in rows
-    )
 
 
 def decision_text(decision: Mapping[str, Any] | None) -> str:

@@ -333,7 +333,7 @@ def test_a_refusal_is_shown_with_its_field_and_not_raised():
     form = ProposalForm(client)
     form.submit()
     assert form.message.value == (
-        "Could not save: requests.0.gpu_hours: more GPU hours than the fast lane allows"
+        "Could not save: more GPU hours than the fast lane allows (field: requests.0.gpu_hours)"
     )
     assert form.proposal_id is None and not form.read_only
     assert not [p for _, p, _ in client.calls if p.endswith("/submit")]

@@ -171,7 +171,7 @@ def test_a_refused_action_is_shown_with_its_field():
     card = MyProjects(projects(**{f"POST {MEMBERS}": refusal}), me="alice").cards.children[0]
     card.new_member.value = "zed"
     card.add_member()
-    assert card.message.value == "Could not add zed: username: there is no user zed"
+    assert card.message.value == "Could not add zed: there is no user zed (field: username)"
     assert card.new_member.value == "zed" and texts(card.members)[::2] == ["alice", "bob"]
 
 
