@@ -120,7 +120,8 @@ def passwords() -> dict[str, str]:
 
 def print_logins(site: Site) -> None:
     pw = passwords()
-    print(f"\nAI Factory Hub is up: open {site.hub.bind_url}/hub/login\n")
+    print(f"\nAI Factory Hub is up: open {site.hub.bind_url}/hub/login")
+    print(f"Staff console (support, reviewers, trainers): {site.hub.bind_url}/services/console/\n")
     print(f"{'user':<8} {'password':<22} {'roles':<12} projects")
     for user in site.users:
         projects = ", ".join(p.account for p in site.projects_of(user.name)) or "-"
