@@ -115,25 +115,31 @@ def wanted_associations(site: Site) -> set[tuple[str, str, str]]:
     }
 
 
-def association_argv(site: Site, user: str, account: str, partitions: list[str]) -> list[str]:
-    """Add `user` to `account` on `partitions`, with the first project as their default."""
-    return add_user_argv(site.site.cluster, user, account, partitions, memberships(site)[user][0])
+def association_argv(
+    site: Site, user: str, account: str, partitions: list[str], known: bool = False
+) -> list[str]:
+    """Add `user` to `account` on `partitions`; a user new to Slurm (not `known`) gets their
+    first project as default."""
+    default = None if known else memberships(site)[user][0]
+    return add_user_argv(site.site.cluster, user, account, partitions, default)
 
 
 def add_user_argv(
-    cluster: str, user: str, account: str, partitions: Sequence[str], default: str
+    cluster: str, user: str, account: str, partitions: Sequence[str], default: str | None
 ) -> list[str]:
     """Add `user` to `account` on `partitions` (one association each).
 
-    slurmdbd 22.05 makes DefaultAccount the user's default even when the user already exists
-    (seen: `add user` on a known user moved their default), so pass the default they should
-    have; `default_account_argv` changes it without adding anything.
+    `default` only for a user new to Slurm: on a known user slurmdbd 22.05 makes
+    DefaultAccount their default AND adds an association of that account on `partitions`
+    (seen: `add user carol Account=prj-4 Partition=gpu DefaultAccount=ai-beta` created
+    ai-beta/carol/gpu). Without it a known user keeps their default and gets only the
+    associations asked for; `default_account_argv` changes a default without adding anything.
     """
-    return [
+    argv = [
         *SACCTMGR, "add", "user", user, f"Account={account}",
         f"Partition={','.join(partitions)}", f"Cluster={cluster}",
-        f"DefaultAccount={default}",
     ]  # fmt: skip
+    return [*argv, f"DefaultAccount={default}"] if default else argv
 
 
 def default_account_argv(user: str, account: str) -> list[str]:
@@ -214,7 +220,8 @@ def plan(site: Site, state: SlurmState) -> list[list[str]]:
         for account, partitions in accounts.items():
             missing = [p for p in partitions if (user, account, p) not in state.associations]
             if missing:
-                commands.append(association_argv(site, user, account, missing))
+                known = user in state.default_accounts
+                commands.append(association_argv(site, user, account, missing, known))
         default = next(iter(accounts))
         # A user new to Slurm gets the default from the first add above.
         if user in state.default_accounts and state.default_accounts[user] != default:

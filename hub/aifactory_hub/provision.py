@@ -202,8 +202,8 @@ def plan(grant: Grant, cluster: str, current: SlurmState) -> list[Step]:
     for user in members:
         missing = [p for p in grant.partitions if (user, account, p) not in current.associations]
         if missing:
-            # A user Slurm already knows keeps their default account (add user would move it).
-            default = current.default_accounts.get(user, account)
+            # A user Slurm already knows keeps their default account (see add_user_argv).
+            default = None if user in current.default_accounts else account
             argv = add_user_argv(cluster, user, account, missing, default)
             steps.append(Step("add member", tuple(argv)))
 

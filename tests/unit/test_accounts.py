@@ -174,6 +174,14 @@ def test_association_argv_default_account_is_the_first_project(site):
     ]  # fmt: skip
 
 
+def test_association_argv_leaves_a_known_users_default_alone(site):
+    # On a known user slurmdbd 22.05 would also add an association in the DefaultAccount.
+    assert association_argv(site, "bob", "ai-beta", ["cpu"], known=True) == [
+        "sacctmgr", "-i", "add", "user", "bob", "Account=ai-beta", "Partition=cpu",
+        "Cluster=aifactory",
+    ]  # fmt: skip
+
+
 def test_association_argv_one_association_per_partition(site):
     assert association_argv(site, "alice", "ai-alpha", ["cpu", "gpu"]) == [
         "sacctmgr", "-i", "add", "user", "alice", "Account=ai-alpha", "Partition=cpu,gpu",
@@ -223,13 +231,13 @@ def test_plan_is_empty_once_applied(site):
 def test_plan_adds_only_the_missing_association(site):
     state = applied(site)
     state.associations.discard(("bob", "ai-beta", "cpu"))
-    assert plan(site, state) == [association_argv(site, "bob", "ai-beta", ["cpu"])]
+    assert plan(site, state) == [association_argv(site, "bob", "ai-beta", ["cpu"], known=True)]
 
 
 def test_plan_adds_only_the_missing_partition(site):
     state = applied(site)
     state.associations.discard(("alice", "ai-alpha", "gpu"))
-    assert plan(site, state) == [association_argv(site, "alice", "ai-alpha", ["gpu"])]
+    assert plan(site, state) == [association_argv(site, "alice", "ai-alpha", ["gpu"], known=True)]
 
 
 def test_plan_removes_a_partition_the_project_no_longer_lists(site):
@@ -249,10 +257,10 @@ def test_plan_migrates_partitionless_associations_adds_before_removes(site):
     state = applied(site)
     state.associations = {(u, a, "") for (u, a, _) in state.associations}
     assert plan(site, state) == [
-        association_argv(site, "alice", "ai-alpha", ["cpu", "gpu"]),
-        association_argv(site, "bob", "ai-alpha", ["cpu", "gpu"]),
-        association_argv(site, "bob", "ai-beta", ["cpu"]),
-        association_argv(site, "carol", "ai-beta", ["cpu"]),
+        association_argv(site, "alice", "ai-alpha", ["cpu", "gpu"], known=True),
+        association_argv(site, "bob", "ai-alpha", ["cpu", "gpu"], known=True),
+        association_argv(site, "bob", "ai-beta", ["cpu"], known=True),
+        association_argv(site, "carol", "ai-beta", ["cpu"], known=True),
         # Only now the partition-less ones go, so no user loses their last association.
         remove_association_argv(site, "alice", "ai-alpha", ""),
         remove_association_argv(site, "bob", "ai-alpha", ""),
@@ -270,7 +278,7 @@ def test_plan_moving_a_user_adds_fixes_the_default_then_removes(site):
     )
     assert memberships(moved)["carol"] == ["ai-alpha"]
     assert plan(moved, applied(site)) == [
-        association_argv(moved, "carol", "ai-alpha", ["cpu", "gpu"]),
+        association_argv(moved, "carol", "ai-alpha", ["cpu", "gpu"], known=True),
         default_account_argv("carol", "ai-alpha"),
         remove_association_argv(moved, "carol", "ai-beta", "cpu"),
     ]
@@ -282,7 +290,7 @@ def test_plan_sets_the_default_of_a_user_slurm_already_knows(site):
     state.associations.discard(("carol", "ai-beta", "cpu"))
     state.default_accounts["carol"] = "other-account"
     assert plan(site, state) == [
-        association_argv(site, "carol", "ai-beta", ["cpu"]),
+        association_argv(site, "carol", "ai-beta", ["cpu"], known=True),
         default_account_argv("carol", "ai-beta"),
     ]
 

@@ -91,7 +91,11 @@ def simulate(state: SlurmState, steps: list[Step]) -> SlurmState:
             assert keys["Account"] in state.accounts, "add user before add account"
             for partition in keys["Partition"].split(","):
                 state.associations.add((user, keys["Account"], partition))
-            state.default_accounts[user] = keys["DefaultAccount"]  # as 22.05 does
+            if "DefaultAccount" in keys:
+                # 22.05 on a known user: makes it their default AND adds an association of
+                # that account on the partitions. plan() must never ask for that.
+                assert user not in state.default_accounts, f"DefaultAccount for known {user}"
+                state.default_accounts[user] = keys["DefaultAccount"]
         elif (verb, entity) == ("modify", "user"):
             state.default_accounts[keys["Name"]] = settings["DefaultAccount"]
         elif (verb, entity) == ("delete", "user"):
@@ -130,11 +134,11 @@ def test_a_fresh_grant_creates_qos_account_limits_and_associations():
         # alice and bob are known to Slurm: their default stays ai-alpha.
         Step("add member", (
             *SACCTMGR, "add", "user", "alice", "Account=ai-gamma", "Partition=cpu,gpu",
-            "Cluster=aifactory", "DefaultAccount=ai-alpha",
+            "Cluster=aifactory",
         )),
         Step("add member", (
             *SACCTMGR, "add", "user", "bob", "Account=ai-gamma", "Partition=cpu,gpu",
-            "Cluster=aifactory", "DefaultAccount=ai-alpha",
+            "Cluster=aifactory",
         )),
     ]  # fmt: skip
 
@@ -255,7 +259,7 @@ def test_changed_members_adds_before_it_removes_one_association_each():
     grant = replace(GRANT, members=("alice", "carol"))
     assert [(s.action, s.argv[2:]) for s in plan(grant, CLUSTER, provisioned())] == [
         ("add member", ("add", "user", "carol", "Account=ai-gamma", "Partition=cpu,gpu",
-                        "Cluster=aifactory", "DefaultAccount=ai-beta")),
+                        "Cluster=aifactory")),
         ("remove member", ("delete", "user", "where", "Name=bob", "Account=ai-gamma",
                            "Partition=cpu", "Cluster=aifactory")),
         ("remove member", ("delete", "user", "where", "Name=bob", "Account=ai-gamma",
@@ -306,7 +310,7 @@ def test_a_partitionless_association_is_replaced():
     state.associations.add(("bob", "ai-gamma", ""))
     assert [(s.action, s.argv[2:]) for s in plan(GRANT, CLUSTER, state)] == [
         ("add member", ("add", "user", "bob", "Account=ai-gamma", "Partition=cpu,gpu",
-                        "Cluster=aifactory", "DefaultAccount=ai-alpha")),
+                        "Cluster=aifactory")),
         ("remove member", ("delete", "user", "where", "Name=bob", "Account=ai-gamma",
                            "Partition=", "Cluster=aifactory")),
     ]  # fmt: skip

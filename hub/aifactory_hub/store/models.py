@@ -36,6 +36,7 @@ PROPOSAL_STATUSES = (
 PROJECT_STATUSES = ("pending", "active", "ended")
 MEMBER_ROLES = ("pi", "member")
 STEP_STATUSES = ("pending", "done", "failed")
+TICKET_STATUSES = ("open", "answered", "closed")
 
 # Named constraints, so that later migrations (SQLite's batch mode too) can refer to them.
 NAMING = {
@@ -310,3 +311,77 @@ class Event(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(Text)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class UsageJob(Base):
+    """One Slurm job's use as accounting last reported it. The collector upserts by job id,
+    so reading the same job twice never counts it twice; `final` jobs are never read again."""
+
+    __tablename__ = "usage_jobs"
+    __table_args__ = (
+        Index("ix_usage_jobs_account_start", "account", "start"),
+        Index("ix_usage_jobs_final", "final"),
+    )
+
+    job_id: Mapped[str] = mapped_column(String(32), primary_key=True)  # "123" or "123_4"
+    cluster: Mapped[str] = mapped_column(User)
+    account: Mapped[str] = mapped_column(User)
+    user: Mapped[str] = mapped_column(User)
+    partition: Mapped[str] = mapped_column(User)
+    state: Mapped[str] = mapped_column(Code)
+    start: Mapped[datetime | None]
+    end: Mapped[datetime | None]
+    cpu_seconds: Mapped[float] = mapped_column(default=0.0)
+    gpu_seconds: Mapped[float] = mapped_column(default=0.0)
+    final: Mapped[bool] = mapped_column(default=False)  # ended and complete in accounting
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CollectorState(Base):
+    """Where the accounting collector got to, and whether its last run worked."""
+
+    __tablename__ = "collector_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    watermark: Mapped[datetime | None]  # jobs that ended before it are all final
+    last_run_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class Ticket(Base):
+    """A question to the centre's experts, with the context it was asked in."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        one_of("status", TICKET_STATUSES),
+        Index("ix_tickets_user", "user"),
+        Index("ix_tickets_status_topic", "status", "topic"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user: Mapped[str] = mapped_column(User)
+    project: Mapped[str] = mapped_column(User, default="")
+    topic: Mapped[str] = mapped_column(Code)
+    subject: Mapped[str] = mapped_column(Text)
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)  # jobs, versions, output tail
+    status: Mapped[str] = mapped_column(Code, default="open")
+    assignee: Mapped[str | None] = mapped_column(User)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    first_reply_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    messages: Mapped[list[TicketMessage]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="TicketMessage.id"
+    )
+
+
+class TicketMessage(Base):
+    __tablename__ = "ticket_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(User)
+    staff: Mapped[bool] = mapped_column(default=False)
+    body: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
