@@ -37,6 +37,7 @@ PROJECT_STATUSES = ("pending", "active", "ended")
 MEMBER_ROLES = ("pi", "member")
 STEP_STATUSES = ("pending", "done", "failed")
 TICKET_STATUSES = ("open", "answered", "closed")
+WORKSHOP_STATUSES = ("planned", "active", "ended")
 
 # Named constraints, so that later migrations (SQLite's batch mode too) can refer to them.
 NAMING = {
@@ -385,3 +386,41 @@ class TicketMessage(Base):
     staff: Mapped[bool] = mapped_column(default=False)
     body: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Workshop(Base):
+    """A trainer's workshop: a reservation, a project, temporary accounts and materials."""
+
+    __tablename__ = "workshops"
+    __table_args__ = (one_of("status", WORKSHOP_STATUSES), Index("ix_workshops_trainer", "trainer"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    trainer: Mapped[str] = mapped_column(User)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    partition: Mapped[str] = mapped_column(User)
+    cpus: Mapped[int]
+    memory_gb: Mapped[int]
+    gpus: Mapped[int]
+    materials: Mapped[str] = mapped_column(Text, default="")
+    account: Mapped[str] = mapped_column(User)  # the workshop project's Slurm account
+    reservation: Mapped[str] = mapped_column(User)
+    status: Mapped[str] = mapped_column(Code, default="planned")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+
+    people: Mapped[list[WorkshopParticipant]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="WorkshopParticipant.username"
+    )
+
+
+class WorkshopParticipant(Base):
+    __tablename__ = "workshop_participants"
+
+    workshop_id: Mapped[int] = mapped_column(
+        ForeignKey("workshops.id", ondelete="CASCADE"), primary_key=True
+    )
+    username: Mapped[str] = mapped_column(User, primary_key=True, unique=True)
+    hand_raised_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]

@@ -1,0 +1,184 @@
+"""Workshops on the real stack: one request makes the reservation, the project and the
+temporary accounts; a participant's session lands in the reservation with the materials;
+a raised hand shows in the room; ending leaves nothing running; 30 participants all start."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.access import api, ok
+from tests.stack import HubClient, session_jobs, sh, wait_no_jobs
+
+pytestmark = [pytest.mark.slurm, pytest.mark.hub]
+
+
+def workshop(hub, participants: int, **change) -> dict:
+    start = datetime.now(UTC).replace(microsecond=0)
+    body = {"title": "Intro to the AI factory", "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=2)).isoformat(), "participants": participants,
+            "partition": "cpu", "cpus": 1, "memory_gb": 1, "materials": "workshop-intro",
+            **change}  # fmt: skip
+    return ok(api(hub, "POST", "workshops", "tess", json=body), 201)
+
+
+def reservation(name: str) -> str:
+    return sh("scontrol", "show", "reservation", name)
+
+
+def end(hub, ws: dict) -> dict:
+    return ok(api(hub, "POST", f"workshops/{ws['id']}/end", "tess"))
+
+
+@pytest.fixture(scope="module")
+def small(hub):
+    made = workshop(hub, 3)
+    participants = HubClient(hub.site, {c["username"]: c["password"] for c in made["credentials"]})
+    yield made["workshop"], participants
+    if ok(api(hub, "GET", f"workshops/{made['workshop']['id']}", "tess"))["status"] != "ended":
+        end(hub, made["workshop"])
+
+
+def test_only_trainers_make_workshops_and_bad_forms_change_nothing(hub):
+    before = sh("scontrol", "show", "reservation")
+    assert api(hub, "POST", "workshops", "alice", json={}).status_code == 403
+    refused = api(hub, "POST", "workshops", "tess", json={"title": "x"})
+    assert refused.status_code == 400 and refused.json()["field"]
+    start = datetime.now(UTC)
+    too_big = {"title": "Huge", "starts_at": start.isoformat(),
+               "ends_at": (start + timedelta(hours=1)).isoformat(), "participants": 200,
+               "partition": "cpu"}  # fmt: skip
+    assert api(hub, "POST", "workshops", "tess", json=too_big).json()["field"] == "participants"
+    assert sh("scontrol", "show", "reservation") == before
+
+
+def test_one_form_makes_reservation_project_and_accounts(hub, small):
+    ws, participants = small
+    assert len(participants.passwords) == 3 and ws["status"] == "active"
+    shown = reservation(ws["reservation"])
+    assert f"Accounts={ws['account']}" in shown and "CoreCnt=3" in shown
+    assert "PartitionName=cpu" in shown
+    assocs = sh("sacctmgr", "-n", "-P", "show", "assoc", f"account={ws['account']}",
+                "format=User,Partition")  # fmt: skip
+    for user in participants.passwords:
+        assert f"{user}|cpu" in assocs
+        expiry = sh("chage", "-l", user)
+        assert "Account expires" in expiry and "never" not in expiry.split("Account expires")[1]
+
+
+def test_a_participant_starts_in_the_reservation_with_materials_kept(hub, small):
+    ws, participants = small
+    user = sorted(participants.passwords)[0]
+    form = participants.login(user).get(f"{hub.url}/hub/spawn/{user}", timeout=60).text
+    assert "Your workshop session" in form and "aif-project" not in form  # nothing to pick
+    assert participants.api("POST", f"/users/{user}/server", user, json={}).status_code in (
+        201,
+        202,
+    )
+    participants.wait_ready(user)
+    (job,) = session_jobs(user)
+    assert job["account"] == ws["account"]
+    assert f"Reservation={ws['reservation']}" in sh("scontrol", "show", "job", job["id"])
+    welcome = Path(f"/home/{user}/workshop-intro/01-welcome.ipynb")
+    assert welcome.is_file()
+    welcome.write_text("my own edits")
+    participants.stop(user)
+    wait_no_jobs(user)
+    participants.api("POST", f"/users/{user}/server", user, json={})
+    participants.wait_ready(user)
+    assert welcome.read_text() == "my own edits"
+
+
+def test_a_raised_hand_shows_in_the_room(hub, small):
+    ws, participants = small
+    user = sorted(participants.passwords)[1]
+    token = participants.token(user)
+    headers = {"Authorization": f"token {token}"}
+    base = f"{hub.url}/services/factory/api/workshops"
+    mine = requests.get(f"{base}/mine", headers=headers, timeout=30).json()
+    assert mine["id"] == ws["id"] and mine["hand_raised"] is False
+    assert requests.post(f"{base}/mine/hand", headers=headers, timeout=30).status_code == 200
+    room = {r["username"]: r for r in ok(api(hub, "GET", f"workshops/{ws['id']}", "tess"))["room"]}
+    assert room[user]["hand_raised_at"] and room[user]["state"] == "logged_in"
+    assert room[sorted(participants.passwords)[2]]["state"] == "not_logged_in"
+    # a researcher has no business in a room
+    assert api(hub, "GET", f"workshops/{ws['id']}", "alice").status_code == 403
+    lowered = ok(api(hub, "DELETE", f"workshops/{ws['id']}/hands/{user}", "tess"))
+    assert all(r["hand_raised_at"] is None for r in lowered["room"])
+
+
+def test_the_trainer_restarts_a_participants_session(hub, small):
+    ws, participants = small
+    user = sorted(participants.passwords)[0]
+    (before,) = session_jobs(user)
+    resp = api(hub, "POST", f"workshops/{ws['id']}/participants/{user}/restart", "tess")
+    assert resp.status_code == 202
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        jobs = [j for j in session_jobs(user) if j["state"] == "RUNNING"]
+        if jobs and jobs[0]["id"] != before["id"]:
+            break
+        time.sleep(2)
+    assert jobs and jobs[0]["id"] != before["id"]
+    assert api(hub, "POST", f"workshops/{ws['id']}/participants/alice/restart",
+               "tess").status_code == 404  # fmt: skip
+
+
+def test_ending_leaves_nothing_running(hub, small):
+    ws, participants = small
+    ended = end(hub, ws)
+    assert ended["status"] == "ended" and ended["problems"] == []
+    for user in participants.passwords:
+        wait_no_jobs(user, timeout=60)
+        assert sh("passwd", "-S", user).split()[1] == "L"
+    assert "not found" in sh_quiet("scontrol", "show", "reservation", ws["reservation"])
+    limits = sh("sacctmgr", "-n", "-P", "show", "assoc", f"account={ws['account']}",
+                "format=User,GrpTRESMins")  # fmt: skip
+    assert {line.split("|")[0] for line in limits.split()} <= {""}  # members removed
+    with pytest.raises(AssertionError):
+        participants.login(sorted(participants.passwords)[0])
+
+
+def sh_quiet(*argv: str) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    return done.stdout + done.stderr
+
+
+def test_thirty_participants_all_start(hub):
+    made = workshop(hub, 30, memory_gb=1)
+    ws = made["workshop"]
+    people = HubClient(hub.site, {c["username"]: c["password"] for c in made["credentials"]})
+    try:
+        tokens = {user: people.token(user) for user in people.passwords}
+
+        async def start_all() -> list[int]:
+            def start(user: str) -> int:
+                return requests.post(
+                    f"{hub.url}/hub/api/users/{user}/server",
+                    headers={"Authorization": f"token {tokens[user]}"},
+                    json={},
+                    timeout=120,
+                ).status_code
+
+            return await asyncio.gather(*(asyncio.to_thread(start, u) for u in tokens))
+
+        assert set(asyncio.run(start_all())) <= {201, 202}
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            room = ok(api(hub, "GET", f"workshops/{ws['id']}", "tess"))["room"]
+            if all(r["state"] == "running" for r in room):
+                break
+            time.sleep(5)
+        assert [r["username"] for r in room if r["state"] != "running"] == []
+        jobs = sh("squeue", "-h", f"--reservation={ws['reservation']}", "-o", "%T")
+        assert jobs.split().count("RUNNING") == 30
+    finally:
+        end(hub, ws)
+    for user in people.passwords:
+        wait_no_jobs(user, timeout=120)
