@@ -1,0 +1,165 @@
+"""Staff reports over a period: billing (every project, use against allocation, the charge
+for charged access) and the funder report (hours granted and used by access mode and by
+applicant type).
+
+Both read the store once (projects, then jobs), never slurmdbd. "Used in the period" is each
+job's share inside the period (a job crossing an edge counts pro rata). "Granted in the
+period" is the allocations of projects whose allocation starts in it: what was awarded then.
+Jobs on accounts that belong to no project are reported as such, so every hour is somewhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..policy import AccessMode, ApplicantType, Hours, charge, fraction_used, use_by, warning_level
+from ..policy.quota import day_start, share
+from ..site import Site
+from .usage import NOT_STATED, Ledger, all_ledgers, every_job, figures_as_of
+
+MODE_LABELS = {
+    **{mode.value: mode.label for mode in AccessMode},
+    "site": "Site projects (site file, no recorded allocation)",
+    "none": "Accounts of no project",
+}
+TYPE_LABELS = {
+    **{t.value: t.label for t in ApplicantType},
+    NOT_STATED: "Not stated (playground, site projects, other accounts)",
+}
+CSV_COLUMNS = (
+    "account", "title", "pi", "organisation", "access_mode", "applicant_type", "status",
+    "starts_on", "ends_on", "granted_gpu_hours", "granted_cpu_hours", "period_gpu_hours",
+    "period_cpu_hours", "total_gpu_hours", "total_cpu_hours", "fraction_used", "level",
+    "charged", "charge", "currency",
+)  # fmt: skip
+
+
+def _stray(account: str) -> Ledger:
+    return Ledger(account, "(no project)", "", "", "none", "", None, None, {}, ())
+
+
+def billing(db: Session, site: Site, first: date, last: date) -> dict[str, Any]:
+    """One row per project (and per account of no project with use in the period)."""
+    as_of, state = figures_as_of(db, site.services.collector_interval_s)
+    lo, hi = day_start(first), min(day_start(last + timedelta(days=1)), as_of)
+    ledgers = all_ledgers(db, site)
+    jobs = every_job(db)
+    known = {p.account for p in ledgers}
+    period = use_by((j for js in jobs.values() for j in js), lambda j: j.account, lo, hi)
+    ledgers += [_stray(a) for a in sorted(jobs) if a not in known and a in period]
+    rates = site.access.rates
+    rows, total, total_charge = [], Hours(), charge(0, 0, rates)
+    for p in ledgers:
+        # Use against the allocation: the project's own dates (a period may cut them).
+        since = day_start(p.starts_on) if p.starts_on else None
+        until = min(day_start(p.ends_on + timedelta(days=1)), as_of) if p.ends_on else as_of
+        to_date = sum((share(j, since, until) for j in jobs.get(p.account, [])), Hours())
+        granted = sum(p.grants.values(), Hours())
+        used = period.get(p.account, Hours())
+        amount = charge(max(used.gpu, 0), max(used.cpu, 0), rates) if p.charged else None
+        total += used
+        total_charge += amount or 0
+        rows.append({
+            "account": p.account, "title": p.title, "pi": p.pi, "organisation": p.organisation,
+            "access_mode": p.access_mode, "applicant_type": p.applicant_type,
+            "status": p.status, "starts_on": _iso(p.starts_on), "ends_on": _iso(p.ends_on),
+            "granted": granted.rounded(), "period": used.rounded(), "total": to_date.rounded(),
+            "fraction_used": _round(fraction_used(granted, to_date)),
+            "level": warning_level(granted, to_date), "charged": p.charged,
+            "charge": None if amount is None else str(amount),
+        })  # fmt: skip
+    return {
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "as_of": as_of.isoformat(),
+        "collector": state,
+        "currency": rates.currency,
+        "rates": rates.model_dump(),
+        "rows": rows,
+        "totals": {**total.rounded(), "charge": str(total_charge)},
+    }
+
+
+def billing_csv(report: dict[str, Any]) -> str:
+    """The billing report as CSV, one project per line (spreadsheet-safe text cells)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in report["rows"]:
+        writer.writerow([
+            _cell(r["account"]), _cell(r["title"]), _cell(r["pi"]), _cell(r["organisation"]),
+            r["access_mode"], r["applicant_type"], r["status"], r["starts_on"] or "",
+            r["ends_on"] or "", r["granted"]["gpu_hours"], r["granted"]["cpu_hours"],
+            r["period"]["gpu_hours"], r["period"]["cpu_hours"], r["total"]["gpu_hours"],
+            r["total"]["cpu_hours"], "" if r["fraction_used"] is None else r["fraction_used"],
+            r["level"], "yes" if r["charged"] else "no", r["charge"] or "", report["currency"],
+        ])  # fmt: skip
+    return out.getvalue()
+
+
+def funder(db: Session, site: Site, first: date, last: date) -> dict[str, Any]:
+    """GPU- and CPU-hours granted and used in the period, by access mode and applicant type."""
+    as_of, state = figures_as_of(db, site.services.collector_interval_s)
+    lo, hi = day_start(first), min(day_start(last + timedelta(days=1)), as_of)
+    ledgers = {p.account: p for p in all_ledgers(db, site)}
+    jobs = every_job(db)
+    used = use_by((j for js in jobs.values() for j in js), lambda j: j.account, lo, hi)
+    groups: dict[str, dict[str, dict[str, Any]]] = {"mode": {}, "type": {}}
+    empty = {"projects": 0, "granted": Hours(), "used": Hours()}
+
+    def add(kind: str, key: str, granted: Hours, hours: Hours, active: bool) -> None:
+        row = groups[kind].setdefault(key, dict(empty))
+        row["granted"] += granted
+        row["used"] += hours
+        row["projects"] += int(active)
+
+    for account in sorted(set(ledgers) | set(used)):
+        p = ledgers.get(account) or _stray(account)
+        starts_in = p.starts_on is not None and first <= p.starts_on <= last
+        granted = sum(p.grants.values(), Hours()) if starts_in else Hours()
+        active = p.starts_on is None or (p.starts_on <= last and p.ends_on >= first)
+        hours = used.get(account, Hours())
+        if not (active or hours != Hours()) or (p.access_mode == "none" and hours == Hours()):
+            continue
+        add("mode", p.access_mode, granted, hours, active and p.access_mode != "none")
+        add("type", p.applicant_type, granted, hours, active and p.access_mode != "none")
+    return {
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "as_of": as_of.isoformat(),
+        "collector": state,
+        "by_access_mode": _rows(groups["mode"], MODE_LABELS),
+        "by_applicant_type": _rows(groups["type"], TYPE_LABELS),
+    }
+
+
+def _rows(groups: dict[str, dict[str, Any]], labels: dict[str, str]) -> list[dict[str, Any]]:
+    order = list(labels)
+    rows = [
+        {"key": key, "label": labels.get(key, key), "projects": g["projects"],
+         "granted": g["granted"].rounded(), "used": g["used"].rounded()}
+        for key, g in sorted(groups.items(), key=lambda kv: _index(order, kv[0]))
+    ]  # fmt: skip
+    return rows
+
+
+def _index(order: list[str], key: str) -> int:
+    return order.index(key) if key in order else len(order)
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

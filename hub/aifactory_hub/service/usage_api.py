@@ -1,0 +1,138 @@
+"""The usage REST API (docs/usage-api.md): projects' use against their allocations, and for
+staff the billing and funder reports over a period, as JSON or CSV.
+
+Everything here reads the store, which the accounting collector keeps current; no request
+runs sacct (except "collect now", which runs the collector's one incremental read).
+Reports over every project run in a worker thread, so a big site's report does not stall
+the service's other requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from .. import accounting, scopes
+from ..access import billing as bill
+from ..access import usage
+from ..access.errors import AccessError, not_found
+from ..access.views import Caller
+from ..site import Site
+from .access_api import ACCOUNT, AccessHandler
+
+T = TypeVar("T")
+MAX_PERIOD_DAYS = 3660
+
+
+async def _usage_staff(h: AccessHandler) -> tuple[Caller, bool]:
+    caller = await h.caller()
+    return caller, bool(h.hub_auth.check_scopes({scopes.USAGE_READ}, h.token_owner))
+
+
+async def _reader(h: AccessHandler) -> Caller:
+    caller, staff = await _usage_staff(h)
+    if not staff:
+        raise AccessError(403, f"{caller.name} lacks the scope {scopes.USAGE_READ}")
+    return caller
+
+
+def period(h: AccessHandler, today: date | None = None) -> tuple[date, date]:
+    """`?from=YYYY-MM-DD&to=YYYY-MM-DD`, both days included; default: this month so far."""
+    today = today or date.today()
+    days: dict[str, date] = {}
+    for name, default in (("from", today.replace(day=1)), ("to", today)):
+        text = h.get_query_argument(name, "")[:10]
+        try:
+            days[name] = date.fromisoformat(text) if text else default
+        except ValueError:
+            raise AccessError(400, "must be a date like 2026-11-01", name) from None
+    if days["to"] < days["from"]:
+        raise AccessError(400, "the period ends before it starts", "to")
+    if days["to"] - days["from"] > timedelta(days=MAX_PERIOD_DAYS):
+        raise AccessError(400, f"a period is at most {MAX_PERIOD_DAYS} days", "from")
+    return days["from"], days["to"]
+
+
+async def _in_thread(function: Callable[[], T]) -> T:
+    return await asyncio.get_running_loop().run_in_executor(None, function)
+
+
+async def my_usage(h: AccessHandler) -> None:
+    caller, staff = await _usage_staff(h)
+    everyone = h.get_query_argument("all", "") in ("1", "true")
+    if everyone and not staff:
+        raise AccessError(403, f"{caller.name} lacks the scope {scopes.USAGE_READ}", "all")
+
+    def read() -> dict[str, Any]:
+        with h.store() as db:
+            return usage.caller_usage(db, h.site, caller, staff, everyone=everyone)
+
+    h.write_json(await _in_thread(read))
+
+
+async def project_usage(h: AccessHandler, account: str) -> None:
+    caller, staff = await _usage_staff(h)
+    with h.store() as db:
+        answer = usage.caller_usage(db, h.site, caller, staff, account=account)
+    if not answer["projects"]:
+        raise not_found(f"project {account}")
+    h.write_json({**answer, "project": answer.pop("projects")[0]})
+
+
+async def _staff_report(h: AccessHandler, build: Callable[..., T]) -> tuple[T, date, date]:
+    """`build(db, site, first, last)` for the period asked, by usage:read staff, in a thread."""
+    await _reader(h)
+    first, last = period(h)
+
+    def read() -> T:
+        with h.store() as db:
+            return build(db, h.site, first, last)
+
+    return await _in_thread(read), first, last
+
+
+async def billing_report(h: AccessHandler) -> None:
+    report, _, _ = await _staff_report(h, bill.billing)
+    h.write_json(report)
+
+
+def _csv(db: Session, site: Site, first: date, last: date) -> str:
+    return bill.billing_csv(bill.billing(db, site, first, last))
+
+
+async def billing_csv(h: AccessHandler) -> None:
+    text, first, last = await _staff_report(h, _csv)
+    h.set_header("Content-Type", "text/csv; charset=utf-8")
+    name = f"usage-{first.isoformat()}-{last.isoformat()}.csv"
+    h.set_header("Content-Disposition", f'attachment; filename="{name}"')
+    h.finish(text)
+
+
+async def funder_report(h: AccessHandler) -> None:
+    report, _, _ = await _staff_report(h, bill.funder)
+    h.write_json(report)
+
+
+async def collect_now(h: AccessHandler) -> None:
+    """Run the collector's incremental read now (staff), and say how it went."""
+    await _reader(h)
+    services = h.site.services
+    collector = accounting.shared_collector(
+        h.store, h.site.site.cluster, services.collector_interval_s
+    )
+    h.write_json(await collector.run_once())
+
+
+ROUTES: list[tuple[str, dict[str, Any], str]] = [
+    ("usage", {"get": my_usage}, "Your projects' usage (staff, ?all=1: every project's)"),
+    (f"usage/projects/{ACCOUNT}", {"get": project_usage}, "One project's usage"),
+    ("usage/billing", {"get": billing_report}, "Billing over a period: every project (staff)"),
+    ("usage/billing.csv", {"get": billing_csv}, "The billing report as CSV (staff)"),
+    ("usage/funder", {"get": funder_report}, "Hours by access mode and applicant type (staff)"),
+    ("usage/collect", {"post": collect_now}, "Read accounting now (staff)"),
+]
+BODIES: dict[tuple[str, str], Any] = {}
