@@ -1,0 +1,152 @@
+"""The researcher's jobs: live ones from squeue, recent ones from sacct, with cost and output.
+
+    from aifactory_widgets.job_monitor import JobMonitor
+    JobMonitor()
+
+State, pending reason and expected start, elapsed, cost so far in the project's units, the
+tail of a job's output, and cancel (asks first). It refreshes on a Play widget that ticks in
+the browser (refresh.py), so a closed page costs Slurm nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import ipywidgets as w
+
+from .apply import ask_first
+from .job_status import JobRow, merge, output_candidates, parse_sacct, parse_squeue, stdout_of, tail
+from .jobs import (
+    JobRunner,
+    SlurmError,
+    SlurmRunner,
+    cancel,
+    sacct_argv,
+    scontrol_job_argv,
+    squeue_argv,
+)
+from .limits import session_place
+from .refresh import BrowserRefresh, start_soon
+
+COLUMNS = ("job", "name", "state", "reason", "expected start", "elapsed", "project",
+           "partition", "cost so far")  # fmt: skip
+WIDTHS = ("110px", "150px", "100px", "150px", "150px", "80px", "90px", "80px", "110px")
+
+
+class JobMonitor(BrowserRefresh, w.VBox):
+    """The user's jobs, refreshed by a browser-side timer."""
+
+    def __init__(
+        self,
+        runner: JobRunner | None = None,
+        environ: Mapping[str, str] = os.environ,
+        refresh_s: float = 15.0,
+        since: str = "now-1days",
+    ):
+        self.runner = runner or SlurmRunner()
+        self.place = session_place(environ)
+        self.since = since
+        self.rows: list[JobRow] = []
+        self.status = w.Label()
+        self.message = w.Label()
+        self.table = w.VBox()
+        self.output = w.Textarea(layout=w.Layout(width="100%", height="180px", display="none"))
+        self.confirm = w.HBox(layout=w.Layout(display="none"))
+        self.refresh_button = w.Button(description="Refresh now", icon="refresh")
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.make_timer(refresh_s)
+        super().__init__(
+            [
+                w.HTML("<h3>My jobs</h3>"),
+                w.HBox([self.refresh_button, self.status]),
+                self.message,
+                self.confirm,
+                self.table,
+                self.output,
+                self.timer,
+            ]
+        )
+        self.refresh()
+        start_soon(self.start_timer)
+
+    def refresh(self) -> list[JobRow]:
+        """One squeue and one sacct for all of the user's jobs."""
+        try:
+            live = parse_squeue(self.runner.run(squeue_argv(self.place.user)))
+            recent = parse_sacct(self.runner.run(sacct_argv(self.place.user, self.since)))
+        except SlurmError as exc:
+            self.status.value = f"Could not ask Slurm: {exc}"
+            return self.rows
+        rows = merge(live, recent)
+        if rows != self.rows:
+            self.rows = rows
+            table = [self._header(), *(self._row(r) for r in rows)]
+            self.table.children = table if rows else [w.Label("No jobs in the last day.")]
+        self.status.value = f"{sum(r.live for r in rows)} live, {len(rows)} shown."
+        return rows
+
+    def _header(self) -> w.HBox:
+        cells = [_cell(c, width, bold=True) for c, width in zip(COLUMNS, WIDTHS, strict=True)]
+        return w.HBox(cells)
+
+    def _row(self, row: JobRow) -> w.HBox:
+        values = (row.id, row.name, row.state, row.reason, row.expected_start, row.elapsed,
+                  row.account, row.partition, row.cost)  # fmt: skip
+        cells = [_cell(v, width) for v, width in zip(values, WIDTHS, strict=True)]
+        show = w.Button(description="Output", layout=w.Layout(width="80px"))
+        show.on_click(lambda _, r=row: self.show_output(r))
+        buttons = [show]
+        if row.live:
+            stop = w.Button(description="Cancel", button_style="warning")
+            stop.layout.width = "80px"
+            stop.on_click(lambda _, r=row: self.ask_cancel(r))
+            buttons.append(stop)
+        return w.HBox([*cells, *buttons])
+
+    def output_path(self, row: JobRow) -> str:
+        """Where the job writes: Slurm's StdOut= for a live job, else the launchers' places."""
+        if row.live:
+            try:
+                path = stdout_of(self.runner.run(scontrol_job_argv(row.id)))
+            except (SlurmError, ValueError):
+                path = ""
+            if path:
+                return path
+        found = [p for p in output_candidates(self.place.home, row.id) if p.is_file()]
+        return str(found[0]) if found else ""
+
+    def show_output(self, row: JobRow) -> str:
+        path = self.output_path(row)
+        try:
+            text = tail(Path(path)) if path else ""
+        except OSError as exc:
+            text = ""
+            self.message.value = f"Cannot read {path}: {exc.strerror}"
+        else:
+            self.message.value = f"Job {row.id}: {path or 'no output file found'}"
+        self.output.value = text
+        self.output.layout.display = "block" if path else "none"
+        return text
+
+    def ask_cancel(self, row: JobRow) -> None:
+        question = f"Cancel job {row.id} ({row.name}, {row.state.lower()})? Its work stops now."
+        ask_first(self.confirm, question, "Yes, cancel it", lambda: self.cancel(row))
+
+    def cancel(self, row: JobRow) -> None:
+        try:
+            cancel(self.runner, row.id)
+        except (SlurmError, ValueError) as exc:
+            self.message.value = f"Could not cancel job {row.id}: {exc}"
+            return
+        self.message.value = f"Job {row.id} cancelled."
+        self.refresh()
+
+
+def _cell(text: object, width: str, bold: bool = False) -> w.Label:
+    # Label shows text, never markup: job names are the user's own text.
+    label = w.Label(str(text), layout=w.Layout(width=width))
+    if bold:
+        label.style.font_weight = "bold"
+    return label

@@ -1,0 +1,170 @@
+"""The job monitor's facts, from squeue (live) and sacct (recent): pure parsing and arithmetic.
+
+Cost so far is in the project's units: a job holding GPUs burns GPU-hours (GPUs x hours),
+any other job CPU-hours (CPUs x hours), from accounting's AllocTRES and ElapsedRaw, the same
+figures Slurm charges against the project's GrpTRESMins.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from aifactory_hub.cluster import QueueJob, parse_queue
+
+from .jobs import JOB_DIR, SACCT_FIELDS
+
+LIVE_STATES = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED"}
+TAIL_BYTES = 16_384
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: str
+    name: str
+    state: str
+    reason: str
+    expected_start: str
+    elapsed: str
+    account: str
+    partition: str
+    cost: str
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_STATES
+
+
+def parse_squeue(text: str) -> list[QueueJob]:
+    return parse_queue(text)[0]
+
+
+def parse_sacct(text: str) -> list[dict[str, str]]:
+    """sacct --parsable2 lines; a job name holding '|' swallows the surplus fields."""
+    rows = []
+    for line in text.splitlines():
+        parts = line.split("|")
+        extra = len(parts) - len(SACCT_FIELDS)
+        if not line or extra < 0:
+            continue
+        parts[1 : 2 + extra] = ["|".join(parts[1 : 2 + extra])]
+        row = dict(zip(SACCT_FIELDS, parts, strict=True))
+        row["state"] = row["state"].split()[0] if row["state"] else ""  # "CANCELLED by 1002"
+        rows.append(row)
+    return rows
+
+
+def parse_tres(text: str) -> dict[str, str]:
+    """'billing=2,cpu=2,gres/gpu=1,mem=4G,node=1' -> {'cpu': '2', 'gres/gpu': '1', ...}."""
+    return dict(item.split("=", 1) for item in text.split(",") if "=" in item)
+
+
+def cost_so_far(tres: str, elapsed_s: int) -> tuple[float, str]:
+    """(amount, unit): GPU-hours for a job holding GPUs, else CPU-hours."""
+    alloc = parse_tres(tres)
+    hours = max(elapsed_s, 0) / 3600
+    gpus = _number(alloc.get("gres/gpu", "0"))
+    if gpus:
+        return gpus * hours, "GPU-h"
+    return _number(alloc.get("cpu", "0")) * hours, "CPU-h"
+
+
+def cost_text(tres: str, elapsed_s: int) -> str:
+    if not tres:
+        return ""
+    amount, unit = cost_so_far(tres, elapsed_s)
+    return f"{amount:.3f} {unit}"
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
+
+
+def duration(seconds: int) -> str:
+    hours, rest = divmod(max(seconds, 0), 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def merge(live: list[QueueJob], recent: list[dict[str, str]]) -> list[JobRow]:
+    """Live jobs first (squeue's word on state), then finished ones (sacct's), newest first."""
+    acct = {r["id"]: r for r in recent}
+    rows = []
+    for q in live:
+        a = acct.get(q.id, {})
+        pending = q.state == "PENDING"
+        cost = "0.000" if pending else cost_text(a.get("tres", ""), _seconds(a))
+        rows.append(
+            JobRow(
+                id=q.id,
+                name=q.name,
+                state=q.state,
+                reason=q.reason,
+                expected_start=q.expected_start if pending else "",
+                elapsed=q.elapsed,
+                account=q.account,
+                partition=q.partition,
+                cost=cost,
+            )
+        )
+    shown = {q.id for q in live}
+    done = [a for a in recent if a["id"] not in shown and a["state"] not in LIVE_STATES]
+    for a in sorted(done, key=_newest_first):
+        rows.append(
+            JobRow(
+                id=a["id"],
+                name=a["name"],
+                state=a["state"],
+                reason="",
+                expected_start="",
+                elapsed=duration(_seconds(a)),
+                account=a["account"],
+                partition=a["partition"],
+                cost=cost_text(a["tres"], _seconds(a)),
+            )
+        )
+    return rows
+
+
+def _seconds(row: dict[str, str]) -> int:
+    value = row.get("elapsed_s", "")
+    return int(value) if value.isdigit() else 0
+
+
+def _newest_first(row: dict[str, str]) -> tuple[int, int]:
+    """Job ids grow with submission; an array's tasks ('12_3') follow their order."""
+    head, _, task = row["id"].partition("_")
+    return (-int(head) if head.isdigit() else 0, int(task) if task.isdigit() else 0)
+
+
+_STDOUT = re.compile(r"(?:^| )StdOut=(\S+)")
+
+
+def stdout_of(scontrol_line: str) -> str:
+    """The StdOut= path of a `scontrol --oneliner show job` line ('' if absent)."""
+    match = _STDOUT.search(scontrol_line)
+    return match.group(1) if match else ""
+
+
+def output_candidates(home: str, job_id: str) -> list[Path]:
+    """Where the launchers (and the hub) write a finished job's output, most likely first."""
+    base = Path(home)
+    return [
+        base / JOB_DIR / f"{job_id}.out",  # training (%j) and sweep tasks (%A_%a)
+        *sorted((base / JOB_DIR / "dask").glob(f"*-{glob.escape(job_id)}.err")),  # Dask logs
+        base / ".jupyter-sessions" / f"{job_id}.log",  # sessions
+    ]
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    """The last lines of a file, reading at most TAIL_BYTES of it."""
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - TAIL_BYTES))
+        data = handle.read().decode(errors="replace")
+    return "\n".join(data.splitlines()[-lines:])

@@ -1,0 +1,105 @@
+"""A kernel inside a user's running session, driven the way JupyterLab drives it.
+
+The kernel is started by the session's own Jupyter server (inside the user's Slurm job, as
+the user, with the session's environment) over its REST API, and code runs through the
+kernel websocket, both through the hub's proxy with the user's hub token. So whatever the
+code submits to Slurm is submitted by the user, from the session, as in a notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+import websocket
+
+
+class KernelError(AssertionError):
+    """The code raised in the kernel; the message is its traceback."""
+
+
+@dataclass
+class Execution:
+    stdout: str = ""
+    stderr: str = ""
+    results: list[dict[str, Any]] = field(default_factory=list)  # execute_result/display_data
+    error: str = ""
+
+
+class SessionKernel:
+    def __init__(self, hub_url: str, user: str, token: str, timeout: float = 60):
+        self.base = f"{hub_url.rstrip('/')}/user/{user}/"
+        self.headers = {"Authorization": f"token {token}"}
+        resp = requests.post(
+            self.base + "api/kernels", json={"name": "python3"}, headers=self.headers, timeout=60
+        )
+        assert resp.status_code == 201, resp.text
+        self.id = resp.json()["id"]
+        ws_url = self.base.replace("http://", "ws://", 1) + f"api/kernels/{self.id}/channels"
+        self.ws = websocket.create_connection(
+            ws_url, header=[f"Authorization: token {token}"], timeout=timeout
+        )
+        self.session = uuid.uuid4().hex
+        self.execute("1")  # the kernel answers: it is up
+
+    def execute(self, code: str, timeout: float = 300, check: bool = True) -> Execution:
+        """Run `code`; collect its output until the kernel is idle again."""
+        msg_id = uuid.uuid4().hex
+        header = {
+            "msg_id": msg_id,
+            "username": "test",
+            "session": self.session,
+            "msg_type": "execute_request",
+            "version": "5.3",
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        content = {"code": code, "silent": False, "store_history": True,
+                   "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}  # fmt: skip
+        message = {"header": header, "parent_header": {}, "metadata": {}, "content": content,
+                   "channel": "shell", "buffers": []}  # fmt: skip
+        self.ws.send(json.dumps(message))
+        result = Execution()
+        deadline = time.monotonic() + timeout
+        idle = replied = False
+        while not (idle and replied):
+            self.ws.settimeout(max(1.0, deadline - time.monotonic()))
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"kernel still busy after {timeout} s running:\n{code}")
+            raw = self.ws.recv()
+            if isinstance(raw, bytes):
+                continue  # a widget message with binary buffers (an image): not what we wait for
+            msg = json.loads(raw)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, body = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                if body["name"] == "stdout":
+                    result.stdout += body["text"]
+                else:
+                    result.stderr += body["text"]
+            elif kind in ("execute_result", "display_data"):
+                result.results.append(body.get("data", {}))
+            elif kind == "error":
+                result.error = "\n".join(body.get("traceback", [])) or body.get("evalue", "")
+            elif kind == "status" and body.get("execution_state") == "idle":
+                idle = True
+            elif kind == "execute_reply":
+                replied = True
+        if check and result.error:
+            raise KernelError(f"{code}\n---\n{result.error}")
+        return result
+
+    def value(self, expression: str, timeout: float = 300) -> Any:
+        """A JSON-able value computed in the kernel."""
+        out = self.execute(f"import json as _j; print(_j.dumps({expression}))", timeout)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    def shutdown(self) -> None:
+        try:
+            self.ws.close()
+        finally:
+            requests.delete(self.base + f"api/kernels/{self.id}", headers=self.headers, timeout=60)
