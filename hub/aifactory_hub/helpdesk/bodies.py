@@ -1,0 +1,99 @@
+"""What a ticket, a reply and a ticket's context may hold.
+
+The context is gathered by the researcher's own kernel (sacct, environment, package versions),
+so the service treats it as input like any other: known fields only, every string bounded,
+lists capped. Staff see it as text, escaped.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from ..access.bodies import Username, _Body
+
+# The fixed list of topics: code (stored, sent over REST) -> what the researcher reads.
+TOPICS: dict[str, str] = {
+    "getting_started": "Getting started and notebooks",
+    "resources": "Choosing a partition and resources",
+    "jobs": "Jobs that fail, pend or are slow",
+    "dask": "Dask on the cluster",
+    "training": "Distributed training and checkpointing",
+    "data": "Moving and staging data",
+    "software": "Software and environments",
+    "access": "Access, allocations and price",
+    "ethics": "Ethics self-assessment",
+    "workshops": "Workshops and training events",
+    "other": "Something else",
+}
+MAX_TEXT = 20_000
+MAX_TAIL = 8_000
+
+
+def _known_topic(code: str) -> str:
+    if code not in TOPICS:
+        raise ValueError(f"not a topic; choose one of {', '.join(TOPICS)}")
+    return code
+
+
+Topic = Annotated[str, AfterValidator(_known_topic)]
+Short = Annotated[str, Field(max_length=64)]
+Name = Annotated[str, Field(pattern=r"^([a-z][a-z0-9_-]{0,31})?$")]
+# 123, an array task 123_4, a pending array 123_[0-9%2], a het job part 123+1, a step 123.batch
+JOB_ID = r"^(\d{1,12}(_\d{1,8}|_\[[0-9,%-]{1,64}\]|\+\d{1,8})?(\.[A-Za-z0-9_-]{1,16})?)?$"
+JobId = Annotated[str, Field(pattern=JOB_ID)]
+
+
+class JobRecord(_Body):
+    """One of the researcher's recent jobs as `sacct` reported it."""
+
+    id: JobId
+    name: Annotated[str, Field(max_length=200)] = ""
+    partition: Short = ""
+    account: Short = ""
+    state: Short = ""
+    exit_code: Annotated[str, Field(max_length=16)] = ""
+    start: Short = ""
+    end: Short = ""
+    elapsed: Short = ""
+
+
+class OutputTail(_Body):
+    """The last lines of a (failed) job's output file."""
+
+    job_id: JobId
+    path: Annotated[str, Field(max_length=500)]
+    text: Annotated[str, Field(max_length=MAX_TAIL)]
+
+
+class Context(_Body):
+    """Where the question was asked from; every field may be empty (outside a session)."""
+
+    project: Name = ""
+    partition: Name = ""
+    job_id: JobId = ""
+    node: Short = ""
+    jobs: Annotated[tuple[JobRecord, ...], Field(max_length=50)] = ()
+    output_tail: OutputTail | None = None
+    versions: Annotated[dict[Short, Short], Field(max_length=40)] = {}
+    problems: Annotated[
+        tuple[Annotated[str, Field(max_length=500)], ...], Field(max_length=10)
+    ] = ()
+
+
+class NewTicket(_Body):
+    topic: Topic
+    subject: Annotated[str, Field(min_length=3, max_length=200)]
+    body: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+    context: Context = Context()
+
+
+class ReplyBody(_Body):
+    body: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+
+
+class AssignBody(_Body):
+    """`assignee` null takes the ticket back to the unassigned queue."""
+
+    assignee: Username | None

@@ -1,0 +1,154 @@
+"""The guides: every one renders with the demo site's facts, every fact comes from the site,
+raw HTML is escaped, search finds words in the body; and the site's GPU specs are validated."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from aifactory_hub.service.site_api import public_site
+from aifactory_hub.site import DEMO_SITE, SiteError, load_site, parse_site
+from aifactory_widgets.guide_facts import site_facts
+from aifactory_widgets.guide_library import (
+    GuideError,
+    fill,
+    load_guides,
+    parse_guide,
+    search,
+    segments,
+    to_html,
+)
+
+REQUIRED = {
+    "choosing-resources", "first-notebook-session", "dask-on-the-cluster", "multi-node-training",
+    "moving-and-staging-data", "applying-for-access", "ethics-self-assessment",
+    "running-a-workshop",
+}  # fmt: skip
+
+
+def demo_text(replace: tuple[str, str] | None = None) -> str:
+    text = DEMO_SITE.read_text()
+    return text.replace(*replace) if replace else text
+
+
+@pytest.fixture(scope="module")
+def facts() -> dict:
+    return site_facts(public_site(load_site()))
+
+
+def rendered(facts: dict) -> dict[str, str]:
+    return {g.slug: fill(g, facts) for g in load_guides()}
+
+
+def test_the_required_guides_exist_with_front_matter():
+    guides = {g.slug: g for g in load_guides()}
+    assert REQUIRED <= set(guides)
+    for guide in guides.values():
+        assert guide.title and guide.tags and guide.audience and guide.summary
+        assert guide.level in ("beginner", "intermediate", "advanced")
+
+
+def test_every_guide_renders_with_no_placeholder_left(facts):
+    for slug, text in rendered(facts).items():
+        assert "{{" not in text and "[?" not in text, slug
+        parts = segments(text)
+        assert parts and all(p.text.strip() for p in parts), slug
+        assert "{{" not in "".join(p.text for p in parts)
+
+
+def test_site_facts_come_from_the_site_file():
+    """Rename the GPU partition and its GPU model, change the rate: every guide follows."""
+    before = site_facts(public_site(parse_site(demo_text())))
+    changed = demo_text(('name = "gpu"\n', 'name = "booster"\n'))
+    changed = changed.replace('partitions = ["cpu", "gpu"]', 'partitions = ["cpu", "booster"]')
+    assert "[access" not in changed  # the demo keeps the policy's default rates
+    changed += "\n[access.rates]\ngpu_hour_eur = 3.5\n"
+    after = site_facts(public_site(parse_site(changed)))
+    old, new = rendered(before), rendered(after)
+    assert "**gpu**" in old["choosing-resources"] and "**booster**" in new["choosing-resources"]
+    assert "#SBATCH --partition=booster" in new["multi-node-training"]
+    assert "#SBATCH --partition=gpu" in old["multi-node-training"]
+    assert "3.50 EUR per GPU-hour" in new["applying-for-access"]
+    assert "2.00 EUR per GPU-hour" in old["applying-for-access"]
+    changed_guides = {slug for slug in old if old[slug] != new[slug]}
+    assert {"choosing-resources", "multi-node-training", "applying-for-access"} <= changed_guides
+
+
+def test_the_demo_gpus_are_labelled_as_an_assumption(facts):
+    text = rendered(facts)["choosing-resources"]
+    assert "simulated GPUs with NVIDIA A100 80GB figures" in text
+    assert "| sim | A100 80GB-like (simulated) | 80 GB | 312 |" in text
+
+
+def test_an_unknown_fact_is_an_error_or_shown_as_unknown():
+    guide = parse_guide("t", "---\ntitle: T\naudience: researcher\nlevel: beginner\ntags: [a]\n"
+                             "---\nUse {{ gpu.nmae }} here.\n")  # fmt: skip
+    with pytest.raises(GuideError, match=r"t: unknown site fact \{\{ gpu.nmae \}\}"):
+        fill(guide, {"gpu": {"name": "gpu"}})
+    assert fill(guide, {}, strict=False) == "Use [?gpu.nmae] here.\n"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("no front matter", "no front matter"),
+        ("---\ntitle: T\n", "does not end"),
+        ("---\ntitle: T\naudience: x\nlevel: beginner\ntags: a\n---\n", "audience"),
+        ("---\ntitle: T\naudience: researcher\nlevel: expert\ntags: a\n---\n", "level"),
+        ("---\ntitle: T\n---\nbody", "lacks audience, level, tags"),
+    ],
+)
+def test_bad_front_matter_names_the_problem(text, message):
+    with pytest.raises(GuideError, match=message):
+        parse_guide("bad", text)
+
+
+def test_raw_html_in_a_guide_is_escaped():
+    source = '<script>alert(1)</script>\n\n<img src=x onerror="alert(2)">\n\n[x](javascript:a())'
+    html = to_html(source)
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html and "javascript:" not in html
+    parts = segments("Text\n\n```bash\necho '<b>'\n```\n\nMore")
+    assert [p.kind for p in parts] == ["html", "code", "html"]
+    assert parts[1].text == "echo '<b>'" and parts[1].language == "bash"
+
+
+def test_search_finds_guides_by_words_in_their_body(facts):
+    pairs = [(g, fill(g, facts)) for g in load_guides()]
+    assert [g.slug for g in search(pairs, "rsync")] == ["moving-and-staging-data"]
+    assert [g.slug for g in search(pairs, "lifetime-stagger")] == ["dask-on-the-cluster"]
+    assert "multi-node-training" in [g.slug for g in search(pairs, "STOP_AT torchrun")]
+    assert search(pairs, "rsync torchrun zzzz") == []
+    # a title hit ranks first
+    assert search(pairs, "ethics")[0].slug == "ethics-self-assessment"
+    trainers = search(pairs, audience="trainer")
+    assert [g.slug for g in trainers] == ["running-a-workshop"]
+    assert all(g.level == "advanced" for g in search(pairs, level="advanced"))
+    assert [g.slug for g in search(pairs, tag="dask")] == ["dask-on-the-cluster"]
+
+
+def test_fences_start_at_the_line_start_so_every_code_block_is_copyable(facts):
+    for slug, text in rendered(facts).items():
+        fences = len(re.findall(r"^```", text, re.M))
+        assert fences % 2 == 0, slug
+        assert len([p for p in segments(text) if p.kind == "code"]) == fences // 2, slug
+
+
+def test_gpu_types_are_validated():
+    with pytest.raises(SiteError, match=r"gpu_types.0.memory_gb"):
+        parse_site(demo_text(("memory_gb = 80\n", "memory_gb = -1\n")))
+    twice = demo_text() + '\n[[gpu_types]]\nname = "sim"\nmemory_gb = 1\npeak_tflops_bf16 = 1\n'
+    with pytest.raises(SiteError, match="gpu_types: 'sim' appears twice"):
+        parse_site(twice)
+    site = load_site()
+    assert site.gpu_type("sim").peak_tflops_bf16 == 312 and site.gpu_type("h100") is None
+
+
+def test_public_site_facts_hold_no_private_data():
+    facts = public_site(load_site())
+    assert set(facts) == {"name", "cluster", "default_partition", "defaults", "partitions",
+                          "gpu_types", "access"}  # fmt: skip
+    text = repr(facts)
+    for private in ("alice", "ai-alpha", "sqlite", "127.0.0.1", "oauth"):
+        assert private not in text
