@@ -177,3 +177,30 @@ def server_token(job_id: str) -> str:
 
 def hub_log(hub) -> str:
     return (Path(hub.site.hub.state_dir) / "jupyterhub.log").read_text()
+
+
+def wait_for(condition, timeout: float, what: str, every: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"not within {timeout:g} s: {what}")
+
+
+def sacct_states(job: str) -> dict[str, str]:
+    out = sh("sacct", "-n", "-X", "-P", "-j", job, "-o", "JobID,State")
+    return dict(line.split("|", 1) for line in out.splitlines() if line)
+
+
+def wait_finished(job: str, tasks: int = 1) -> dict[str, str]:
+    """{job or array task id: end state} once all `tasks` have ended (sacct as root)."""
+    done = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL")
+
+    def finished():
+        states = sacct_states(job)
+        ended = {k: v for k, v in states.items() if v.split()[0] in done}
+        return ended if len(ended) == tasks and "[" not in "".join(states) else None
+
+    return wait_for(finished, 600, f"job {job} to finish", every=2)

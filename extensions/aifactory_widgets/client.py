@@ -41,7 +41,7 @@ class FactoryClient:
             raise FactoryError(0, "not running under AI Factory Hub: no service URL or token")
         return cls(url, token, actor=os.environ.get("AIFACTORY_VIEWER", ""))
 
-    def request(self, method: str, path: str, body: Any = None) -> Any:
+    def request(self, method: str, path: str, body: Any = None, as_text: bool = False) -> Any:
         headers = {"Authorization": f"token {self.token}", "Accept": "application/json"}
         if self.actor:
             headers["X-AIFactory-Actor"] = self.actor
@@ -60,10 +60,16 @@ class FactoryClient:
             raise FactoryError(exc.code, message, field) from None
         except (urllib.error.URLError, OSError) as exc:
             raise FactoryError(0, f"the factory service did not answer: {exc}") from None
+        if as_text:
+            return raw.decode()
         return json.loads(raw) if raw else None
 
     def get(self, path: str) -> Any:
         return self.request("GET", path)
+
+    def text(self, path: str) -> str:
+        """A GET whose answer is not JSON (a CSV export)."""
+        return self.request("GET", path, as_text=True)
 
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)

@@ -3,23 +3,18 @@
 Staff see it in the console's cluster dashboard. It reads one snapshot from the factory
 service per refresh; the service takes at most one per interval for all viewers. The refresh
 timer is a Play widget ticking in the browser, so a kernel whose page is gone stops asking
-and goes idle (and the console culls it).
-
-A Play widget starts ticking only when `playing` changes to true while its view exists, and
-the kernel cannot tell when the page has built its views. So the kernel toggles `playing`
-every few seconds until the first tick arrives, and gives up after a while (the page may never
-have been opened).
+and goes idle (and the console culls it); refresh.py says how it is started.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 import ipywidgets as w
 
 from .client import FactoryClient, FactoryError
+from .refresh import BrowserRefresh, start_soon
 from .tables import html_table
 
 PARTITION_COLUMNS = (
@@ -82,7 +77,7 @@ def status_line(snapshot: dict[str, Any], refresh_s: float) -> str:
     return line
 
 
-class ClusterView(w.VBox):
+class ClusterView(BrowserRefresh, w.VBox):
     """Partitions, queue and sessions, refreshed by a browser-side timer."""
 
     def __init__(self, client: FactoryClient, refresh_s: float = 10.0):
@@ -96,15 +91,7 @@ class ClusterView(w.VBox):
         self.confirm = w.HBox(layout=w.Layout(display="none"))
         self.refresh_button = w.Button(description="Refresh now", icon="refresh")
         self.refresh_button.on_click(lambda _: self.refresh())
-        self.timer = w.Play(
-            interval=int(refresh_s * 1000),
-            max=10**9,
-            repeat=True,
-            playing=False,
-            layout=w.Layout(display="none"),
-        )
-        self.timer.observe(self._tick, "value")
-        self.ticks = 0
+        self.make_timer(refresh_s)
         self._session_key: tuple | None = None
         super().__init__(
             [
@@ -121,27 +108,13 @@ class ClusterView(w.VBox):
             ]
         )
         self.refresh()
-        try:
-            asyncio.get_running_loop().create_task(self.start_timer())
-        except RuntimeError:
-            pass  # no event loop: not in a kernel (tests call start_timer themselves)
-
-    def _tick(self, _change: dict) -> None:
-        self.ticks += 1
-        self.refresh()
+        start_soon(self.start_timer)
 
     async def start_timer(self, every_s: float = 2.0, give_up_s: float = 30.0) -> bool:
-        """Nudge the browser's Play widget until it ticks; False if no page ever did."""
-        for _ in range(int(give_up_s / every_s)):
-            if self.ticks:
-                return True
-            self.timer.playing = False
-            self.timer.playing = True
-            await asyncio.sleep(every_s)
-        if not self.ticks:
-            self.timer.playing = False
-            self.message.value = "Auto-refresh is off (no page answered); use Refresh now."
-        return bool(self.ticks)
+        if await super().start_timer(every_s, give_up_s):
+            return True
+        self.message.value = "Auto-refresh is off (no page answered); use Refresh now."
+        return False
 
     def refresh(self) -> None:
         try:

@@ -6,6 +6,7 @@ script; the hub's API token travels in the job's environment, never in the scrip
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,21 +44,31 @@ def render_session_script(request: SessionRequest, ctx: ScriptContext) -> str:
     if request.reservation:
         lines.append(f"#SBATCH --reservation={request.reservation}")
     lines += [
-        f"#SBATCH --chdir={_safe_path(ctx.home)}",
-        f"#SBATCH --output={_safe_path(ctx.home)}/{SESSION_LOG_DIR}/%j.log",
+        f"#SBATCH --chdir={safe_path(ctx.home)}",
+        f"#SBATCH --output={safe_path(ctx.home)}/{SESSION_LOG_DIR}/%j.log",
         "#SBATCH --signal=B:TERM@60",
         "",
         "set -eu",
         "# sudo and slurmd reset PATH: put the session environment first ourselves.",
         f"export PATH={shlex.quote(ctx.venv_bin)}:$PATH",
         'echo "aifactory: session job $SLURM_JOB_ID on $(hostname) for account $SLURM_JOB_ACCOUNT"',
+        *materials_lines(request),
         "exec " + " ".join(shlex.quote(part) for part in ctx.command),
         "",
     ]
     return "\n".join(lines)
 
 
-def _safe_path(path: str) -> str:
+def materials_lines(request: SessionRequest) -> list[str]:
+    """A workshop session copies its materials in first (missing files only)."""
+    if not request.materials:
+        return []
+    if not re.match(r"^[a-z0-9][a-z0-9_-]{0,63}$", request.materials):
+        raise ValueError(f"not a materials folder: {request.materials!r}")
+    return [f"python -m aifactory_hub.workshops.materials {request.materials} || true"]
+
+
+def safe_path(path: str) -> str:
     # A home directory goes into #SBATCH lines, which Slurm does not unquote.
     if not path.startswith("/") or any(c.isspace() or c in "\\\"'$`;" for c in path):
         raise ValueError(f"unsupported home directory path: {path!r}")

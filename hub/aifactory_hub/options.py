@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .policy import ProjectQuota, session_refusal
 from .site import Partition, Project, Site
 
 FIELDS = ("project", "partition", "cpus", "memory_gb", "gpus", "walltime_hours")
@@ -41,6 +42,7 @@ class SessionRequest:
     walltime_minutes: int
     gpu_type: str = ""
     reservation: str = ""
+    materials: str = ""  # a workshop's folder under notebooks/, copied in at session start
 
     def to_options(self) -> dict[str, Any]:
         """The user_options form of this request (what the hub stores and shows again)."""
@@ -116,6 +118,18 @@ def validate_options(
         walltime_minutes=max(1, math.ceil(hours * 60)),
         gpu_type=part.gpu_type if gpus else "",
     )
+
+
+def check_allocation(request: SessionRequest, quotas: Mapping[str, ProjectQuota]) -> None:
+    """Refuse a session Slurm would hold for ever: its project's hours are used up, or fewer
+    are left than it may use. `quotas` come from the store; a project without a recorded
+    allocation is not gated here (Slurm's own limits still apply)."""
+    quota = quotas.get(request.account)
+    if quota is None:
+        return
+    field, reason = session_refusal(quota, request.gpus, request.cpus, request.walltime_minutes)
+    if reason:
+        raise OptionError(field, reason)
 
 
 def _present(raw: Mapping[str, Any], field: str) -> bool:

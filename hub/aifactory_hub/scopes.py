@@ -16,6 +16,9 @@ SESSIONS_STOP = "custom:aifactory:sessions:stop"
 PROPOSALS_MANAGE = "custom:aifactory:proposals:manage"
 PROPOSALS_REVIEW = "custom:aifactory:proposals:review"
 PLAYGROUND_GRANT = "custom:aifactory:playground:grant"
+TICKETS_MANAGE = "custom:aifactory:tickets:manage"
+USAGE_READ = "custom:aifactory:usage:read"
+WORKSHOPS_MANAGE = "custom:aifactory:workshops:manage"
 
 CUSTOM_SCOPES: dict[str, dict[str, str]] = {
     CLUSTER_READ: {"description": "See partitions, the Slurm queue and every hub session."},
@@ -25,9 +28,20 @@ CUSTOM_SCOPES: dict[str, dict[str, str]] = {
     },
     PROPOSALS_REVIEW: {"description": "Read and score the proposals assigned to you."},
     PLAYGROUND_GRANT: {"description": "Give a new user their playground project (the hub)."},
+    TICKETS_MANAGE: {"description": "Read, assign, answer and close every ask-an-expert ticket."},
+    USAGE_READ: {"description": "See every project's usage, the billing and the funder report."},
+    WORKSHOPS_MANAGE: {"description": "Run workshops: reservation, accounts, room, teardown."},
 }
 # Scopes a person can hold and bring to the console (the hub's own grant is not one).
-STAFF_SCOPES = (CLUSTER_READ, SESSIONS_STOP, PROPOSALS_MANAGE, PROPOSALS_REVIEW)
+STAFF_SCOPES = (
+    CLUSTER_READ,
+    SESSIONS_STOP,
+    PROPOSALS_MANAGE,
+    PROPOSALS_REVIEW,
+    TICKETS_MANAGE,
+    USAGE_READ,
+    WORKSHOPS_MANAGE,
+)
 
 FACTORY = "factory"
 CONSOLE = "console"
@@ -37,8 +51,15 @@ FACTORY_ACCESS = f"access:services!service={FACTORY}"
 # Project role -> hub scopes. Site admins hold every staff role as well as the hub's admin.
 ROLE_SCOPES: dict[str, list[str]] = {
     "researcher": ["self"],
-    "support": [CONSOLE_ACCESS, CLUSTER_READ, SESSIONS_STOP, PROPOSALS_MANAGE],
-    "trainer": [CONSOLE_ACCESS],
+    "support": [
+        CONSOLE_ACCESS,
+        CLUSTER_READ,
+        SESSIONS_STOP,
+        PROPOSALS_MANAGE,
+        TICKETS_MANAGE,
+        USAGE_READ,
+    ],
+    "trainer": [CONSOLE_ACCESS, WORKSHOPS_MANAGE],
     "reviewer": [CONSOLE_ACCESS, PROPOSALS_REVIEW],
 }
 STAFF_ROLES = ("support", "trainer", "reviewer")

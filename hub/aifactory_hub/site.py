@@ -107,6 +107,13 @@ class ServiceSettings(_Strict):
     kernel_cull_idle_s: int = Field(
         300, ge=10, le=86400, description="seconds before an unviewed dashboard kernel is culled"
     )
+    collector_interval_s: float = Field(
+        60.0,
+        ge=5,
+        le=3600,
+        description="seconds between accounting collector runs (one incremental sacct each; "
+        "running jobs' figures are this old at most); default 60",
+    )
 
 
 class Partition(_Strict):
@@ -149,6 +156,20 @@ class SessionDefaults(_Strict):
     walltime_hours: float = Field(1.0, gt=0)
 
 
+class JobSettings(_Strict):
+    """Distributed jobs that researchers launch from their notebooks (Dask, training, sweeps)."""
+
+    interface: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9_.:-]{0,32}$",
+        description="network interface of the jobs' own traffic (Dask scheduler and workers, "
+        "the training rendezvous), e.g. ib0; empty: each library's own choice",
+    )
+    worker_death_timeout_s: int = Field(
+        60, ge=5, le=3600, description="a Dask worker that cannot reach its scheduler exits after"
+    )
+
+
 class Project(_Strict):
     account: Name = Field(description="Slurm account the project's jobs are charged to")
     title: str = Field(min_length=1, max_length=200)
@@ -179,6 +200,18 @@ class LocalNode(_Strict):
     gpu_type: str = Field("sim", pattern=r"^[a-z0-9_]{1,32}$")
 
 
+class GpuType(_Strict):
+    """What one GPU model can do: the advisor sizes training runs with it, the guides quote it.
+
+    `note` says where the figures come from (e.g. that the demo's GPUs are simulated)."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]{1,32}$", description="as in partitions' gpu_type")
+    label: str = Field("", max_length=120, description="e.g. NVIDIA A100 80GB SXM")
+    memory_gb: float = Field(gt=0, le=4096, description="memory per GPU")
+    peak_tflops_bf16: float = Field(gt=0, le=1e5, description="dense BF16 peak, per GPU")
+    note: str = Field("", max_length=300)
+
+
 class Site(_Strict):
     site: SiteInfo
     hub: HubSettings = HubSettings()
@@ -187,9 +220,11 @@ class Site(_Strict):
     auth: AuthSettings = AuthSettings()
     node: LocalNode = LocalNode()
     defaults: SessionDefaults = SessionDefaults()
+    jobs: JobSettings = JobSettings()
     partitions: list[Partition] = Field(min_length=1)
     projects: list[Project] = []
     users: list[DemoUser] = []
+    gpu_types: list[GpuType] = []
 
     @model_validator(mode="after")
     def _cross_references(self) -> Site:
@@ -197,6 +232,7 @@ class Site(_Strict):
         _unique("partitions", names)
         _unique("projects", [p.account for p in self.projects])
         _unique("users", [u.name for u in self.users])
+        _unique("gpu_types", [g.name for g in self.gpu_types])
         if sum(p.default for p in self.partitions) > 1:
             raise ValueError("partitions: more than one has default = true")
         users = {u.name for u in self.users}
@@ -221,6 +257,10 @@ class Site(_Strict):
     @property
     def default_partition(self) -> Partition:
         return next((p for p in self.partitions if p.default), self.partitions[0])
+
+    def gpu_type(self, name: str) -> GpuType | None:
+        """The specs of GPU model `name`, or None when the site file does not give them."""
+        return next((g for g in self.gpu_types if g.name == name), None)
 
     def projects_of(self, username: str) -> list[Project]:
         return [p for p in self.projects if username in p.members]

@@ -2,6 +2,8 @@
 
 Everything shown that came from a site file or a user is escaped. The form is filled with what
 a spawn would use now (the last options, if still allowed), so nothing is reused silently.
+Each project shows what is left of its allocation (from the store's usage figures), with a
+warning at 80 % and 95 %; a used-up project stays listed, so the user sees why it is refused.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from html import escape
 
 from .capacity import PartitionCapacity
 from .options import SessionRequest, allowed_partitions, validate_options
+from .policy import ProjectQuota, quota_note
 from .site import Project, Site
 
 
@@ -20,6 +23,7 @@ def render_form(
     projects: Sequence[Project],
     previous: SessionRequest | None,
     capacity: Mapping[str, PartitionCapacity],
+    quotas: Mapping[str, ProjectQuota] | None = None,
 ) -> str:
     if not projects:
         return (
@@ -38,8 +42,14 @@ def render_form(
         for p in site.partitions
     }
     offered = {p.account: [part.name for part in allowed_partitions(site, p)] for p in projects}
+    quotas = quotas or {}
+    notes = {p.account: _quota_note(p.account, quotas.get(p.account)) for p in projects}
     project_options = "".join(
-        _option(p.account, f"{p.account} - {p.title}", p.account == current.account)
+        _option(
+            p.account,
+            f"{p.account} - {p.title}{_quota_label(quotas.get(p.account))}",
+            p.account == current.account,
+        )
         for p in projects
     )
     partition_options = "".join(
@@ -60,6 +70,7 @@ def render_form(
     <label for="aif-project">Project (Slurm account)</label>
     <select class="form-control" name="project" id="aif-project">{project_options}</select>
   </div>
+  <p id="aif-quota" class="help-block"></p>
   <div class="form-group">
     <label for="aif-partition">Partition</label>
     <select class="form-control" name="partition" id="aif-partition">{partition_options}</select>
@@ -74,9 +85,14 @@ def render_form(
 (function () {{
   var limits = {_json(limits)};
   var offered = {_json(offered)};
+  var notes = {_json(notes)};
   var project = document.getElementById("aif-project");
   var partition = document.getElementById("aif-partition");
   function update() {{
+    var note = notes[project.value] || ["", "help-block"];
+    var quota = document.getElementById("aif-quota");
+    quota.textContent = note[0];
+    quota.className = note[1];
     var allowed = offered[project.value] || [];
     Array.prototype.forEach.call(partition.options, function (o) {{
       o.disabled = allowed.indexOf(o.value) < 0;
@@ -108,6 +124,33 @@ def _partition_label(part, cap: PartitionCapacity | None) -> str:
     return f"{label} ({free})"
 
 
+def _quota_label(quota: ProjectQuota | None) -> str:
+    """What the project list says about the allocation (text: the option escapes it)."""
+    if quota is None or not quota.has_allocation:
+        return " (no recorded allocation)"
+    if quota.level == "exhausted":
+        return " (allocation used up)"
+    left = quota.remaining
+    parts = [
+        f"{v:.1f} {k}-h"
+        for k, v, g in (("GPU", left.gpu, quota.granted.gpu), ("CPU", left.cpu, quota.granted.cpu))
+        if g > 0
+    ]
+    return f" ({', '.join(parts)} left)"
+
+
+def _quota_note(account: str, quota: ProjectQuota | None) -> tuple[str, str]:
+    """(text, CSS class) of the line under the project list; set as text by the script."""
+    if quota is None:
+        return f"{account}: no recorded allocation (Slurm's own limits apply).", "help-block"
+    css = {
+        "exhausted": "alert alert-danger",
+        "95": "alert alert-warning",
+        "80": "alert alert-warning",
+    }
+    return quota_note(quota), css.get(quota.level, "help-block")
+
+
 def _option(value: str, label: str, selected: bool) -> str:
     sel = " selected" if selected else ""
     return f'<option value="{escape(value)}"{sel}>{escape(label)}</option>'
@@ -124,3 +167,14 @@ def _number(name: str, label: str, value: float, low: float, high: float, step: 
 def _json(value: object) -> str:
     # Safe inside <script>: no "</" can close the tag early.
     return json.dumps(value).replace("</", "<\\/")
+
+
+def workshop_form(request: SessionRequest) -> str:
+    """A participant's form: nothing to choose, only what the workshop gives them."""
+    gpus = f", {request.gpus} GPU(s)" if request.gpus else ""
+    text = (
+        f"Your workshop session: {request.cpus} CPU(s), {request.memory_gb} GB{gpus} on "
+        f"{request.partition}, in reservation {request.reservation}, for "
+        f"{request.walltime_minutes} minutes. Press Start."
+    )
+    return f'<p class="aif-workshop">{escape(text)}</p>'

@@ -23,11 +23,19 @@ from traitlets import Float, Unicode, default
 
 from . import batch, slurm
 from .access.projects import spawnable_projects
+from .access.usage import spawn_quotas
 from .capacity import partition_capacity
-from .options import OptionError, SessionRequest, form_to_options, validate_options
+from .options import (
+    OptionError,
+    SessionRequest,
+    check_allocation,
+    form_to_options,
+    validate_options,
+)
 from .poller import JobInfo, shared_poller
 from .site import Site, load_site
-from .spawn_form import render_form
+from .spawn_form import render_form, workshop_form
+from .workshops.lifecycle import session_for
 
 
 class SessionFailed(RuntimeError):
@@ -89,9 +97,13 @@ class FactorySpawner(batchspawner.SlurmSpawner):
     # --- options --------------------------------------------------------------------------
 
     async def _options_form(self) -> str:
+        workshop = session_for(self.site, self.user.name)
+        if workshop is not None:
+            return workshop_form(workshop)
         capacity = await partition_capacity()
         previous = self._previous_request()
-        return render_form(self.site, self.user_projects(), previous, capacity)
+        quotas = spawn_quotas(self.site, self.user.name)
+        return render_form(self.site, self.user_projects(), previous, capacity, quotas)
 
     def _previous_request(self) -> SessionRequest | None:
         """What a spawn without options would use: the last options, if still allowed."""
@@ -101,7 +113,13 @@ class FactorySpawner(batchspawner.SlurmSpawner):
             return None
 
     def _validate(self, raw: dict[str, Any]) -> SessionRequest:
-        return validate_options(raw, site=self.site, projects=self.user_projects())
+        workshop = session_for(self.site, self.user.name)
+        if workshop is not None:
+            return workshop  # a participant picks nothing: the workshop decides
+        request = validate_options(raw, site=self.site, projects=self.user_projects())
+        # The allocation gate reads the store (the collector's figures), never slurmdbd.
+        check_allocation(request, spawn_quotas(self.site, self.user.name))
+        return request
 
     def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, Any]:
         try:

@@ -78,7 +78,8 @@ def test_a_trainer_sees_no_cluster_dashboard_and_is_refused_it(hub, browser):
     page = login(browser, hub, "tess")
     try:
         page.goto(f"{hub.url}/services/console/")
-        assert "Your role opens no dashboard here yet." in page.inner_text("body")
+        landing = page.inner_text("body")
+        assert "Workshops" in landing and "Cluster, queue and sessions" not in landing
         resp = page.goto(f"{hub.url}{DASHBOARD}")
         assert resp.status == 403
         assert "tess may not open 'Cluster, queue and sessions'" in page.inner_text("body")

@@ -10,13 +10,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import nbformat
 import pytest
 import requests
 
 from tests.access import api, ok
-from tests.stack import HubClient, session_jobs, sh, wait_no_jobs
+from tests.session_kernel import SessionKernel
+from tests.stack import HubClient, session_jobs, sh, wait_finished, wait_no_jobs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.hub]
+MATERIALS = Path(__file__).resolve().parents[2] / "notebooks" / "workshop-intro"
 
 
 def workshop(hub, participants: int, **change) -> dict:
@@ -128,6 +131,30 @@ def test_the_trainer_restarts_a_participants_session(hub, small):
     assert jobs and jobs[0]["id"] != before["id"]
     assert api(hub, "POST", f"workshops/{ws['id']}/participants/alice/restart",
                "tess").status_code == 404  # fmt: skip
+
+
+def test_the_workshop_notebooks_run_in_a_participants_session(hub, small):
+    """The materials as a participant runs them: in their session, as them, in the workshop."""
+    ws, participants = small
+    user = sorted(participants.passwords)[0]
+    if not participants.server(user):
+        participants.api("POST", f"/users/{user}/server", user, json={})
+    participants.wait_ready(user, timeout=300)
+    kernel = SessionKernel(hub.url, user, participants.token(user))
+    try:
+        for name in ("01-welcome", "02-dask", "03-distributed-training"):
+            nb = nbformat.read(MATERIALS / f"{name}.ipynb", as_version=4)
+            for cell in nb.cells:
+                if cell.cell_type == "code":
+                    kernel.execute(cell.source, timeout=900)  # raises on any error
+        assert kernel.value("os.environ['SLURM_JOB_ACCOUNT']") == ws["account"]
+        assert kernel.value("launcher.client is None")  # the Dask cluster was stopped
+        job = kernel.value("training_job")
+    finally:
+        kernel.shutdown()
+    assert wait_finished(job) == {job: "COMPLETED"}
+    out = (Path(f"/home/{user}") / ".aifactory-jobs" / f"{job}.out").read_text()
+    assert "rank 0 of 2: final loss" in out and "rank 1 of 2: final loss" in out
 
 
 def test_ending_leaves_nothing_running(hub, small):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from .. import policy, provision
 from ..site import Project as SiteProject
@@ -255,19 +255,24 @@ def provision_project(
 
 # --- the spawn form's view ------------------------------------------------------------------------
 
-_factories: dict[str, object] = {}
+_factories: dict[str, sessionmaker[Session]] = {}
+
+
+def hub_store(site: Site) -> sessionmaker[Session]:
+    """The hub process's own session factory on the store (one engine per store URL)."""
+    from ..store import db as store_db
+
+    url = site.services.store_url
+    if url not in _factories:
+        _factories[url] = store_db.session_factory(store_db.make_engine(url))
+    return _factories[url]
 
 
 def spawnable_projects(site: Site, username: str) -> list[SiteProject]:
     """The user's active store projects as the spawn form sees projects. A store that cannot
     be read (not migrated yet, database down) offers none, and says so in the hub's log."""
-    from ..store import db as store_db
-
-    url = site.services.store_url
     try:
-        if url not in _factories:
-            _factories[url] = store_db.session_factory(store_db.make_engine(url))
-        with _factories[url]() as db:
+        with hub_store(site)() as db:
             found = projects_of(db, username)
             return [
                 SiteProject(

@@ -1,7 +1,8 @@
 """The access policy of the AI factory, as pure functions over plain data.
 
 Eligibility (completeness and the ethics gate), peer review, ranking against the capacity of
-a call, and price. Nothing here reads a file, a database, Slurm or the network.
+a call, price, and quota arithmetic (granted, used, left, burn rate, warnings).
+Nothing here reads a file, a database, Slurm or the network.
 """
 
 from .eligibility import Eligibility, Finding, check_eligibility, request_findings
@@ -18,6 +19,21 @@ from .model import (
     Request,
 )
 from .pricing import PriceDecision, charge, obligation_due, obligation_overdue, price
+from .quota import (
+    Hours,
+    JobUse,
+    PartitionQuota,
+    ProjectQuota,
+    burn_rate,
+    cumulative_daily,
+    fraction_used,
+    project_quota,
+    projected_exhaustion,
+    quota_note,
+    session_refusal,
+    use_by,
+    warning_level,
+)
 from .ranking import Candidate, Decision, decide
 from .review import (
     Score,
@@ -41,26 +57,39 @@ __all__ = [
     "EthicsAssessment",
     "Finding",
     "HighRiskArea",
+    "Hours",
+    "JobUse",
     "LegalBasis",
     "ModeSettings",
     "PartitionInfo",
+    "PartitionQuota",
     "PriceDecision",
     "ProhibitedPractice",
+    "ProjectQuota",
     "ProposalDraft",
     "Rates",
     "Request",
     "Score",
     "TechnicalCheck",
+    "burn_rate",
     "charge",
     "check_eligibility",
     "combined",
     "conflict_of_interest",
+    "cumulative_daily",
     "decide",
+    "fraction_used",
     "obligation_due",
     "obligation_overdue",
     "organisation_key",
     "price",
+    "project_quota",
+    "projected_exhaustion",
+    "quota_note",
     "ready_for_decision",
     "request_findings",
+    "session_refusal",
     "technical_findings",
+    "use_by",
+    "warning_level",
 ]

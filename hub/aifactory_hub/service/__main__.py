@@ -9,9 +9,11 @@ from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubAuth
 
+from ..accounting import shared_collector
 from ..cluster import ClusterMonitor
 from ..site import load_site
 from ..store import db
+from . import workshops_api
 from .app import HubAPI, make_app
 
 
@@ -27,8 +29,11 @@ async def main() -> None:
     store = db.session_factory(db.make_engine(site.services.store_url))
     app = make_app(prefix, hub_auth, hub, monitor, site, store)
     app.listen(url.port or 80, address=url.hostname or "127.0.0.1")
+    # Accounting into the store, every collector_interval_s: pages read the store, not slurmdbd.
+    shared_collector(store, site.site.cluster, site.services.collector_interval_s).start()
     logging.getLogger("aifactory.service").info("factory service on %s%s", url.geturl(), prefix)
-    await asyncio.Event().wait()
+    # Runs for ever: workshops start and end on time, nobody has to press a button.
+    await workshops_api.end_due_workshops(hub, store, site)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -322,9 +323,13 @@ ROUTES: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-def handlers(api: str, hub_auth, site: Site, store: sessionmaker[Session]) -> list:
+def handlers(
+    api: str, hub_auth, site: Site, store: sessionmaker[Session], routes: list | None = None
+) -> list:
+    """Tornado rules for `routes` (another module's ROUTES list; default: these)."""
     kwargs = {"hub_auth": hub_auth, "site": site, "store": store}
-    return [(f"{api}/{path}", _handler(**methods), kwargs) for path, methods, _ in ROUTES]
+    chosen = ROUTES if routes is None else routes
+    return [(f"{api}/{path}", _handler(**methods), kwargs) for path, methods, _ in chosen]
 
 
 BODIES: dict[tuple[str, str], type[bodies._Body]] = {
@@ -340,10 +345,16 @@ BODIES: dict[tuple[str, str], type[bodies._Body]] = {
 }
 
 
-def openapi(server_prefix: str) -> dict[str, Any]:
-    """An OpenAPI 3.1 description of the routes, with the bodies' JSON schemas."""
+def openapi(server_prefix: str, extra: Sequence[tuple[list, dict]] = ()) -> dict[str, Any]:
+    """An OpenAPI 3.1 description of the routes, with the bodies' JSON schemas; `extra` adds
+    other modules' (ROUTES, BODIES)."""
     paths: dict[str, Any] = {}
-    for path, methods, summary in ROUTES:
+    bodies_of = dict(BODIES)
+    routes = list(ROUTES)
+    for more_routes, more_bodies in extra:
+        routes += more_routes
+        bodies_of.update(more_bodies)
+    for path, methods, summary in routes:
         shown = path
         for group in (r"(\d+)", ACCOUNT, "([^/]+)"):
             while group in shown:
@@ -369,7 +380,7 @@ def openapi(server_prefix: str) -> dict[str, Any]:
                     "409": {"description": "wrong state for this change"},
                 },
             }
-            model = BODIES.get((path, method))
+            model = bodies_of.get((path, method))
             if model is not None:
                 op["requestBody"] = {
                     "required": True,
@@ -391,9 +402,10 @@ def openapi(server_prefix: str) -> dict[str, Any]:
 
 
 class OpenAPIHandler(web.RequestHandler):
-    def initialize(self, server_prefix: str) -> None:
+    def initialize(self, server_prefix: str, extra: Sequence[tuple[list, dict]] = ()) -> None:
         self.server_prefix = server_prefix
+        self.extra = extra
 
     def get(self) -> None:
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(openapi(self.server_prefix)))
+        self.finish(json.dumps(openapi(self.server_prefix, self.extra)))

@@ -123,16 +123,34 @@ class SessionHandler(APIHandler):
 
 def make_app(prefix: str, hub_auth: HubAuth, hub: HubAPI, monitor: ClusterMonitor, site, store):
     """The service's routes under its hub prefix (e.g. /services/factory/)."""
-    from . import access_api  # the access handlers build on APIHandler above
+    from . import (  # build on APIHandler
+        access_api,
+        jobs_api,
+        site_api,
+        tickets_api,
+        usage_api,
+        workshops_api,
+    )
 
     api = prefix.rstrip("/") + "/api"
     auth = {"hub_auth": hub_auth}
+    # Modules of endpoints in the access handlers' pattern: each has ROUTES and BODIES.
+    modules = (access_api, site_api, tickets_api, jobs_api, usage_api, workshops_api)
+    extra = [(m.ROUTES, m.BODIES) for m in modules[1:]]
     return web.Application(
         [
             (f"{api}/health", HealthHandler),
-            (f"{api}/openapi.json", access_api.OpenAPIHandler, {"server_prefix": api}),
+            (
+                f"{api}/openapi.json",
+                access_api.OpenAPIHandler,
+                {"server_prefix": api, "extra": extra},
+            ),
             (f"{api}/cluster", ClusterHandler, {**auth, "monitor": monitor}),
             (f"{api}/sessions/([^/]+)", SessionHandler, {**auth, "hub": hub}),
-            *access_api.handlers(api, hub_auth, site, store),
+            *[
+                r
+                for m in modules
+                for r in access_api.handlers(api, hub_auth, site, store, m.ROUTES)
+            ],
         ]
     )
