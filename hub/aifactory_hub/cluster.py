@@ -8,7 +8,6 @@ One snapshot is taken per refresh interval for every viewer: one `scontrol show 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable
@@ -184,7 +183,3 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, slurm.ControllerUnreachable):
         return f"Slurm controller unreachable: {exc}"
     return str(exc) or type(exc).__name__
-
-
-def dumps(snapshot: Snapshot) -> str:
-    return json.dumps(snapshot.to_json())

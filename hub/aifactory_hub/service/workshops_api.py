@@ -168,7 +168,7 @@ async def end_due_workshops(hub: HubAPI, store, site, every_s: float = 60) -> No
     """Runs in the service: workshops start and end on time, nobody has to press a button."""
     while True:
         try:
-            _, ending = await _in_thread(life.due, store)
+            ending = await _in_thread(life.due, store)
             for workshop_id in ending:
                 await end(hub, store, site, workshop_id, "end time")
         except Exception:  # try again next round: the loop must never stop

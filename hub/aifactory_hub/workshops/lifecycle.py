@@ -137,15 +137,14 @@ def extend(store: Store, trainer: str, workshop_id: int, ends_at: datetime) -> N
         event(db, trainer, "extend workshop", f"workshop {ws.id}", ends_at=ends_at.isoformat())
 
 
-def raise_hand(store: Store, username: str, up: bool = True) -> m.WorkshopParticipant:
+def raise_hand(store: Store, username: str) -> None:
     with store.begin() as db:
         row = db.scalars(
             select(m.WorkshopParticipant).where(m.WorkshopParticipant.username == username)
         ).first()
         if row is None or participant_of(db, username) is None:
             raise not_found("workshop of yours")
-        row.hand_raised_at = now() if up else None
-        return row
+        row.hand_raised_at = now()
 
 
 def lower_hand(store: Store, trainer: str, workshop_id: int, username: str) -> None:
@@ -214,8 +213,8 @@ def room(ws: m.Workshop, users: dict[str, dict], at: datetime | None = None) -> 
     return rows
 
 
-def due(store: Store, at: datetime | None = None) -> tuple[list[int], list[int]]:
-    """(workshops to start, workshops to end) at `at`; starting only flips the status."""
+def due(store: Store, at: datetime | None = None) -> list[int]:
+    """The workshops to end at `at`; those that start now only have their status flipped."""
     at = at or now()
     with store.begin() as db:
         starting = db.scalars(
@@ -226,7 +225,7 @@ def due(store: Store, at: datetime | None = None) -> tuple[list[int], list[int]]
         ending = db.scalars(
             select(m.Workshop.id).where(m.Workshop.status != "ended", m.Workshop.ends_at <= at)
         ).all()
-        return [ws.id for ws in starting], list(ending)
+        return list(ending)
 
 
 def session_for(site: Site, username: str) -> SessionRequest | None:

@@ -46,8 +46,3 @@ def disable(users: Iterable[str]) -> None:
         except KeyError:
             continue
         slurm.run(["/usr/sbin/usermod", "-L", "-e", "1", user])
-
-
-def is_disabled(user: str) -> bool:
-    out = slurm.run(["/usr/bin/passwd", "-S", user], check=False).stdout.split()
-    return len(out) > 1 and out[1] == "L"
