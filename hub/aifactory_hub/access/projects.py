@@ -187,7 +187,7 @@ def ensure_playground(db: Session, site: Site, username: str) -> m.Project | Non
 
 
 def grant_of(project: m.Project) -> provision.Grant:
-    members = sorted(project.members, key=lambda mb: (mb.role != "pi", mb.username))
+    members = project.members_pi_first
     return provision.Grant(
         account=project.account,
         title=project.title.replace("\n", " ")[:200] or project.account,

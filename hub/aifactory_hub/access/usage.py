@@ -49,7 +49,7 @@ class Ledger:
 
 
 def ledger(project: m.Project, applicant_type: str | None = None) -> Ledger:
-    members = sorted(project.members, key=lambda mb: (mb.role != "pi", mb.username))
+    members = project.members_pi_first
     return Ledger(
         account=project.account,
         title=project.title,

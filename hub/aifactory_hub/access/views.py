@@ -117,10 +117,7 @@ def project_json(project: m.Project, today: date) -> dict[str, Any]:
             {"partition": a.partition, "gpu_hours": a.gpu_hours, "cpu_hours": a.cpu_hours}
             for a in sorted(project.allocations, key=lambda a: a.partition)
         ],
-        "members": [
-            {"username": mb.username, "role": mb.role}
-            for mb in sorted(project.members, key=lambda mb: (mb.role != "pi", mb.username))
-        ],
+        "members": [{"username": mb.username, "role": mb.role} for mb in project.members_pi_first],
         "charged": project.charged,
         "price_reason": project.price_reason,
         "obligation": project.obligation,

@@ -253,6 +253,11 @@ class Project(Base):
         cascade="all, delete-orphan", passive_deletes=True, order_by="ProvisioningStep.seq"
     )
 
+    @property
+    def members_pi_first(self) -> list[Member]:
+        """The PI, then the members by name (how every view and Slurm grant lists them)."""
+        return sorted(self.members, key=lambda mb: (mb.role != "pi", mb.username))
+
 
 class Allocation(Base):
     """Hours granted to a project on one partition."""
