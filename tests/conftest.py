@@ -13,11 +13,16 @@ import pytest
 from aifactory_hub import cli, localcluster
 from aifactory_hub.accounts import apply_site
 from aifactory_hub.site import Site, load_site
+from tests.hardening import HardeningReport
 from tests.stack import HubClient, demo_site_on_port
 
 PASSWORD_FILE = Path("/var/lib/aifactory/demo-passwords")
 # The test hub has its own ports and state, so it never touches a demo hub on :8000.
 PORT = int(os.environ.get("AIFACTORY_TEST_PORT", "18000"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(HardeningReport(config), "hardening-report")
 
 
 @pytest.fixture(scope="session")
