@@ -93,6 +93,7 @@ class HardeningReport:
                 continue
             lines += [f"## {kind}", "", "| tried | expected | result | test |", "|---|---|---|---|"]
             for r in rows:
-                lines.append(f"| {_cell(r.tried)} | {_cell(r.expected)} | {r.result} | `{r.test}` |")
+                cells = (_cell(r.tried), _cell(r.expected), r.result, f"`{r.test}`")
+                lines.append("| " + " | ".join(cells) + " |")
             lines.append("")
         return "\n".join(lines)
