@@ -47,6 +47,8 @@ def render_session_script(request: SessionRequest, ctx: ScriptContext) -> str:
         f"#SBATCH --chdir={safe_path(ctx.home)}",
         f"#SBATCH --output={safe_path(ctx.home)}/{SESSION_LOG_DIR}/%j.log",
         "#SBATCH --signal=B:TERM@60",
+        # A session whose node fails must end, not restart behind the hub's back.
+        "#SBATCH --no-requeue",
         "",
         "set -eu",
         "# sudo and slurmd reset PATH: put the session environment first ourselves.",

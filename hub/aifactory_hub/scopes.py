@@ -44,6 +44,9 @@ STAFF_SCOPES = (
 )
 
 FACTORY = "factory"
+CULLER = "idle-culler"
+# Managed services run under this wrapper, which ends them when the hub is gone.
+HUBCHILD = "aifactory_hub.hubchild"
 CONSOLE = "console"
 CONSOLE_ACCESS = f"access:services!service={CONSOLE}"
 FACTORY_ACCESS = f"access:services!service={FACTORY}"
@@ -89,6 +92,15 @@ def load_roles(site: Site) -> list[dict[str, Any]]:
         }
         for role, scopes in ROLE_SCOPES.items()
     ]
+    if site.hub.cull_idle_s:
+        roles.append(
+            {
+                "name": "idle-culler",
+                "description": "Stops idle sessions, and with them their Slurm jobs",
+                "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+                "services": [CULLER],
+            }
+        )
     roles.append(
         {
             "name": "factory-service",
@@ -116,12 +128,12 @@ def services(
     svc = site.services
     factory_url = svc.factory_url.rstrip("/")
     factory: dict[str, Any] = {"api_token": factory_token} if factory_token else {}
-    return [
+    managed = [
         {
             **factory,
             "name": FACTORY,
             "url": factory_url,
-            "command": [python, "-m", "aifactory_hub.service"],
+            "command": [python, "-m", HUBCHILD, "aifactory_hub.service"],
             "environment": env,
             "display": False,
             "oauth_no_confirm": True,
@@ -129,7 +141,7 @@ def services(
         {
             "name": CONSOLE,
             "url": svc.console_url.rstrip("/"),
-            "command": [python, "-m", "aifactory_hub.console"],
+            "command": [python, "-m", HUBCHILD, "aifactory_hub.console"],
             # The console reads no site file (it may be private to root): it gets what it
             # needs here.
             "environment": {
@@ -147,3 +159,26 @@ def services(
             "info": {"description": "Support staff and trainers: dashboards of the centre"},
         },
     ]
+    if site.hub.cull_idle_s:
+        managed.append(idle_culler(site.hub.cull_idle_s, python))
+    return managed
+
+
+def idle_culler(idle_s: int, python: str = sys.executable) -> dict[str, Any]:
+    """jupyterhub-idle-culler as a hub-managed service: a session idle for `idle_s` seconds
+    is stopped through the hub API, so the spawner cancels its Slurm job."""
+    every = min(600, max(10, idle_s // 3))
+    return {
+        "name": CULLER,
+        "command": [
+            python,
+            "-m",
+            HUBCHILD,
+            "jupyterhub_idle_culler",
+            f"--timeout={idle_s}",
+            f"--cull-every={every}",
+        ],
+        # It reads `idle_culler_config.py` from its working directory: give it an empty one.
+        "cwd": "/",
+        "display": False,
+    }

@@ -54,6 +54,12 @@ class HubSettings(_Strict):
     )
     start_timeout_s: int = Field(300, ge=10, le=86400)
     poll_interval_s: float = Field(10.0, ge=0.5, le=600)
+    cull_idle_s: int = Field(
+        3600,
+        ge=0,
+        le=30 * 86400,
+        description="stop a session (and so its Slurm job) idle this long; 0: never",
+    )
     admin_users: list[PosixName] = []
 
 
@@ -303,7 +309,9 @@ def load_site(path: str | os.PathLike | None = None) -> Site:
     """Load the site file from `path`, $AIFACTORY_SITE, or the bundled local demo site."""
     chosen = Path(path or os.environ.get(SITE_ENV) or DEMO_SITE)
     try:
-        text = chosen.read_text()
+        text = chosen.read_text(encoding="utf-8")
     except OSError as exc:
         raise SiteError(f"{chosen}: cannot read site file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SiteError(f"{chosen}: not UTF-8 text (byte {exc.start})") from None
     return parse_site(text, str(chosen))

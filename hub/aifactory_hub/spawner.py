@@ -159,11 +159,17 @@ class FactorySpawner(batchspawner.SlurmSpawner):
     # --- state ----------------------------------------------------------------------------
 
     pending_info: JobInfo | None = None
+    # True from submission until start() returns; checkpointed, so a hub that is killed
+    # mid-start finds on restart a job that nobody waits for (`start_interrupted`).
+    starting: bool = False
+    start_interrupted: bool = False
 
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()
         if self.session_request is not None:
             state["session"] = self.session_request.to_state()
+        if self.starting:
+            state["starting"] = True
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -171,10 +177,13 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         session = state.get("session")
         if session:
             self.session_request = SessionRequest(**session)
+        self.start_interrupted = bool(state.get("starting")) and bool(self.job_id)
 
     def clear_state(self) -> None:
         super().clear_state()
         self.pending_info = None
+        self.starting = False
+        self.start_interrupted = False
 
     def _save_state(self) -> None:
         # Checkpoint the job id at once: a hub killed mid-start must still know its job.
@@ -250,6 +259,7 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         self.port = 0
         self.ip = self.site.hub.session_ip
         self.pending_info = None
+        self.starting = True
         await self.submit_batch_script()
         info = await self._wait_until_running()
         host = self.connect_ip or info.node
@@ -261,6 +271,7 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         self.log.info(
             "Session job %s of %s is up at %s:%s", self.job_id, self.user.name, host, self.port
         )
+        self.starting = False
         return host, self.port
 
     async def _wait_until_running(self) -> JobInfo:
@@ -289,6 +300,18 @@ class FactorySpawner(batchspawner.SlurmSpawner):
     async def poll(self) -> int | None:
         if not self.job_id:
             return 0
+        if self.start_interrupted:
+            # The hub died while this job was starting: its start will never be completed
+            # or reported, so cancel it and let the user start again.
+            self.log.warning(
+                "Cancelling session job %s of %s: the hub stopped while it was starting",
+                self.job_id,
+                self.user.name,
+            )
+            await self._cancel(self.job_id)
+            shared_poller().untrack(self.job_id)
+            self.clear_state()
+            return 1
         info = await self.job_info(self.site.hub.poll_interval_s)
         if info.alive:
             return None
@@ -301,12 +324,7 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         if not job_id:
             return
         self.log.info("Cancelling session job %s of %s", job_id, self.user.name)
-        try:
-            await slurm.arun(
-                batch.scancel_argv(job_id), run_as=self._run_as(), timeout=self.slurm_timeout
-            )
-        except slurm.SlurmError as exc:
-            self.log.warning("scancel %s failed: %s", job_id, exc)
+        await self._cancel(job_id)
         if now:
             return
         for _ in range(20):
@@ -317,6 +335,14 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         else:
             self.log.warning("Session job %s still listed 10 s after scancel", job_id)
         shared_poller().untrack(job_id)
+
+    async def _cancel(self, job_id: str) -> None:
+        try:
+            await slurm.arun(
+                batch.scancel_argv(job_id), run_as=self._run_as(), timeout=self.slurm_timeout
+            )
+        except slurm.SlurmError as exc:
+            self.log.warning("scancel %s failed: %s", job_id, exc)
 
     async def progress(self) -> AsyncIterator[dict[str, Any]]:
         while True:

@@ -37,6 +37,7 @@ def test_cpu_session_script_lines(demo_site):
         "#SBATCH --chdir=/home/alice",
         "#SBATCH --output=/home/alice/.jupyter-sessions/%j.log",
         "#SBATCH --signal=B:TERM@60",
+        "#SBATCH --no-requeue",
     ]
     assert "export PATH=/opt/aifactory/venv/bin:$PATH" in lines
     assert lines[-1] == "exec batchspawner-singleuser jupyterhub-singleuser --debug"

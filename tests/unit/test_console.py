@@ -58,8 +58,8 @@ def test_custom_scopes_are_valid_for_the_hub(demo_site):
 
 
 def test_console_runs_as_its_own_user_and_reads_no_site_file(demo_site):
-    factory, console = scopes.services(demo_site, "/root/private/site.toml", python="/py")
-    assert factory["command"] == ["/py", "-m", "aifactory_hub.service"]
+    factory, console, _culler = scopes.services(demo_site, "/root/private/site.toml", python="/py")
+    assert factory["command"] == ["/py", "-m", scopes.HUBCHILD, "aifactory_hub.service"]
     assert factory["environment"] == {"AIFACTORY_SITE": "/root/private/site.toml"}
     assert console["user"] == "aifactory-console"
     assert "AIFACTORY_SITE" not in console["environment"]
@@ -81,9 +81,22 @@ def test_hub_config_carries_roles_and_services(demo_site):
         "AIFACTORY_FACTORY_URL": "http://127.0.0.1:8000/services/factory/"
     }
     assert callable(c.Authenticator.post_auth_hook)
-    assert [s["name"] for s in c.JupyterHub.services] == ["factory", "console"]
+    assert [s["name"] for s in c.JupyterHub.services] == ["factory", "console", "idle-culler"]
     assert {r["name"] for r in c.JupyterHub.load_roles} >= {"support", "trainer", "researcher"}
     assert c.JupyterHub.custom_scopes == scopes.CUSTOM_SCOPES
+
+
+def test_idle_sessions_are_culled_through_the_hub_unless_switched_off(demo_site):
+    culler = scopes.services(demo_site, "", python="/py")[-1]
+    assert culler["command"][:4] == ["/py", "-m", scopes.HUBCHILD, "jupyterhub_idle_culler"]
+    assert f"--timeout={demo_site.hub.cull_idle_s}" in culler["command"]
+    (role,) = [r for r in scopes.load_roles(demo_site) if r["name"] == "idle-culler"]
+    assert role["services"] == ["idle-culler"]
+    assert "delete:servers" in role["scopes"] and "admin:users" not in role["scopes"]
+
+    off = demo_site.model_copy(update={"hub": demo_site.hub.model_copy(update={"cull_idle_s": 0})})
+    assert [s["name"] for s in scopes.services(off, "")] == ["factory", "console"]
+    assert "idle-culler" not in {r["name"] for r in scopes.load_roles(off)}
 
 
 def test_the_cluster_dashboard_needs_the_cluster_scope():
