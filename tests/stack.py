@@ -204,3 +204,15 @@ def wait_finished(job: str, tasks: int = 1) -> dict[str, str]:
         return ended if len(ended) == tasks and "[" not in "".join(states) else None
 
     return wait_for(finished, 600, f"job {job} to finish", every=2)
+
+
+def wait_final_in_sacct(job: int, timeout: float = 60) -> None:
+    """Until slurmdbd has the job's end and elapsed (it lags slurmctld a little)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        line = sh("sacct", "-n", "-P", "-X", "-j", str(job), "-o", "State,End,ElapsedRaw").strip()
+        state, end, elapsed = [*line.split("|"), "", "", ""][:3]
+        if state and state not in ("RUNNING", "PENDING") and end != "Unknown" and elapsed:
+            return
+        assert time.monotonic() < deadline, f"job {job} not complete in sacct: {line!r}"
+        time.sleep(1)

@@ -5,12 +5,17 @@ with ONE `squeue` for all of the hub's jobs when the cache is older than the cal
 accept; concurrent callers share the same call. A job missing from squeue's answer is only
 "gone" once accounting (`sacct`) confirms an end state; a controller that does not answer
 makes every job "unknown", never "gone".
+
+Running sessions are also *watched*: one loop refreshes every poll interval (with jitter)
+and tells a session's spawner the moment its job is gone, so an ended job is noticed within
+one interval, not one interval plus the age of the cache its next poll happens to read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -123,6 +128,10 @@ class SlurmPoller:
         self._tracked: set[str] = set()
         self._snapshot = _Snapshot()
         self._lock = asyncio.Lock()
+        self._watchers: dict[str, Callable[[JobInfo], Awaitable[None]]] = {}
+        self._watch_every = 0.0
+        self._watch_task: asyncio.Task | None = None
+        self._notices: set[asyncio.Task] = set()
         self.calls = 0  # squeue + sacct invocations, for tests and benchmarks
 
     def track(self, job_id: str) -> None:
@@ -130,7 +139,48 @@ class SlurmPoller:
 
     def untrack(self, job_id: str) -> None:
         self._tracked.discard(job_id)
+        self._watchers.pop(job_id, None)
         self._snapshot.jobs.pop(job_id, None)
+
+    def watch(
+        self, job_id: str, on_gone: Callable[[JobInfo], Awaitable[None]], every: float
+    ) -> None:
+        """Call `on_gone(info)` once, within about `every` seconds of the job ending.
+
+        All watched jobs share one loop and one squeue per interval; watching a job twice
+        just replaces its callback."""
+        self.track(job_id)
+        self._watchers[job_id] = on_gone
+        self._watch_every = min(self._watch_every or every, every)
+        if self._watch_task is None or self._watch_task.done():
+            self._watch_task = asyncio.ensure_future(self._watch_loop())
+
+    @property
+    def watched(self) -> frozenset[str]:
+        return frozenset(self._watchers)
+
+    async def _watch_loop(self) -> None:
+        while self._watchers:
+            every = self._watch_every
+            await asyncio.sleep(every * random.uniform(0.95, 1.05))  # noqa: S311 - jitter
+            async with self._lock:
+                if self._clock() - self._snapshot.taken >= self._min_spacing:
+                    await self._refresh()
+            for job_id, on_gone in list(self._watchers.items()):
+                info = self._snapshot.jobs.get(job_id)
+                if info is not None and info.phase == "gone":
+                    del self._watchers[job_id]
+                    task = asyncio.ensure_future(self._notify(on_gone, info))
+                    self._notices.add(task)  # keep a reference until it is done
+                    task.add_done_callback(self._notices.discard)
+        self._watch_every = 0.0
+
+    @staticmethod
+    async def _notify(on_gone: Callable[[JobInfo], Awaitable[None]], info: JobInfo) -> None:
+        try:
+            await on_gone(info)
+        except Exception:
+            log.exception("telling the spawner of job %s that it is gone failed", info.job_id)
 
     @property
     def tracked(self) -> frozenset[str]:

@@ -41,6 +41,12 @@ from .workshops.lifecycle import session_for
 class SessionFailed(RuntimeError):
     """The session's job ended or was refused before JupyterLab came up; says why."""
 
+    @property
+    def jupyterhub_message(self) -> str:
+        # JupyterHub shows this (spawn API answer and spawn page) instead of a bare
+        # "Internal Server Error".
+        return str(self)
+
 
 class FactorySpawner(batchspawner.SlurmSpawner):
     site_file = Unicode(
@@ -272,7 +278,17 @@ class FactorySpawner(batchspawner.SlurmSpawner):
             "Session job %s of %s is up at %s:%s", self.job_id, self.user.name, host, self.port
         )
         self.starting = False
+        self._watch()
         return host, self.port
+
+    def _watch(self) -> None:
+        """Have the shared poller tell us the moment the running job is gone."""
+        shared_poller().watch(self.job_id, self._job_gone, every=self.site.hub.poll_interval_s)
+
+    async def _job_gone(self, info: JobInfo) -> None:
+        # JupyterHub's own path for a server that stopped: poll (reads the poller's answer),
+        # clear the state, run the hub's stop callbacks.
+        await self.poll_and_notify()
 
     async def _wait_until_running(self) -> JobInfo:
         while True:
@@ -314,6 +330,8 @@ class FactorySpawner(batchspawner.SlurmSpawner):
             return 1
         info = await self.job_info(self.site.hub.poll_interval_s)
         if info.alive:
+            if info.phase == "running" and self.job_id not in shared_poller().watched:
+                self._watch()  # a session adopted after a hub restart
             return None
         shared_poller().untrack(self.job_id)
         self.clear_state()

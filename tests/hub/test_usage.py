@@ -18,7 +18,7 @@ from aifactory_hub.store import db as store_db
 from aifactory_hub.store import models as m
 from tests.access import api, ok
 from tests.slurm.test_localcluster import wait_for_job
-from tests.stack import sh, submit
+from tests.stack import sh, submit, wait_final_in_sacct
 
 pytestmark = [pytest.mark.slurm, pytest.mark.hub]
 NAME = "af-usage-test"  # our jobs' name: other suites look for jupyterhub-session jobs only
@@ -51,18 +51,6 @@ def wait_running(job: int, timeout: float = 300) -> None:
     while sh("squeue", "-h", "-j", str(job), "-o", "%T").strip() != "RUNNING":
         assert time.monotonic() < deadline, f"job {job} did not start"
         time.sleep(0.5)
-
-
-def wait_final_in_sacct(job: int, timeout: float = 60) -> None:
-    """Until slurmdbd has the job's end and elapsed (it lags slurmctld a little)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        line = sh("sacct", "-n", "-P", "-X", "-j", str(job), "-o", "State,End,ElapsedRaw").strip()
-        state, end, elapsed = [*line.split("|"), "", "", ""][:3]
-        if state and state not in ("RUNNING", "PENDING") and end != "Unknown" and elapsed:
-            return
-        assert time.monotonic() < deadline, f"job {job} not complete in sacct: {line!r}"
-        time.sleep(1)
 
 
 def collect(hub) -> dict:

@@ -1,6 +1,8 @@
 """The shared poller against scripted Slurm answers (edge cases a real slurmctld can't make
 on demand: timeouts, garbage lines, odd exit codes)."""
 
+import asyncio
+
 import pytest
 
 from aifactory_hub import slurm
@@ -148,3 +150,39 @@ def test_parsers_skip_garbage():
     jobs, skipped = parse_squeue("1|RUNNING|None|N/A|vm|a|cpu|u\nnot|a|job\n|||||||\n")
     assert list(jobs) == ["1"] and len(skipped) == 2
     assert parse_sacct("x|y\n3|COMPLETED|0:0|None\n3.batch|COMPLETED|0:0|\n")["3"].phase == "gone"
+
+
+async def test_watched_jobs_share_one_loop_and_hear_of_their_end_once(fake):
+    poller = SlurmPoller(runner=fake, min_spacing=0.0)
+    fake.squeue = (
+        0,
+        squeue_text(("7", "RUNNING", "None", "n1"), ("8", "RUNNING", "None", "n1")),
+        "",
+    )
+    heard: list[tuple[str, str]] = []
+
+    async def on_gone(info):
+        heard.append((info.job_id, info.state))
+
+    poller.watch("7", on_gone, every=0.05)
+    poller.watch("8", on_gone, every=0.05)
+    await asyncio.sleep(0.3)
+    squeues = [c for c in fake.calls if c[0] == "squeue"]
+    assert heard == [] and 3 <= len(squeues) <= 7  # one squeue per interval for both jobs
+    assert all("--jobs=7,8" in c for c in squeues)
+
+    fake.squeue = (0, "definitely|not|squeue\n", "")  # garbage is never "gone"
+    await asyncio.sleep(0.15)
+    assert heard == []
+
+    fake.squeue = (0, squeue_text(("8", "RUNNING", "None", "n1")), "")
+    fake.sacct = (0, "7|CANCELLED by 0|0:15|None\n", "")
+    await asyncio.sleep(0.2)
+    assert heard == [("7", "CANCELLED")]  # once, though later refreshes see it gone too
+    assert poller.watched == {"8"}
+
+    poller.untrack("8")
+    await asyncio.sleep(0.15)
+    calls = len(fake.calls)
+    await asyncio.sleep(0.15)
+    assert len(fake.calls) == calls, "the loop must stop when nothing is watched"
