@@ -9,7 +9,10 @@ Defaults, from what dask-jobqueue's users run into:
 - workers of long runs restart before Slurm's walltime kills them: `--lifetime` (walltime - 5
   min) with `--lifetime-stagger`, and adaptive scaling submits the replacements;
 - worker jobs are submitted through jobs.py with a clean environment: no hub token in them.
-- workers start in the notebook's folder (relative paths in tasks mean what they mean there).
+- workers start in the notebook's folder (relative paths in tasks mean what they mean there);
+- the scheduler speaks TLS with credentials made for this one cluster (`tls_options`): other
+  users on the node can reach its port, and dask's plain tcp:// comms have no authentication,
+  so without it any local user could connect a Client and run code as the researcher.
 
 When the kernel dies, worker jobs must not linger. A running worker exits as soon as its
 connection to the scheduler breaks, or after `--death-timeout` (the site's
@@ -129,6 +132,22 @@ def cluster_options(
     if site.jobs.interface:
         options["interface"] = site.jobs.interface
     return options
+
+
+def tls_options(home: str) -> dict[str, Any]:
+    """TLS for the scheduler, its workers and the Client, with a temporary CA and key pair
+    made for this cluster (`Security.temporary()`, in memory, never on a command line or in
+    a job script). dask-jobqueue writes the workers' copy to 0600 temporary files in
+    `shared_temp_directory` (the researcher's own 0700 ~/.aifactory-jobs/dask, which the
+    worker jobs on this node read), passes only their paths to the workers, and deletes them
+    when the cluster is closed. Connecting without those credentials fails the handshake."""
+    from distributed.security import Security
+
+    return {
+        "security": Security.temporary(),
+        "protocol": "tls://",
+        "shared_temp_directory": f"{home}/{JOB_DIR}/dask",
+    }
 
 
 def cluster_name() -> str:

@@ -30,6 +30,7 @@ from .dask_cluster import (
     cluster_options,
     dashboard_link,
     start_reaper,
+    tls_options,
     worker_sizes,
 )
 from .jobs import SlurmError, job_dir
@@ -161,6 +162,7 @@ class DaskLauncher(w.VBox):
             options = cluster_options(
                 req, self.site, home=self.place.home, name=name, workdir=os.getcwd()
             )
+            options.update(tls_options(self.place.home))  # no plain, unauthenticated tcp://
             self.cluster = self.cluster_factory(**options)
             self.reaper = self.reaper_factory(self.place.user, name)
             if req.minimum:

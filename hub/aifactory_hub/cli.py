@@ -182,6 +182,24 @@ def cmd_test(args: argparse.Namespace, site: Site) -> int:
     return subprocess.call(argv, cwd=ROOT, env=env)
 
 
+def cmd_sudoers(args: argparse.Namespace, site: Site) -> int:
+    """Print (or, with --install, validate and write) the sudo rules of a non-root hub."""
+    from . import sudoers
+
+    try:
+        text = sudoers.render(args.hub_user)
+        if not args.install:
+            sudoers.validate(text)
+            print(text, end="")
+            return 0
+        path = sudoers.install(text, Path(args.file))
+    except sudoers.SudoersError as exc:
+        _say(f"error: {exc}")
+        return 1
+    _say(f"wrote {path}: {args.hub_user} may run sbatch and scancel as members of the group")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="aifactory", description=__doc__)
     parser.add_argument("--site", help="site file (default: $AIFACTORY_SITE or the local demo)")
@@ -191,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="say which part is down (exit 1 if any)")
     test = sub.add_parser("test", help="run the whole test suite (all tiers)")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    rules = sub.add_parser("sudoers", help="sudo rules for a hub that does not run as root")
+    rules.add_argument("--hub-user", required=True, help="the hub's service account")
+    rules.add_argument("--install", action="store_true", help="validate and write --file")
+    rules.add_argument("--file", default="/etc/sudoers.d/aifactory-hub", help="where to write")
     args = parser.parse_args(argv)
     try:
         site = load_site(args.site)
@@ -200,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.site:
         os.environ[SITE_ENV] = str(Path(args.site).resolve())
         args.site = os.environ[SITE_ENV]
-    handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "test": cmd_test}
+    handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "test": cmd_test,
+               "sudoers": cmd_sudoers}  # fmt: skip
     try:
         return handler[args.command](args, site)
     except RuntimeError as exc:

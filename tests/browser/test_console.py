@@ -87,6 +87,11 @@ def test_a_trainer_sees_no_cluster_dashboard_and_is_refused_it(hub, browser):
         page.close()
 
 
+@pytest.mark.hardening(
+    "attack",
+    "a Slurm job named like markup (<img src=x onerror=...>) shown in the console",
+    "shown as text; no element made, no script run",
+)
 def test_support_sees_the_session_and_stops_it(hub, browser, artifacts, alice_session, xss_job):
     dialogs: list[str] = []
     before = console_kernels()
@@ -120,6 +125,11 @@ def test_support_sees_the_session_and_stops_it(hub, browser, artifacts, alice_se
     assert new_kernels(before, timeout=30) == set()
 
 
+@pytest.mark.hardening(
+    "attack",
+    "the browser sends an execute_request over a dashboard kernel's websocket",
+    "dropped: no execute_reply, the code never runs",
+)
 def test_the_browser_cannot_run_code_in_a_dashboard_kernel(hub, browser):
     marker = Path(f"/tmp/aifactory-console-exec-{uuid.uuid4().hex}")
     page = login(browser, hub, "sam")

@@ -10,6 +10,11 @@ from tests.stack import server_token, session_jobs, wait_no_jobs
 pytestmark = [pytest.mark.slurm, pytest.mark.hub]
 
 
+@pytest.mark.hardening(
+    "attack",
+    "a session reports a port with the user's, another user's or its own token plus cmd/ip",
+    "403 for any token but the server's own; 400 for anything beyond a port; 409 to change it",
+)
 def test_only_the_servers_own_token_may_report_only_a_port(hub):
     resp = hub.api("POST", "/users/alice/server", "alice", json={})
     assert resp.status_code in (201, 202), resp.text

@@ -13,6 +13,12 @@ from tests.stack import hub_log, progress_events, server_token, session_jobs, sh
 pytestmark = [pytest.mark.slurm, pytest.mark.hub]
 
 
+@pytest.mark.hardening(
+    "attack",
+    "look for the session's hub token in the batch script, scontrol show job -dd, sacct -o ALL, "
+    "the hub log and the job's output",
+    "found in none of them",
+)
 def test_session_is_a_slurm_job_charged_to_the_project(hub):
     resp = hub.api(
         "POST",
@@ -84,6 +90,12 @@ def test_gpu_session_gets_simulated_gpus(hub):
         ("sam", {}, "not a member of any project"),
     ],
 )
+@pytest.mark.hardening(
+    "attack",
+    "spawn options with a foreign project, an unknown partition, out-of-range sizes, "
+    "#SBATCH lines smuggled in a value, cmd or prologue",
+    "400 naming the option; no job submitted; no server",
+)
 def test_refused_options_submit_no_job(hub, user, options, message):
     def job_ids() -> set[str]:
         args = ("-h", "-u", user, "-n", "jupyterhub-session", "-t", "all", "-o", "%i")
@@ -98,6 +110,11 @@ def test_refused_options_submit_no_job(hub, user, options, message):
     assert not hub.server(user)
 
 
+@pytest.mark.hardening(
+    "fault",
+    "a starting session's job held by a used-up allocation, then scancelled during start-up",
+    "the spawn page shows the pending reason; the spawn fails at once; the user can retry",
+)
 def test_pending_reason_shown_then_scancel_fails_fast_and_user_can_retry(hub):
     # A used-up allocation: Slurm holds the job with an AssocGrp...Minutes reason.
     assoc = ("user=bob", "account=ai-alpha", "cluster=aifactory")

@@ -91,6 +91,9 @@ async def test_pending_reason_and_expected_start(poller, fake):
     )
 
 
+@pytest.mark.hardening(
+    "fault", "slurmctld times out (scripted)", "every job 'unknown', none 'gone'"
+)
 async def test_controller_timeout_is_unknown_not_gone(poller, fake):
     fake.raise_on = "squeue"
     info = await poller.get("9", max_age=1)
@@ -106,6 +109,10 @@ async def test_controller_timeout_is_unknown_not_gone(poller, fake):
         (2, "", "squeue: error: something unexpected"),
         (-9, "", ""),
     ],
+    ids=["garbage", "empty", "unreachable", "exit-2", "killed"],
+)
+@pytest.mark.hardening(
+    "fault", "squeue answers (scripted): garbage, nothing, odd exit codes", "never 'gone'"
 )
 async def test_bad_squeue_answers_never_mean_gone(poller, fake, answer):
     fake.squeue = answer

@@ -1,0 +1,388 @@
+"""Security on the real stack, around one real session of alice's (a Slurm job on ai-alpha):
+where the hub's token for it can be read, what another researcher gets from the factory
+service, from the session's own port and from a Dask cluster alice starts in it. "Another
+researcher" is bob (or carol) as a POSIX process of their own on the same node."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import stat
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.access import api, draft, ok
+from tests.helpdesk import session
+from tests.session_kernel import SessionKernel
+from tests.stack import hub_log, server_token, sh, wait_for
+
+pytestmark = [pytest.mark.slurm, pytest.mark.hub]
+QUEUE_WAIT_S = 600
+SLURM_LOGS = Path("/var/log/aifactory/slurm")
+CTLD_STATE = Path("/var/lib/aifactory/slurm/ctld")
+
+
+@pytest.fixture(scope="module")
+def alice(hub) -> Iterator[dict]:
+    """alice's running session: its job id, environment, token and the server's own port."""
+    with session(hub, "alice", project="ai-alpha", partition="cpu", memory_gb=4,
+                 walltime_hours=1) as (job, env):  # fmt: skip
+        yield {"job": job, "env": env, "token": server_token(job), "port": server_port(job)}
+
+
+def job_pids(job: str) -> list[int]:
+    """Processes of Slurm job `job` (as root, from /proc)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if f"SLURM_JOB_ID={job}\0".encode() in environ:
+            pids.append(int(proc.name))
+    return pids
+
+
+def server_port(job: str) -> int:
+    """The TCP port the session's Jupyter server listens on (ss, matched by pid)."""
+    pids = set(job_pids(job))
+    for line in sh("ss", "-H", "-ltnp").splitlines():
+        owners = {int(p) for p in re.findall(r"pid=(\d+)", line)}
+        if owners & pids:
+            return int(line.split()[3].rsplit(":", 1)[1])
+    raise AssertionError(f"no listening port of job {job}")
+
+
+def as_user(user: str, code: str, stdin: str = "", timeout: float = 120) -> str:
+    """Run Python `code` as POSIX `user` (no shell); its stdout."""
+    who = pwd.getpwnam(user)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd="/tmp",
+        env={"PATH": "/usr/bin:/bin", "HOME": who.pw_dir, "USER": user, "LANG": "C.UTF-8"},
+        user=who.pw_uid,
+        group=who.pw_gid,
+        extra_groups=os.getgrouplist(user, who.pw_gid),
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+# --- 1. the hub token of a session ----------------------------------------------------------
+
+
+@pytest.mark.hardening(
+    "attack",
+    "looking for a session's hub token in sacct --json (SubmitLine, Comment, script/env), "
+    "the Slurm daemons' logs, every process's command line, and the controller's saved job",
+    "nowhere; the saved job environment is readable by slurm only, bob cannot read the "
+    "server's environment",
+)
+def test_the_session_token_is_nowhere_another_user_can_read_it(hub, alice):
+    """Complements test_sessions (batch script, scontrol show job -dd, sacct -o ALL, hub log,
+    output file) with the places that test does not look at."""
+    token, job = alice["token"], alice["job"]
+    assert len(token) >= 32
+    accounting = sh("sacct", "--json", "-j", job)
+    record = next(j for j in json.loads(accounting)["jobs"] if str(j["job_id"]) == job)
+    assert record["user"] == "alice"  # the right record: what is stored of it has no token
+    assert token not in accounting
+    fields = sh("sacct", "-n", "-P", "-X", "-j", job, "-o", "SubmitLine,Comment,WorkDir")
+    assert token not in fields
+    assert token not in sh("scontrol", "show", "job", "-dd", job)
+    assert token not in hub_log(hub)
+    for log in SLURM_LOGS.glob("*.log"):
+        assert token not in log.read_text(errors="replace"), log
+    # every user can list every process's command line: the token is never on one
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        assert token.encode() not in cmdline, proc
+    # sbatch --export saves the job's environment in the controller's state: slurm's only
+    saved = [p for p in CTLD_STATE.glob(f"hash.*/job.{job}/environment") if p.is_file()]
+    for path in [*saved, *(p.parent for p in saved), CTLD_STATE]:
+        st = path.stat()
+        assert st.st_uid == pwd.getpwnam("slurm").pw_uid and st.st_mode & 0o077 == 0, path
+    # and bob cannot read the server's environment, nor the job's output folder
+    probe = """
+import json, sys
+paths = json.loads(sys.stdin.read())
+out = {}
+for p in paths:
+    try:
+        open(p, "rb").read(1)
+        out[p] = "read"
+    except OSError as exc:
+        out[p] = type(exc).__name__
+print(json.dumps(out))
+"""
+    targets = [f"/proc/{pid}/environ" for pid in job_pids(job)]
+    targets.append(f"/home/alice/.jupyter-sessions/{job}.log")
+    seen = json.loads(as_user("bob", probe, json.dumps(targets)))
+    assert seen and all(result == "PermissionError" for result in seen.values()), seen
+
+
+# --- 2. the factory service, one researcher against another ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def carols(hub) -> dict:
+    """A ticket and a draft proposal of carol's (project ai-beta, where alice is no member)."""
+    ticket = ok(api(hub, "POST", "tickets", "carol", json={
+        "topic": "jobs", "subject": f"carol's private question {uuid.uuid4().hex[:6]}",
+        "body": "Only carol and staff may read this."}), 201)  # fmt: skip
+    call = ok(api(hub, "POST", "calls", "sam", json={
+        "mode": "fast_lane", "title": f"Isolation {uuid.uuid4().hex[:6]}",
+        "capacity": {"gpu": {"gpu_hours": 100, "cpu_hours": 100}}}), 201)  # fmt: skip
+    body = draft(call["id"], "Carol's secret plan", "Beta Health", 10)
+    proposal = ok(api(hub, "POST", "proposals", "carol", json=body), 201)
+    return {"ticket": ticket["id"], "proposal": proposal["id"], "subject": ticket["subject"]}
+
+
+FOREIGN = {
+    "usage-of-ai-beta": ("GET", "usage/projects/ai-beta", None),
+    "usage-of-everyone": ("GET", "usage?all=1", None),
+    "billing": ("GET", "usage/billing?from=2026-01-01&to=2026-12-31", None),
+    "billing-csv": ("GET", "usage/billing.csv?from=2026-01-01&to=2026-12-31", None),
+    "funder-report": ("GET", "usage/funder?from=2026-01-01&to=2026-12-31", None),
+    "project-ai-beta": ("GET", "projects/ai-beta", None),
+    "add-self-to-ai-beta": ("POST", "projects/ai-beta/members", {"username": "alice"}),
+    "remove-carol-from-ai-beta": ("DELETE", "projects/ai-beta/members/carol", None),
+    "end-ai-beta": ("POST", "projects/ai-beta/end", None),
+    "carols-ticket": ("GET", "tickets/{ticket}", None),
+    "reply-to-carols-ticket": ("POST", "tickets/{ticket}/messages", {"body": "hijack"}),
+    "close-carols-ticket": ("POST", "tickets/{ticket}/close", None),
+    "carols-proposal": ("GET", "proposals/{proposal}", None),
+    "edit-carols-proposal": ("PUT", "proposals/{proposal}", {"title": "mine now"}),
+    "submit-carols-proposal": ("POST", "proposals/{proposal}/submit", None),
+    "withdraw-carols-proposal": ("POST", "proposals/{proposal}/withdraw", None),
+    "cluster-sessions": ("GET", "cluster", None),
+}
+
+
+@pytest.mark.hardening(
+    "attack",
+    "researcher alice's token asks the factory service for carol's project, usage, tickets, "
+    "proposals or the staff reports, or changes them",
+    "403 or 404; nothing of carol's in the answer, nothing changed",
+)
+@pytest.mark.parametrize("case", list(FOREIGN))
+def test_alices_token_gets_nothing_of_carols(hub, carols, case):
+    method, path, body = FOREIGN[case]
+    resp = api(hub, method, path.format(**carols), "alice", json=body)
+    assert resp.status_code in (403, 404), (resp.status_code, resp.text[:500])
+    for secret in ("Carol's secret plan", carols["subject"], "Only carol and staff"):
+        assert secret not in resp.text
+    # carol's things are as they were
+    assert ok(api(hub, "GET", f"proposals/{carols['proposal']}", "carol"))["status"] == "draft"
+    ticket = ok(api(hub, "GET", f"tickets/{carols['ticket']}", "carol"))
+    assert ticket["status"] == "open" and len(ticket["messages"]) == 1
+
+
+@pytest.mark.hardening(
+    "attack",
+    "researcher alice lists projects, usage, tickets, proposals and partitions",
+    "only her own: no ai-beta, no ticket or proposal of carol's",
+)
+def test_alices_lists_are_filtered_to_her_own(hub, carols):
+    projects = {p["account"] for p in ok(api(hub, "GET", "projects", "alice"))}
+    usage = {p["account"] for p in ok(api(hub, "GET", "usage", "alice"))["projects"]}
+    partitions = json.dumps(ok(api(hub, "GET", "site/partitions", "alice")))
+    tickets = ok(api(hub, "GET", "tickets", "alice"))
+    proposals = ok(api(hub, "GET", "proposals", "alice"))
+    assert "ai-alpha" in usage  # the control: her own project is there
+    assert "ai-beta" not in projects | usage and "ai-beta" not in partitions
+    assert carols["ticket"] not in {t["id"] for t in tickets}
+    assert all(t["user"] == "alice" for t in tickets)
+    assert carols["proposal"] not in {p["id"] for p in proposals}
+    assert all(p["applicant"] == "alice" for p in proposals)
+    # and carol, the control, does see hers
+    assert carols["ticket"] in {t["id"] for t in ok(api(hub, "GET", "tickets", "carol"))}
+
+
+# --- 4. another local user straight at the session's port and its Dask cluster --------------
+
+HTTP_PROBE = """
+import json, sys, requests
+out = []
+for url, headers in json.loads(sys.stdin.read()):
+    try:
+        r = requests.get(url, headers=headers, allow_redirects=False, timeout=30)
+        out.append([r.status_code, r.headers.get("Location", ""), r.text[:3000]])
+    except requests.RequestException as exc:
+        out.append([0, "", type(exc).__name__])
+print(json.dumps(out))
+"""
+SERVER_PATHS = ["api/contents", "api/kernels", "api/sessions", "api/terminals", "lab", "tree",
+                "files/.bashrc", "api/contents/.bashrc?content=1"]  # fmt: skip
+
+
+def probe_as(user: str, requests_: list) -> list:
+    return json.loads(as_user(user, HTTP_PROBE, json.dumps(requests_)))
+
+
+@pytest.mark.hardening(
+    "attack",
+    "bob connects straight to alice's session port (no hub proxy) with no token, his own "
+    "token, or his token as ?token=, for contents, kernels, terminals, /lab and files",
+    "403 or a redirect to the hub's login; never content",
+)
+def test_bob_at_alices_session_port_gets_nothing(hub, alice):
+    base = f"http://127.0.0.1:{alice['port']}/user/alice/"
+    bob = hub.token("bob")
+    # the control: alice's own token at the same port gets her contents
+    own = requests.get(base + "api/contents", headers={"Authorization": f"token "
+                       f"{hub.token('alice')}"}, timeout=30)  # fmt: skip
+    assert own.status_code == 200 and '"content"' in own.text
+    tries = []
+    for path in SERVER_PATHS:
+        tries += [
+            [base + path, {}],
+            [base + path, {"Authorization": f"token {bob}"}],
+            [base + path + ("&" if "?" in path else "?") + f"token={bob}", {}],
+        ]
+    for (url, _), (status, location, body) in zip(tries, probe_as("bob", tries), strict=True):
+        assert status in (302, 403, 404, 405), (url, status, body[:300])
+        if status == 302:
+            assert "/hub/" in location and "/user/alice/" not in location.split("?")[0], location
+        assert '"content"' not in body and '"kernels"' not in body and "JupyterLab" not in body
+        assert "\\nexport" not in body and '"id"' not in body
+
+
+START_CLUSTER = """
+from aifactory_widgets.dask_launcher import DaskLauncher
+launcher = DaskLauncher()
+launcher.minimum.value, launcher.maximum.value = 1, 1
+launcher.placement.walltime.value = 15
+launcher.start_button.click()
+client = launcher.client
+client.wait_for_workers(1, timeout={wait})
+"""
+DASK_PROBE = """
+import json, sys, uuid
+from distributed import Client
+address, marker = json.loads(sys.stdin.read())
+host = address.split("://", 1)[1]
+out = {}
+for scheme in ("tcp", "tls"):
+    try:
+        c = Client(f"{scheme}://{host}", timeout=10)
+    except Exception as exc:
+        out[scheme] = type(exc).__name__
+        continue
+    try:
+        c.submit(lambda: open(marker, "w").write("ran as " + __import__("getpass").getuser())
+                 ).result(timeout=20)
+        out[scheme] = "connected and ran"
+    except Exception as exc:
+        out[scheme] = "connected: " + type(exc).__name__
+    finally:
+        c.close()
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(hub, alice) -> Iterator[dict]:
+    kernel = SessionKernel(hub.url, "alice", hub.token("alice"))
+    try:
+        kernel.execute(START_CLUSTER.replace("{wait}", str(QUEUE_WAIT_S)),
+                       timeout=QUEUE_WAIT_S + 60)  # fmt: skip
+        yield {
+            "kernel": kernel,
+            "address": kernel.value("launcher.cluster.scheduler_address"),
+            "dashboard": kernel.value("launcher.dashboard_url"),
+            "name": kernel.value("launcher.cluster.job_name"),
+            "jobs": kernel.value("[str(j.job_id) for j in launcher.cluster.workers.values()]"),
+        }
+        kernel.execute("launcher.stop()")
+    finally:
+        kernel.shutdown()
+
+
+@pytest.mark.hardening(
+    "attack",
+    "bob connects a dask Client (tcp:// and tls:// without the credentials) to the scheduler "
+    "of alice's Dask cluster and submits a task",
+    "the handshake fails; no task runs as alice; alice's own client and worker still work",
+)
+def test_bob_cannot_use_alices_dask_scheduler(hub, dask_cluster):
+    kernel, address = dask_cluster["kernel"], dask_cluster["address"]
+    assert address.startswith("tls://127.0.0.1:"), address
+    # the control: alice's client computes on her worker over the same address
+    assert kernel.value("float(client.submit(sum, [1, 2, 3]).result(timeout=60))") == 6.0
+    marker = f"/tmp/aif-dask-probe-{uuid.uuid4().hex}"
+    seen = json.loads(as_user("bob", DASK_PROBE, json.dumps([address, marker]), timeout=180))
+    assert set(seen) == {"tcp", "tls"}
+    assert not any(result.startswith("connected") for result in seen.values()), seen
+    assert not Path(marker).exists()
+    assert kernel.value("len(client.scheduler_info()['workers'])") == 1
+
+
+@pytest.mark.hardening(
+    "attack",
+    "bob reads the TLS key material of alice's Dask cluster (files, worker job script, "
+    "command lines)",
+    "keys only in 0600 files of alice's 0700 folder; the job script and command lines carry "
+    "paths, never a key",
+)
+def test_the_clusters_keys_are_alices_only(dask_cluster):
+    home = Path("/home/alice/.aifactory-jobs/dask")
+    keys = list(home.glob(".dask-jobqueue.worker.*"))
+    assert keys, "dask-jobqueue wrote no worker credentials"
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    for key in keys:
+        st = key.stat()
+        assert st.st_uid == pwd.getpwnam("alice").pw_uid and st.st_mode & 0o077 == 0, key
+    (job,) = dask_cluster["jobs"]
+    script = sh("scontrol", "write", "batch_script", job, "-")
+    assert "--tls-key" in script and "PRIVATE KEY" not in script
+    for proc in Path("/proc").iterdir():
+        try:
+            assert b"PRIVATE KEY" not in (proc / "cmdline").read_bytes(), proc
+        except OSError:
+            continue
+    probe = "import sys, json\nfor p in json.loads(sys.stdin.read()):\n try:\n  open(p).read()\n"
+    probe += "  print('read', p)\n except OSError:\n  pass\n"
+    assert as_user("bob", probe, json.dumps([str(k) for k in keys])) == ""
+
+
+@pytest.mark.hardening(
+    "attack",
+    "bob opens the dashboard of alice's Dask cluster through the proxy path of her server",
+    "403 (or the hub's login), never the dashboard; alice's token gets it",
+)
+def test_bob_cannot_open_alices_dask_dashboard_through_the_hub(hub, dask_cluster):
+    link = dask_cluster["dashboard"]
+    assert link.startswith("/user/alice/proxy/")
+    url = hub.url + link
+    mine = requests.get(url, headers={"Authorization": f"token {hub.token('alice')}"},
+                        timeout=60)  # fmt: skip
+    assert mine.status_code == 200 and "Dask" in mine.text
+    for headers in ({}, {"Authorization": f"token {hub.token('bob')}"}):
+        resp = requests.get(url, headers=headers, allow_redirects=False, timeout=60)
+        assert resp.status_code in (302, 403), resp.status_code
+        assert "Dask" not in resp.text and "bokeh" not in resp.text.lower()
+
+
+def test_the_cluster_left_no_job(hub, dask_cluster):
+    """Runs last in this module: the cluster stops with the fixture; nothing lingers."""
+    name = dask_cluster["name"]
+    dask_cluster["kernel"].execute("launcher.stop()")
+    wait_for(lambda: not sh("squeue", "-h", "-n", name, "-o", "%i").split(), 60, name)
