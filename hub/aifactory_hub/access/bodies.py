@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..policy import AccessMode, ApplicantType, EthicsAssessment
 from .errors import AccessError
@@ -15,10 +15,37 @@ LongText = Annotated[str, Field(max_length=20_000)]
 Username = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")]
 Partition = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 Hours = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+MAX_ID = 2**63 - 1  # the store's ids are 64-bit integers
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _storable(value: object) -> object:
+    """Refuse text no store can keep: a NUL character (PostgreSQL refuses it) or a lone
+    surrogate (not UTF-8), anywhere in a string, a list or a mapping."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode text (a lone surrogate is not)") from None
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _storable(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key)
+            _storable(item)
+    return value
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable_text(cls, value: object) -> object:
+        return _storable(value)
 
 
 class RequestBody(_Body):
@@ -32,7 +59,7 @@ class RequestBody(_Body):
 class Draft(_Body):
     """A proposal's fields; in a draft everything but the call may still be missing."""
 
-    call_id: int | None = None
+    call_id: Id | None = None
     title: Text = ""
     abstract: LongText = ""
     organisation: Text = ""

@@ -146,8 +146,8 @@ def ensure_playground(db: Session, site: Site, username: str) -> m.Project | Non
     checks: a POSIX account on the cluster, not staff-only, no project yet."""
     try:
         pwd.getpwnam(username)
-    except KeyError:
-        raise AccessError(400, f"{username} has no account on the cluster", "username") from None
+    except (KeyError, ValueError):  # ValueError: a NUL in the name
+        raise AccessError(400, f"{username!r} has no account on the cluster", "username") from None
     roles = next((set(u.roles) for u in site.users if u.name == username), {"researcher"})
     if "researcher" not in roles or site.projects_of(username) or projects_of(db, username):
         return None

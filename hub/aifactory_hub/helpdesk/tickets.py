@@ -8,6 +8,7 @@ back to `open`, also after it was closed: the same question goes on in the same 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,8 @@ from ..access.errors import AccessError, conflict, not_found
 from ..access.proposals import event
 from ..store import models as m
 from .bodies import TOPICS, AssignBody, NewTicket, ReplyBody
+
+USERNAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ def listing(
         query = query.where(m.Ticket.topic == topic)
     if assignee == "-":
         query = query.where(m.Ticket.assignee.is_(None))
+    elif assignee and not USERNAME.match(assignee):
+        raise AccessError(400, "a user name, or - for the unassigned tickets", "assignee")
     elif assignee:
         query = query.where(m.Ticket.assignee == assignee)
     return list(db.scalars(query.limit(500)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -21,6 +22,7 @@ from .. import scopes
 from ..access import bodies
 from ..access import projects as prj
 from ..access import proposals as prp
+from ..access.bodies import MAX_ID
 from ..access.errors import AccessError
 from ..access.views import Caller, call_json, project_json, proposal_json
 from ..site import Site
@@ -28,6 +30,7 @@ from ..store import models
 from .app import APIHandler
 
 ACCOUNT = r"([a-z][a-z0-9_-]{0,31})"
+ID = re.compile(r"^[0-9]{1,19}$")
 
 
 class AccessHandler(APIHandler):
@@ -56,12 +59,13 @@ class AccessHandler(APIHandler):
     def body(self, model: type[bodies._Body]) -> Any:
         try:
             data = json.loads(self.request.body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             raise AccessError(400, "the body is not valid JSON") from None
         return bodies.parse(model, data)
 
     async def _answer(self, function, *args, **kwargs):
         try:
+            _ids_in_range(args)
             return await function(*args, **kwargs)
         except AccessError as exc:
             self.write_json(
@@ -88,6 +92,13 @@ class AccessHandler(APIHandler):
             await loop.run_in_executor(
                 None, prj.provision_project, self.store, self.site.site.cluster, account
             )
+
+
+def _ids_in_range(args: Sequence[Any]) -> None:
+    """A numeric path id beyond the store's 64-bit ids names nothing (and must not reach it)."""
+    for arg in args:
+        if isinstance(arg, str) and arg.isascii() and arg.isdigit() and int(arg) > MAX_ID:
+            raise AccessError(404, f"there is no object {arg[:24]}...")
 
 
 def _handler(**methods):
@@ -159,9 +170,12 @@ async def check_draft(h: AccessHandler) -> None:
 async def list_proposals(h: AccessHandler) -> None:
     caller = await h.caller()
     call = h.get_query_argument("call", "")
-    if call and not call.isdigit():
-        raise AccessError(400, "call must be a number", "call")
-    status = h.get_query_argument("status", "")[:32]
+    if call and not (ID.match(call) and int(call) <= MAX_ID):
+        raise AccessError(400, "call must be a call's number", "call")
+    status = h.get_query_argument("status", "")
+    if status and status not in models.PROPOSAL_STATUSES:
+        choices = ", ".join(models.PROPOSAL_STATUSES)
+        raise AccessError(400, f"status is one of {choices}", "status")
     with h.store() as db:
         found = prp.list_proposals(db, caller, int(call) if call else None, status or None)
         h.write_json([h.proposal(p, caller) for p in found])
@@ -345,12 +359,98 @@ BODIES: dict[tuple[str, str], type[bodies._Body]] = {
 }
 
 
+# What the description says beyond ROUTES and BODIES: statuses other than 200, query
+# parameters, and the routes the service's app serves outside the access handlers.
+SUCCESS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("calls", "post"): ("201",),
+    ("proposals", "post"): ("201",),
+    ("tickets", "post"): ("201",),
+    ("workshops", "post"): ("201",),
+    (r"workshops/(\d+)/participants/([^/]+)/restart", "post"): ("202",),
+    ("playground/([^/]+)", "post"): ("200", "201"),
+}
+UPSTREAM = {("workshops", "post"), (r"workshops/(\d+)/end", "post")}  # may answer 502
+_TEXT = {"type": "string", "maxLength": 64}
+_DAY = {"type": "string", "format": "date"}
+QUERY: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
+    ("proposals", "get"): {
+        "call": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+        "status": {"type": "string", "enum": list(models.PROPOSAL_STATUSES)},
+    },
+    ("tickets", "get"): {"status": _TEXT, "topic": _TEXT, "assignee": _TEXT},
+    ("usage", "get"): {"all": {"type": "string", "enum": ["1", "true", "0", ""]}},
+    ("usage/billing", "get"): {"from": _DAY, "to": _DAY},
+    ("usage/billing.csv", "get"): {"from": _DAY, "to": _DAY},
+    ("usage/funder", "get"): {"from": _DAY, "to": _DAY},
+}
+CONTENT: dict[tuple[str, str], str] = {("usage/billing.csv", "get"): "text/csv"}
+PATH_PARAMS: dict[str, dict[str, Any]] = {
+    "id": {"type": "string", "pattern": "^[0-9]+$"},
+    "account": {"type": "string", "pattern": "^" + ACCOUNT[1:-1] + "$"},
+    "name": {"type": "string", "minLength": 1},
+}
+ERROR = {
+    "type": "object",
+    "required": ["status", "message"],
+    "properties": {
+        "status": {"type": "integer"},
+        "message": {"type": "string"},
+        "field": {"type": "string", "description": "the dotted field at fault, or empty"},
+    },
+}
+SERVICE_ROUTES: list[tuple[str, dict[str, Any], str]] = [
+    ("health", {"get": None}, "The service answers (no token needed)"),
+    ("cluster", {"get": None}, "Partitions, the Slurm queue and every hub session (staff)"),
+    ("sessions/([^/]+)", {"delete": None}, "Stop a user's session (staff)"),
+]
+PUBLIC = {"health"}
+
+
+def _operation(path: str, method: str, summary: str, params: list, model) -> dict[str, Any]:
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    kind = CONTENT.get((path, method), "application/json")
+    responses: dict[str, Any] = {
+        code: {"description": "OK", "content": {kind: {}}}
+        for code in SUCCESS.get((path, method), ("200",))
+    }
+    problems = {
+        "400": "bad input: the message names the field",
+        "401": "no or bad token",
+        "403": "the token lacks the scope",
+        "404": "not found (or not yours)",
+        "409": "wrong state for this change",
+    }
+    if (path, method) in UPSTREAM or path.startswith("sessions/"):
+        problems["502"] = "Slurm, the accounts or the hub refused a step"
+    for code, text in problems.items():
+        responses[code] = {"description": text, "content": error}
+    query = [
+        {"name": n, "in": "query", "required": False, "schema": schema}
+        for n, schema in QUERY.get((path, method), {}).items()
+    ]
+    op: dict[str, Any] = {
+        "summary": summary,
+        "parameters": params + query,
+        "responses": responses,
+    }
+    if path not in PUBLIC:
+        op["security"] = [{"hubToken": []}]
+    else:
+        op["responses"] = {"200": responses["200"]}
+    if model is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    return op
+
+
 def openapi(server_prefix: str, extra: Sequence[tuple[list, dict]] = ()) -> dict[str, Any]:
     """An OpenAPI 3.1 description of the routes, with the bodies' JSON schemas; `extra` adds
     other modules' (ROUTES, BODIES)."""
     paths: dict[str, Any] = {}
     bodies_of = dict(BODIES)
-    routes = list(ROUTES)
+    routes = SERVICE_ROUTES + list(ROUTES)
     for more_routes, more_bodies in extra:
         routes += more_routes
         bodies_of.update(more_bodies)
@@ -361,33 +461,14 @@ def openapi(server_prefix: str, extra: Sequence[tuple[list, dict]] = ()) -> dict
                 name = "id" if group == r"(\d+)" else ("account" if group == ACCOUNT else "name")
                 shown = shown.replace(group, "{" + name + "}", 1)
         params = [
-            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+            {"name": n, "in": "path", "required": True, "schema": PATH_PARAMS[n]}
             for n in ("id", "account", "name")
             if "{" + n + "}" in shown
         ]
-        item: dict[str, Any] = {}
-        for method in methods:
-            op: dict[str, Any] = {
-                "summary": summary,
-                "parameters": params,
-                "security": [{"hubToken": []}],
-                "responses": {
-                    "200": {"description": "OK"},
-                    "400": {"description": "bad input: the message names the field"},
-                    "401": {"description": "no or bad token"},
-                    "403": {"description": "the token lacks the scope"},
-                    "404": {"description": "not found (or not yours)"},
-                    "409": {"description": "wrong state for this change"},
-                },
-            }
-            model = bodies_of.get((path, method))
-            if model is not None:
-                op["requestBody"] = {
-                    "required": True,
-                    "content": {"application/json": {"schema": model.model_json_schema()}},
-                }
-            item[method] = op
-        paths["/" + shown] = item
+        paths["/" + shown] = {
+            method: _operation(path, method, summary, params, bodies_of.get((path, method)))
+            for method in methods
+        }
     return {
         "openapi": "3.1.0",
         "info": {"title": "AI Factory Hub: factory service", "version": "1"},
@@ -395,7 +476,8 @@ def openapi(server_prefix: str, extra: Sequence[tuple[list, dict]] = ()) -> dict
         "components": {
             "securitySchemes": {
                 "hubToken": {"type": "apiKey", "in": "header", "name": "Authorization"}
-            }
+            },
+            "schemas": {"Error": ERROR},
         },
         "paths": paths,
     }

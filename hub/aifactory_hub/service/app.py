@@ -82,6 +82,13 @@ class APIHandler(web.RequestHandler):
         self.finish(json.dumps({"status": status_code, "message": message}))
 
 
+class NotFoundHandler(APIHandler):
+    """Any path the service does not serve: a JSON 404 like every other refusal."""
+
+    def prepare(self) -> None:
+        raise web.HTTPError(404, "there is no such endpoint (see api/openapi.json)")
+
+
 class HealthHandler(web.RequestHandler):
     def get(self) -> None:
         self.finish({"ok": True})
@@ -152,5 +159,7 @@ def make_app(prefix: str, hub_auth: HubAuth, hub: HubAPI, monitor: ClusterMonito
                 for m in modules
                 for r in access_api.handlers(api, hub_auth, site, store, m.ROUTES)
             ],
-        ]
+        ],
+        default_handler_class=NotFoundHandler,
+        default_handler_args=auth,
     )

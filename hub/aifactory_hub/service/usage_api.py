@@ -26,6 +26,8 @@ from .access_api import ACCOUNT, AccessHandler
 
 T = TypeVar("T")
 MAX_PERIOD_DAYS = 3660
+# Reports add a day to the end of a period: the year 9999 has no day after it.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 
 
 async def _usage_staff(h: AccessHandler) -> tuple[Caller, bool]:
@@ -50,6 +52,8 @@ def period(h: AccessHandler, today: date | None = None) -> tuple[date, date]:
             days[name] = date.fromisoformat(text) if text else default
         except ValueError:
             raise AccessError(400, "must be a date like 2026-11-01", name) from None
+        if not FIRST_DAY <= days[name] <= LAST_DAY:
+            raise AccessError(400, f"must be between {FIRST_DAY} and {LAST_DAY}", name)
     if days["to"] < days["from"]:
         raise AccessError(400, "the period ends before it starts", "to")
     if days["to"] - days["from"] > timedelta(days=MAX_PERIOD_DAYS):

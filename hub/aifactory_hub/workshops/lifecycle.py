@@ -74,6 +74,8 @@ def create(store: Store, site: Site, trainer: str, body: plan.NewWorkshop) -> tu
     field, reason = plan.check_against_site(site, body)
     if reason:
         raise AccessError(400, reason, field)
+    if body.ends_at <= now():
+        raise AccessError(400, "the workshop would be over already", "ends_at")
     if not site.site.local_cluster:
         raise conflict("temporary accounts are made on the local factory only; a site with "
                        "its own identity provider gives participants their accounts")  # fmt: skip
