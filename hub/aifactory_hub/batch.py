@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from .options import SessionRequest
 
 JOB_NAME = "jupyterhub-session"
+SPAWN_MARK = "aifactory-spawn-"
 SESSION_LOG_DIR = ".jupyter-sessions"
 
 
@@ -24,6 +25,9 @@ class ScriptContext:
     home: str
     venv_bin: str
     command: Sequence[str]
+    # Marks the one job this spawn submits (its Slurm comment), so a job queued by an sbatch
+    # that timed out can still be found and cancelled: see FactorySpawner._sweep_orphan.
+    spawn_id: str = ""
 
 
 def render_session_script(request: SessionRequest, ctx: ScriptContext) -> str:
@@ -43,6 +47,10 @@ def render_session_script(request: SessionRequest, ctx: ScriptContext) -> str:
         lines.append(f"#SBATCH --gres=gpu:{request.gpu_type}:{request.gpus}")
     if request.reservation:
         lines.append(f"#SBATCH --reservation={request.reservation}")
+    if ctx.spawn_id:
+        if not re.fullmatch(r"[0-9a-f]{8,64}", ctx.spawn_id):
+            raise ValueError(f"not a spawn id: {ctx.spawn_id!r}")
+        lines.append(f"#SBATCH --comment={SPAWN_MARK}{ctx.spawn_id}")
     lines += [
         f"#SBATCH --chdir={safe_path(ctx.home)}",
         f"#SBATCH --output={safe_path(ctx.home)}/{SESSION_LOG_DIR}/%j.log",
@@ -94,6 +102,19 @@ def squeue_argv(job_ids: Sequence[str]) -> list[str]:
         "--states=all",
         "--jobs=" + ",".join(_job_id(j) for j in job_ids),
         "--format=%i|%T|%r|%S|%N|%a|%P|%u",
+    ]
+
+
+def user_sessions_argv(user: str) -> list[str]:
+    """The user's queued and running session jobs with their comments (the spawn marks)."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_.@-]{0,63}", user):
+        raise ValueError(f"not a user name: {user!r}")
+    return [
+        "squeue",
+        "--noheader",
+        f"--user={user}",
+        f"--name={JOB_NAME}",
+        "--format=%i|%k",
     ]
 
 

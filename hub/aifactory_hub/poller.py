@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 PENDING_STATES = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "RESIZING", "SUSPENDED"}
 RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"}
+_STATE = re.compile(r"[A-Z]+(_[A-Z]+)*")
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,10 @@ def parse_squeue(text: str) -> tuple[dict[str, JobInfo], list[str]]:
         if not line.strip():
             continue
         parts = line.strip().split("|")
-        if len(parts) != 8 or not parts[0].isdigit() or not parts[1].isalpha():
+        # States are upper case with underscores (NODE_FAIL, OUT_OF_MEMORY): a check for
+        # letters only once made every such job "unparsable", so a session whose node failed
+        # was never noticed.
+        if len(parts) != 8 or not parts[0].isdigit() or not _STATE.fullmatch(parts[1]):
             skipped.append(line)
             continue
         job_id, state, reason, start, node, account, partition, _user = parts

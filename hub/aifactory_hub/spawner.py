@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pwd
+import secrets
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -205,7 +206,12 @@ class FactorySpawner(batchspawner.SlurmSpawner):
     def _script_context(self) -> batch.ScriptContext:
         command = [self.batchspawner_singleuser_cmd, *self.cmd, *self.get_args()]
         home = pwd.getpwnam(self.user.name).pw_dir
-        return batch.ScriptContext(home=home, venv_bin=f"{self.session_venv}/bin", command=command)
+        return batch.ScriptContext(
+            home=home,
+            venv_bin=f"{self.session_venv}/bin",
+            command=command,
+            spawn_id=secrets.token_hex(8),
+        )
 
     def _prepare_log_dir(self, run_as: slurm.RunAs) -> None:
         path = Path(run_as.home) / batch.SESSION_LOG_DIR
@@ -225,7 +231,8 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         request = self.session_request
         run_as = self._run_as()
         self._prepare_log_dir(run_as)
-        script = batch.render_session_script(request, self._script_context())
+        context = self._script_context()
+        script = batch.render_session_script(request, context)
         self.log.info(
             "Submitting session for %s: account=%s partition=%s cpus=%d mem=%dG gpus=%d time=%dmin",
             self.user.name,
@@ -245,6 +252,9 @@ class FactorySpawner(batchspawner.SlurmSpawner):
                 timeout=self.slurm_timeout,
             )
         except slurm.ControllerUnreachable:
+            # A frozen slurmctld may still queue the job once it wakes: find and cancel it.
+            self._sweeps.add(task := asyncio.ensure_future(self._sweep_orphan(context.spawn_id)))
+            task.add_done_callback(self._sweeps.discard)
             raise SessionFailed(
                 "The cluster's scheduler (slurmctld) is not answering, so no job was submitted. "
                 "Try again in a few minutes."
@@ -353,6 +363,36 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         else:
             self.log.warning("Session job %s still listed 10 s after scancel", job_id)
         shared_poller().untrack(job_id)
+
+    _sweeps: set[asyncio.Task] = set()  # class-wide: they outlive a failed spawn
+
+    async def _sweep_orphan(self, spawn_id: str, tries: int = 60) -> None:
+        """After an sbatch that timed out: once Slurm answers again, cancel the job that
+        sbatch may have queued after all (found by its spawn mark). Two clean answers in a
+        row without it mean it was never queued."""
+        mark = batch.SPAWN_MARK + spawn_id
+        clean = 0
+        for _ in range(tries):
+            await asyncio.sleep(self.site.hub.poll_interval_s)
+            try:
+                result = await slurm.arun(
+                    batch.user_sessions_argv(self.user.name), timeout=self.slurm_timeout
+                )
+            except slurm.SlurmError:
+                clean = 0
+                continue
+            lines = (line.partition("|") for line in result.stdout.splitlines())
+            orphans = [job for job, _, comment in lines if comment == mark and job.isdigit()]
+            for job in orphans:
+                self.log.warning(
+                    "Cancelling job %s of %s: queued by an sbatch that had timed out",
+                    job,
+                    self.user.name,
+                )
+                await self._cancel(job)
+            clean = 0 if orphans else clean + 1
+            if clean >= 2:
+                return
 
     async def _cancel(self, job_id: str) -> None:
         try:

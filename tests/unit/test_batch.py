@@ -6,6 +6,7 @@ from aifactory_hub.batch import (
     sacct_argv,
     scancel_argv,
     squeue_argv,
+    user_sessions_argv,
 )
 from aifactory_hub.options import validate_options
 
@@ -80,3 +81,14 @@ def test_command_lines():
     assert sacct_argv(["3"])[-2:] == ["--jobs=3", "--format=JobID,State,ExitCode,Reason"]
     with pytest.raises(ValueError, match="not a Slurm job id"):
         scancel_argv("12; scancel -u alice")
+
+
+def test_a_spawn_marks_its_job_so_a_timed_out_sbatch_can_be_swept(demo_site):
+    req = validate_options({}, site=demo_site, projects=demo_site.projects_of("alice"))
+    ctx = ScriptContext("/home/alice", "/v/bin", ["x"], spawn_id="0123456789abcdef")
+    assert "#SBATCH --comment=aifactory-spawn-0123456789abcdef" in render_session_script(req, ctx)
+    with pytest.raises(ValueError, match="spawn id"):
+        render_session_script(req, ScriptContext("/h", "/v/bin", ["x"], spawn_id="x\n#SBATCH"))
+    assert user_sessions_argv("alice")[-1] == "--format=%i|%k"
+    with pytest.raises(ValueError, match="user name"):
+        user_sessions_argv("alice --all")

@@ -193,3 +193,16 @@ async def test_watched_jobs_share_one_loop_and_hear_of_their_end_once(fake):
     calls = len(fake.calls)
     await asyncio.sleep(0.15)
     assert len(fake.calls) == calls, "the loop must stop when nothing is watched"
+
+
+@pytest.mark.parametrize("state", ["NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "TIMEOUT"])
+async def test_end_states_with_underscores_are_gone(poller, fake, state):
+    fake.squeue = (0, squeue_text(("7", state, "None", "n1")), "")
+    assert (await poller.get("7", max_age=0)).phase == "gone"
+
+
+def test_a_state_must_look_like_one():
+    jobs, skipped = parse_squeue(
+        "7|RUN NING|x|N/A|n|a|p|u\n8|_|x|N/A|n|a|p|u\n9|run|x|N/A|n|a|p|u\n"
+    )
+    assert jobs == {} and len(skipped) == 3
