@@ -338,9 +338,14 @@ class FactorySpawner(batchspawner.SlurmSpawner):
             shared_poller().untrack(self.job_id)
             self.clear_state()
             return 1
-        info = await self.job_info(self.site.hub.poll_interval_s)
+        interval = self.site.hub.poll_interval_s
+        watched = self.job_id in shared_poller().watched
+        # A watched job's state is refreshed by the poller's own loop every interval: the
+        # hub's periodic poll just reads it (a slack of one interval, so the two never race
+        # into two squeues per interval).
+        info = await self.job_info(2 * interval if watched else interval)
         if info.alive:
-            if info.phase == "running" and self.job_id not in shared_poller().watched:
+            if info.phase == "running" and not watched:
                 self._watch()  # a session adopted after a hub restart
             return None
         shared_poller().untrack(self.job_id)
