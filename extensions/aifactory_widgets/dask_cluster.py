@@ -5,7 +5,8 @@ Defaults, from what dask-jobqueue's users run into:
 - the scheduler lives in the kernel and listens on the site's interface for the jobs
   (`[jobs] interface`, e.g. ib0; the local factory: lo), workers use the same one;
 - the dashboard binds 127.0.0.1 on a free port (several sessions share a node) and is reached
-  through the hub: `{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status` (jupyter-server-proxy);
+  through the hub at a capability URL only: `{JUPYTERHUB_SERVICE_PREFIX}proxy/absolute/{port}/
+  dask-{secret}/status` (jupyter-server-proxy; see PrivateDashboardScheduler);
 - workers of long runs restart before Slurm's walltime kills them: `--lifetime` (walltime - 5
   min) with `--lifetime-stagger`, and adaptive scaling submits the replacements;
 - worker jobs are submitted through jobs.py with a clean environment: no hub token in them.
@@ -24,7 +25,9 @@ every job of the cluster's unique name.
 
 from __future__ import annotations
 
+import re
 import secrets
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -32,13 +35,16 @@ from typing import Any
 
 from dask_jobqueue import SLURMCluster
 from dask_jobqueue.slurm import SLURMJob
+from distributed import Scheduler
+from tornado import web
+from tornado.routing import PathMatches, Rule
 
 from aifactory_hub.batch import safe_path
 
 from .jobs import JOB_DIR, SlurmRunner
 from .limits import JobSite, check_range, check_walltime, walltime_text
 
-DASHBOARD_LINK = "{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status"
+DASHBOARD_PREFIX = "{JUPYTERHUB_SERVICE_PREFIX}proxy/absolute/{port}/dask-{secret}"
 LIFETIME_MARGIN_MIN = 5
 LIFETIME_STAGGER_MIN = 4
 
@@ -124,7 +130,9 @@ def cluster_options(
         "job_name": name,
         "python": python,
         "death_timeout": site.jobs.worker_death_timeout_s,
-        "worker_extra_args": lifetime_args(req.walltime_minutes),
+        # A worker's own web pages (status, metrics) would listen unauthenticated on the
+        # jobs network: nothing here needs them.
+        "worker_extra_args": ["--no-dashboard", *lifetime_args(req.walltime_minutes)],
         "job_extra_directives": directives,
         "log_directory": f"{home}/{JOB_DIR}/dask",
         "scheduler_options": {"dashboard_address": "127.0.0.1:0"},
@@ -155,8 +163,61 @@ def cluster_name() -> str:
     return f"aif-dask-{secrets.token_hex(4)}"
 
 
-def dashboard_link(prefix: str, port: int) -> str:
-    return DASHBOARD_LINK.format(JUPYTERHUB_SERVICE_PREFIX=prefix or "/", port=port)
+def free_local_port() -> int:
+    """A port free on 127.0.0.1 now (the dashboard's: its URL names it before it starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def dashboard_options(service_prefix: str, port: int | None = None) -> dict[str, Any]:
+    """The scheduler_options of a dashboard only its link opens (PrivateDashboardScheduler):
+    127.0.0.1 on a port chosen now, under a secret prefix that is the path the hub's proxy
+    forwards as it is (`proxy/absolute/{port}/...`). Not `proxy/{port}/...`: that proxy strips
+    its own path, but bokeh names its scripts by absolute paths under the prefix, which the
+    browser would then ask the hub for, outside the proxy."""
+    port = port or free_local_port()
+    prefix = DASHBOARD_PREFIX.format(
+        JUPYTERHUB_SERVICE_PREFIX=service_prefix or "/", port=port, secret=secrets.token_urlsafe(24)
+    )
+    return {"dashboard_address": f"127.0.0.1:{port}", "http_prefix": prefix}
+
+
+def dashboard_link(http_prefix: str) -> str:
+    """The dashboard's page under its prefix: the link the researcher opens (a secret)."""
+    return "/" + http_prefix.strip("/") + "/status"
+
+
+class NotFound(web.RequestHandler):
+    """404 for any method. Not a tornado ErrorHandler: distributed's RoutingApplication would
+    take that for "no route" and ask the bokeh application next, which answers `/`."""
+
+    def prepare(self) -> None:
+        raise web.HTTPError(404)
+
+
+class PrivateDashboardScheduler(Scheduler):
+    """A scheduler whose HTTP server answers 404 to every path outside its secret `http_prefix`.
+
+    The dashboard has no authentication of its own: the hub's proxy checks the researcher's
+    login, but any user on the node can connect to 127.0.0.1:port directly. With a secret
+    prefix its pages (status, /json/identity.json, /info, /metrics...) are only under that
+    prefix, yet distributed still answers `/` with a redirect naming the prefix and serves
+    `/sitemap.json` (a list of routes) outside it. A first rule in the application's router
+    closes all of that: it is in place before the server handles its first request (this
+    method runs synchronously, in the event loop, right after the server starts listening)."""
+
+    def __init__(self, *args: Any, http_prefix: str = "/", **kwargs: Any):
+        if not http_prefix.strip("/"):
+            raise ValueError("a private dashboard needs a secret http_prefix")
+        self.private_prefix = "/" + http_prefix.strip("/")
+        super().__init__(*args, http_prefix=http_prefix, **kwargs)
+
+    def start_http_server(self, *args: Any, **kwargs: Any) -> None:
+        super().start_http_server(*args, **kwargs)
+        router = self.http_application.default_router
+        outside = PathMatches(f"(?!{re.escape(self.private_prefix)}/).*")
+        router.rules.insert(0, router.process_rule(Rule(outside, NotFound)))
 
 
 class FactorySLURMJob(SLURMJob):
@@ -169,6 +230,13 @@ class FactorySLURMJob(SLURMJob):
 
 class FactorySLURMCluster(SLURMCluster):
     job_cls = FactorySLURMJob
+
+    @property
+    def dashboard_link(self) -> str:
+        """The capability URL when the scheduler is private (the Client's and the cluster's
+        own widgets show this), instead of distributed's `distributed.dashboard.link`."""
+        prefix = getattr(getattr(self, "scheduler", None), "private_prefix", "")
+        return dashboard_link(prefix) if prefix else super().dashboard_link
 
 
 def start_reaper(user: str, name: str) -> subprocess.Popen:

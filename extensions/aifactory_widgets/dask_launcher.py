@@ -25,10 +25,12 @@ from .client import FactoryClient, FactoryError
 from .dask_cluster import (
     DaskRequest,
     FactorySLURMCluster,
+    PrivateDashboardScheduler,
     check_dask,
     cluster_name,
     cluster_options,
     dashboard_link,
+    dashboard_options,
     start_reaper,
     tls_options,
     worker_sizes,
@@ -163,6 +165,10 @@ class DaskLauncher(w.VBox):
                 req, self.site, home=self.place.home, name=name, workdir=os.getcwd()
             )
             options.update(tls_options(self.place.home))  # no plain, unauthenticated tcp://
+            # the dashboard only at a secret path (it has no authentication of its own)
+            service_prefix = self.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
+            options["scheduler_options"].update(dashboard_options(service_prefix))
+            options["scheduler_cls"] = PrivateDashboardScheduler
             self.cluster = self.cluster_factory(**options)
             self.reaper = self.reaper_factory(self.place.user, name)
             if req.minimum:
@@ -186,15 +192,24 @@ class DaskLauncher(w.VBox):
         return self.client
 
     def _show_dashboard(self) -> None:
+        """The link that opens the dashboard the scheduler serves: its secret prefix (shown
+        here, in the researcher's own notebook, and nowhere else), or, from a scheduler
+        without one (another cluster_factory), the plain proxy path."""
         services = (self.cluster.scheduler_info or {}).get("services") or {}
         port = services.get("dashboard")
-        if port:
-            link = dashboard_link(self.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/"), int(port))
-            self.dashboard_url = link
-            self.dashboard.value = (
-                f'<a href="{html.escape(link)}" target="_blank">Dask dashboard</a> '
-                "(through the hub; only you can open it)"
-            )
+        if not port:
+            return
+        prefix = getattr(getattr(self.cluster, "scheduler", None), "private_prefix", "")
+        if prefix and f"/proxy/absolute/{port}/" not in prefix:
+            self.dashboard.value = "No dashboard link: its port was taken as it started."
+            return
+        service_prefix = self.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
+        link = dashboard_link(prefix) if prefix else f"{service_prefix}proxy/{port}/status"
+        note = "through the hub" + ("; the link is its key: do not share it" if prefix else "")
+        self.dashboard_url = link
+        self.dashboard.value = (
+            f'<a href="{html.escape(link)}" target="_blank">Dask dashboard</a> ({note})'
+        )
 
     def watch(self) -> int:
         """Show the workers the scheduler knows now; returns how many."""

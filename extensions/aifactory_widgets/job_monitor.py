@@ -84,7 +84,8 @@ class JobMonitor(BrowserRefresh, w.VBox):
             self.rows = rows
             table = [self._header(), *(self._row(r) for r in rows)]
             self.table.children = table if rows else [w.Label("No jobs in the last day.")]
-        self.status.value = f"{sum(r.live for r in rows)} live, {len(rows)} shown."
+        live_n = sum(r.live for r in rows)
+        self.status.value = f"{live_n} live and the {len(rows) - live_n} newest finished shown."
         return rows
 
     def _header(self) -> w.HBox:

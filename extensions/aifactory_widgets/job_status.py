@@ -90,8 +90,13 @@ def duration(seconds: int) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-def merge(live: list[QueueJob], recent: list[dict[str, str]]) -> list[JobRow]:
-    """Live jobs first (squeue's word on state), then finished ones (sacct's), newest first."""
+FINISHED_SHOWN = 25  # a sweep makes hundreds of jobs a day: a row of widgets each is too many
+
+
+def merge(
+    live: list[QueueJob], recent: list[dict[str, str]], finished: int = FINISHED_SHOWN
+) -> list[JobRow]:
+    """Live jobs first (squeue's word on state), then the newest `finished` ones (sacct's)."""
     acct = {r["id"]: r for r in recent}
     rows = []
     for q in live:
@@ -113,7 +118,7 @@ def merge(live: list[QueueJob], recent: list[dict[str, str]]) -> list[JobRow]:
         )
     shown = {q.id for q in live}
     done = [a for a in recent if a["id"] not in shown and a["state"] not in LIVE_STATES]
-    for a in sorted(done, key=_newest_first):
+    for a in sorted(done, key=_newest_first)[:finished]:
         rows.append(
             JobRow(
                 id=a["id"],

@@ -203,6 +203,7 @@ def test_the_monitor_agrees_with_squeue_and_sacct_and_cancels(kernel):
     wait_finished(done)
     kernel.execute("m = JobMonitor()\nrows = {r.id: r for r in m.refresh()}")
     shown = kernel.value("{i: [r.state, r.reason, r.cost] for i, r in rows.items()}")
+    assert done in shown and held in shown, (shown, kernel.value("m.status.value"))
     assert shown[held][:2] == ["PENDING", "JobHeldUser"]
     assert sh("squeue", "-h", "-j", held, "-o", "%T|%r").strip() == "PENDING|JobHeldUser"
     assert shown[done][0] == sacct_states(done)[done] == "COMPLETED"

@@ -5,6 +5,7 @@ researcher" is bob (or carol) as a POSIX process of their own on the same node."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pwd
@@ -15,9 +16,12 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 import requests
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
 
 from tests.access import api, draft, ok
 from tests.helpdesk import session
@@ -308,6 +312,9 @@ def dask_cluster(hub, alice) -> Iterator[dict]:
             "kernel": kernel,
             "address": kernel.value("launcher.cluster.scheduler_address"),
             "dashboard": kernel.value("launcher.dashboard_url"),
+            "dashboard_port": kernel.value(
+                "launcher.cluster.scheduler_info['services']['dashboard']"
+            ),
             "name": kernel.value("launcher.cluster.job_name"),
             "jobs": kernel.value("[str(j.job_id) for j in launcher.cluster.workers.values()]"),
         }
@@ -379,6 +386,61 @@ def test_bob_cannot_open_alices_dask_dashboard_through_the_hub(hub, dask_cluster
         resp = requests.get(url, headers=headers, allow_redirects=False, timeout=60)
         assert resp.status_code in (302, 403), resp.status_code
         assert "Dask" not in resp.text and "bokeh" not in resp.text.lower()
+
+
+def dashboard_guesses(port: int, link: str) -> list[str]:
+    """What bob can know or guess about alice's dashboard: its port (ss shows it), her name, the
+    proxy's path and Dask's own routes; never the secret in her link."""
+    real = link.rsplit("/dask-", 1)[0]  # /user/alice/proxy/absolute/PORT
+    paths = ["/", "/status", "/json/identity.json", "/sitemap.json", "/statics/css/base.css",
+             "/static/js/bokeh.min.js", "/info/main/workers.html", "/info/main/logs.html",
+             "/metrics", "/health", "/status/ws", "/individual-task-stream", "/workers",
+             "/user/alice/", f"/user/alice/proxy/{port}/status", real, real + "/",
+             real + "/status", real + "/json/identity.json", real + "/dask-/status",
+             link.rsplit("/", 1)[0], link[:-12] + "/status"]  # fmt: skip
+    return [f"http://127.0.0.1:{port}{path}" for path in paths]
+
+
+@pytest.mark.hardening(
+    "attack",
+    "bob connects straight to the dashboard port of alice's Dask cluster (no hub) and asks for "
+    "/, /status, /json/identity.json, /sitemap.json, statics, info pages, /metrics, /health, "
+    "the proxy's paths under her name and near misses of her secret prefix",
+    "404 for each: no redirect, no route list, no sign of Dask, the secret in no answer; "
+    "alice's link through the hub still opens the dashboard, its scripts and its websocket",
+)
+def test_bob_at_alices_dask_dashboard_port_gets_404(hub, dask_cluster):
+    link, port = dask_cluster["dashboard"], dask_cluster["dashboard_port"]
+    secret = link.rsplit("/dask-", 1)[1].split("/")[0]
+    assert link == f"/user/alice/proxy/absolute/{port}/dask-{secret}/status" and len(secret) >= 32
+    urls = dashboard_guesses(port, link)
+    answers = probe_as("bob", [[url, {}] for url in urls])
+    assert answers[0][0] != 0, answers[0]  # bob does reach the port: the guard is what stops him
+    for url, (status, location, body) in zip(urls, answers, strict=True):
+        assert status == 404, (url, status, location, body[:300])
+        assert not location and secret not in body, url
+        assert "Dask" not in body and "bokeh" not in body.lower(), url
+    # the control: alice, through the hub, gets the page, what it loads and its websocket
+    alice = {"Authorization": f"token {hub.token('alice')}"}
+    page = requests.get(hub.url + link, headers=alice, timeout=60)
+    assert page.status_code == 200 and "Dask" in page.text
+    assets = re.findall(r'(?:src|href)="((?:/|static)[^"]*)"', page.text)
+    assert any("bokeh.min.js" in a for a in assets), assets
+    for asset in assets:
+        path = urljoin(link, asset)
+        assert path.startswith(link.rsplit("/", 1)[0] + "/"), asset
+        assert requests.get(hub.url + path, headers=alice, timeout=60).status_code == 200, path
+    token = re.search(r'"token":"([^"]+)"', page.text).group(1)
+    assert asyncio.run(bokeh_ack(hub.url.replace("http", "ws", 1) + link + "/ws", alice, token))
+
+
+async def bokeh_ack(url: str, headers: dict, token: str) -> str:
+    """bokeh's first websocket message, as its page's script would get it."""
+    ws = await websocket_connect(HTTPRequest(url, headers=headers), subprotocols=["bokeh", token])
+    try:
+        return await asyncio.wait_for(ws.read_message(), 30)
+    finally:
+        ws.close()
 
 
 def test_the_cluster_left_no_job(hub, dask_cluster):

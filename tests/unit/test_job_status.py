@@ -135,3 +135,16 @@ def test_a_grid_too_large_for_one_array_is_refused():
     values = ", ".join(str(i) for i in range(40))
     with pytest.raises(LimitError, match=f"at most {MAX_POINTS}"):
         expand_grid(parse_grid([("a", values), ("b", values)]))
+
+
+def test_a_busy_day_shows_every_live_job_and_only_the_newest_finished():
+    recent = [
+        {"id": str(100 + i), "name": "aif-sweep", "state": "COMPLETED", "elapsed_s": "1",
+         "tres": "cpu=1", "account": "ai-alpha", "partition": "cpu",
+         "start": f"2026-11-27T10:{i // 60:02d}:{i % 60:02d}"}
+        for i in range(300)
+    ]  # fmt: skip
+    rows = merge(parse_squeue(SQUEUE), recent, finished=25)
+    live = [r for r in rows if r.live]
+    assert len(live) == len(parse_squeue(SQUEUE)) and len(rows) == len(live) + 25
+    assert rows[len(live)].id == "399"  # the newest finished first
