@@ -128,6 +128,12 @@ def session_jobs(user: str) -> list[dict[str, str]]:
     return [dict(zip(keys, line.split("|"), strict=True)) for line in out.splitlines()]
 
 
+def session_job_ids(user: str) -> set[str]:
+    """Ids of every session job of the user squeue still lists, finished ones too."""
+    args = ("-h", "-u", user, "-n", "jupyterhub-session", "-t", "all", "-o", "%i")
+    return set(sh("squeue", *args).split())
+
+
 def wait_no_jobs(user: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while session_jobs(user) and time.monotonic() < deadline:

@@ -23,7 +23,7 @@ from aifactory_hub.access import projects as prj
 from aifactory_hub.store import db as store_db
 from aifactory_hub.store import models as m
 from tests.access import ETHICS, api, draft, ok
-from tests.stack import sh
+from tests.stack import session_job_ids, sh
 
 pytestmark = [pytest.mark.slurm, pytest.mark.hub]
 
@@ -711,11 +711,6 @@ SPAWN: dict[str, tuple[Any, str]] = {
     "option named with a newline": ({"cpus\n#SBATCH --exclusive": 1}, "unknown option"),
     "body a list": ([{"project": "ai-alpha"}], "must be a JSON object"),
 }
-
-
-def session_job_ids(user: str) -> set[str]:
-    args = ("-h", "-u", user, "-n", "jupyterhub-session", "-t", "all", "-o", "%i")
-    return set(sh("squeue", *args).split())
 
 
 def hub_options(hub, user: str) -> Any:

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.stack import hub_log, progress_events, server_token, session_jobs, sh, wait_no_jobs
+from tests.stack import (
+    hub_log,
+    progress_events,
+    server_token,
+    session_job_ids,
+    session_jobs,
+    sh,
+    wait_no_jobs,
+)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.hub]
 
@@ -97,16 +105,12 @@ def test_gpu_session_gets_simulated_gpus(hub):
     "400 naming the option; no job submitted; no server",
 )
 def test_refused_options_submit_no_job(hub, user, options, message):
-    def job_ids() -> set[str]:
-        args = ("-h", "-u", user, "-n", "jupyterhub-session", "-t", "all", "-o", "%i")
-        return set(sh("squeue", *args).split())
-
-    before = job_ids()
+    before = session_job_ids(user)
     resp = hub.api("POST", f"/users/{user}/server", user, json=options)
     assert resp.status_code == 400, resp.text
     assert message in resp.json()["message"]
     # Finished jobs age out of squeue meanwhile (MinJobAge): only a new id is a failure.
-    assert job_ids() - before == set()
+    assert session_job_ids(user) - before == set()
     assert not hub.server(user)
 
 
