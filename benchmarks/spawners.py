@@ -297,6 +297,7 @@ def main() -> int:
     results: dict = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "poll_interval_s": args.poll,
+        "slurm_confirm_s": site.hub.slurm_confirm_s,
         "steady_window_s": args.duration,
         "command": " ".join(["benchmarks/spawners.py", *sys.argv[1:]]),
     }
@@ -328,8 +329,10 @@ def main() -> int:
 
 
 def ratio(stock: float | None, factory: float | None) -> str:
-    if not stock or not factory:
+    if not stock or factory is None:
         return "-"
+    if factory == 0:  # none in the window: at least stock / 1
+        return f">{stock:g}x"
     return f"{stock / factory:.1f}x"
 
 

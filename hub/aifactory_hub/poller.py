@@ -6,9 +6,14 @@ accept; concurrent callers share the same call. A job missing from squeue's answ
 "gone" once accounting (`sacct`) confirms an end state; a controller that does not answer
 makes every job "unknown", never "gone".
 
-Running sessions are also *watched*: one loop refreshes every poll interval (with jitter)
-and tells a session's spawner the moment its job is gone, so an ended job is noticed within
-one interval, not one interval plus the age of the cache its next poll happens to read.
+Running sessions are also *watched*: one loop wakes every poll interval (with jitter) and
+tells a session's spawner the moment its job is gone, so an ended job is noticed within one
+interval. The loop first knocks on each session's own port (a TCP connect, no request, so it
+is no activity for the idle culler): a server that accepts is alive, and while every watched
+server accepts, Slurm is asked only once per `confirm_every`. A server that does not answer
+makes that tick's one squeue happen, and Slurm decides: gone, or still running (a server
+restarting, a node Slurm has not yet missed). So slurmctld sees fewer queries than one per
+interval, however many sessions run, without noticing an end later.
 """
 
 from __future__ import annotations
@@ -108,6 +113,23 @@ def _phase(state: str) -> str:
 Runner = Callable[..., Awaitable[slurm.CommandResult]]
 
 
+Address = tuple[str, int]
+
+
+async def answers(address: Address, timeout: float) -> bool:
+    """Whether something accepts a TCP connection at `address` within `timeout` seconds."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(*address), timeout)
+    except (TimeoutError, OSError, ValueError, OverflowError):
+        return False
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except OSError:
+        pass
+    return True
+
+
 @dataclass
 class _Snapshot:
     taken: float = 0.0
@@ -116,7 +138,7 @@ class _Snapshot:
 
 
 class SlurmPoller:
-    """A process-wide cache of the hub's jobs, refreshed by one squeue per interval."""
+    """A process-wide cache of the hub's jobs, refreshed by one squeue per interval at most."""
 
     def __init__(
         self,
@@ -134,7 +156,10 @@ class SlurmPoller:
         self._snapshot = _Snapshot()
         self._lock = asyncio.Lock()
         self._watchers: dict[str, Callable[[JobInfo], Awaitable[None]]] = {}
+        self._addresses: dict[str, Address] = {}
+        self._answered: dict[str, float] = {}  # job id -> when its server last accepted
         self._watch_every = 0.0
+        self._confirm_every = 0.0
         self._watch_task: asyncio.Task | None = None
         self._notices: set[asyncio.Task] = set()
         self.calls = 0  # squeue + sacct invocations, for tests and benchmarks
@@ -144,19 +169,35 @@ class SlurmPoller:
 
     def untrack(self, job_id: str) -> None:
         self._tracked.discard(job_id)
-        self._watchers.pop(job_id, None)
+        self._forget_watch(job_id)
         self._snapshot.jobs.pop(job_id, None)
 
+    def _forget_watch(self, job_id: str) -> None:
+        self._watchers.pop(job_id, None)
+        self._addresses.pop(job_id, None)
+        self._answered.pop(job_id, None)
+
     def watch(
-        self, job_id: str, on_gone: Callable[[JobInfo], Awaitable[None]], every: float
+        self,
+        job_id: str,
+        on_gone: Callable[[JobInfo], Awaitable[None]],
+        every: float,
+        *,
+        address: Address | None = None,
+        confirm_every: float = 0.0,
     ) -> None:
         """Call `on_gone(info)` once, within about `every` seconds of the job ending.
 
-        All watched jobs share one loop and one squeue per interval; watching a job twice
-        just replaces its callback."""
+        All watched jobs share one loop and at most one squeue per interval. With the
+        session's `address`, Slurm is asked only when its server stops accepting
+        connections or `confirm_every` seconds after the last answer (0: every interval).
+        Watching a job twice just replaces its callback and address."""
         self.track(job_id)
         self._watchers[job_id] = on_gone
+        if address is not None:
+            self._addresses[job_id] = address
         self._watch_every = min(self._watch_every or every, every)
+        self._confirm_every = max(confirm_every, self._watch_every)
         if self._watch_task is None or self._watch_task.done():
             self._watch_task = asyncio.ensure_future(self._watch_loop())
 
@@ -168,17 +209,33 @@ class SlurmPoller:
         while self._watchers:
             every = self._watch_every
             await asyncio.sleep(every * random.uniform(0.95, 1.05))  # noqa: S311 - jitter
-            async with self._lock:
-                if self._clock() - self._snapshot.taken >= self._min_spacing:
-                    await self._refresh()
+            silent = await self._knock(timeout=min(3.0, every / 3))
+            due = self._clock() - self._snapshot.taken >= self._confirm_every * 0.95
+            if silent or due:
+                async with self._lock:
+                    if self._clock() - self._snapshot.taken >= self._min_spacing:
+                        await self._refresh()
             for job_id, on_gone in list(self._watchers.items()):
                 info = self._snapshot.jobs.get(job_id)
                 if info is not None and info.phase == "gone":
-                    del self._watchers[job_id]
+                    self._forget_watch(job_id)
                     task = asyncio.ensure_future(self._notify(on_gone, info))
                     self._notices.add(task)  # keep a reference until it is done
                     task.add_done_callback(self._notices.discard)
         self._watch_every = 0.0
+
+    async def _knock(self, timeout: float) -> list[str]:
+        """Knock on every watched session's port at once; the watched jobs that did not
+        answer (or have no address)."""
+        jobs = list(self._watchers)
+        addressed = [j for j in jobs if j in self._addresses]
+        results = await asyncio.gather(*(answers(self._addresses[j], timeout) for j in addressed))
+        now = self._clock()
+        for job_id, ok in zip(addressed, results, strict=True):
+            if ok:
+                self._answered[job_id] = now
+        answered = {j for j, ok in zip(addressed, results, strict=True) if ok}
+        return [j for j in jobs if j not in answered]
 
     @staticmethod
     async def _notify(on_gone: Callable[[JobInfo], Awaitable[None]], info: JobInfo) -> None:
@@ -204,10 +261,22 @@ class SlurmPoller:
             return self._snapshot.jobs.get(job_id, JobInfo(job_id, "unknown"))
 
     def _fresh(self, snap: _Snapshot, job_id: str, max_age: float) -> bool:
-        age = self._clock() - snap.taken
+        now = self._clock()
+        age = now - snap.taken
         if job_id not in snap.asked:
             return age < self._min_spacing and job_id in snap.jobs
-        return age < max_age
+        if age < max_age:
+            return True
+        # A watched session whose server accepted a connection within max_age is as alive
+        # as Slurm last said; Slurm's answer is renewed by the watch loop.
+        info = snap.jobs.get(job_id)
+        answered = self._answered.get(job_id)
+        return (
+            info is not None
+            and info.phase != "gone"
+            and answered is not None
+            and now - answered < max_age
+        )
 
     async def _refresh(self) -> None:
         ids = sorted(self._tracked, key=int)

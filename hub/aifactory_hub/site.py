@@ -54,6 +54,13 @@ class HubSettings(_Strict):
     )
     start_timeout_s: int = Field(300, ge=10, le=86400)
     poll_interval_s: float = Field(10.0, ge=0.5, le=600)
+    slurm_confirm_s: float = Field(
+        60.0,
+        ge=0.5,
+        le=3600,
+        description="while every running session's server accepts connections, ask Slurm "
+        "about them this often (a silent server makes the next poll interval ask at once)",
+    )
     cull_idle_s: int = Field(
         3600,
         ge=0,

@@ -288,12 +288,27 @@ class FactorySpawner(batchspawner.SlurmSpawner):
             "Session job %s of %s is up at %s:%s", self.job_id, self.user.name, host, self.port
         )
         self.starting = False
-        self._watch()
+        self._watch((host, self.port))
         return host, self.port
 
-    def _watch(self) -> None:
-        """Have the shared poller tell us the moment the running job is gone."""
-        shared_poller().watch(self.job_id, self._job_gone, every=self.site.hub.poll_interval_s)
+    def _watch(self, address: tuple[str, int] | None) -> None:
+        """Have the shared poller tell us the moment the running job is gone. It knocks on
+        the session's port each interval and asks Slurm when that goes unanswered."""
+        hub = self.site.hub
+        shared_poller().watch(
+            self.job_id,
+            self._job_gone,
+            every=hub.poll_interval_s,
+            address=address,
+            confirm_every=hub.slurm_confirm_s,
+        )
+
+    def _server_address(self) -> tuple[str, int] | None:
+        """Where the hub reaches the running session (after a hub restart: its record)."""
+        server = self.server
+        if server is None or not server.ip or not server.port:
+            return None
+        return server.ip, server.port
 
     async def _job_gone(self, info: JobInfo) -> None:
         # JupyterHub's own path for a server that stopped: poll (reads the poller's answer),
@@ -340,13 +355,13 @@ class FactorySpawner(batchspawner.SlurmSpawner):
             return 1
         interval = self.site.hub.poll_interval_s
         watched = self.job_id in shared_poller().watched
-        # A watched job's state is refreshed by the poller's own loop every interval: the
-        # hub's periodic poll just reads it (a slack of one interval, so the two never race
-        # into two squeues per interval).
+        # A watched job is kept fresh by the poller's own loop (a knock on its port every
+        # interval, Slurm when that goes unanswered): the hub's periodic poll just reads it,
+        # with a slack of one interval so the two never race into a second squeue.
         info = await self.job_info(2 * interval if watched else interval)
         if info.alive:
             if info.phase == "running" and not watched:
-                self._watch()  # a session adopted after a hub restart
+                self._watch(self._server_address())  # a session adopted after a hub restart
             return None
         shared_poller().untrack(self.job_id)
         self.clear_state()

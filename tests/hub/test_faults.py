@@ -97,7 +97,10 @@ class FaultHub:
 
     def configure(self, cull_idle_s: int) -> None:
         text = demo_site_on_port(FAULT_PORT, self.state)
-        text = text.replace("[hub]\n", f"[hub]\ncull_idle_s = {cull_idle_s}\n", 1)
+        # Slurm confirms answering sessions every 2 intervals, so the squeue faults are met.
+        text = text.replace(
+            "[hub]\n", f"[hub]\ncull_idle_s = {cull_idle_s}\nslurm_confirm_s = 10\n", 1
+        )
         text = text.replace("[services]\n", "[services]\ncollector_interval_s = 5\n", 1)
         self.path.write_text(text)
         self.site: Site = load_site(self.path)
@@ -328,6 +331,21 @@ class TestSessionSurvives:
         spawn(fault_hub, "carol")
         fault_hub.client.stop("carol")
         wait_no_jobs("carol")
+
+    # --- and while nothing goes wrong ----------------------------------------------------------
+
+    def test_an_answering_session_is_confirmed_with_slurm_only_now_and_then(
+        self, fault_hub, bob_session
+    ):
+        """bob's session (adopted by the restarted hub above) answers its port every poll
+        interval, so the hub asks squeue once per slurm_confirm_s (10 s), not per interval."""
+        assert fault_hub.site.hub.slurm_confirm_s == 2 * fault_hub.poll_s
+        shim = fault_hub.shim
+        before = shim.calls()
+        time.sleep(6 * fault_hub.poll_s)  # 6 intervals: 3 confirmations, give or take one
+        asked = shim.calls() - before
+        assert 2 <= asked <= 4, f"{asked} squeues in 6 intervals"
+        assert_session_survived(fault_hub, "bob", bob_session)
 
 
 # --- a session's job ends under the hub --------------------------------------------------

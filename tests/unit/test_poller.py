@@ -206,3 +206,106 @@ def test_a_state_must_look_like_one():
         "7|RUN NING|x|N/A|n|a|p|u\n8|_|x|N/A|n|a|p|u\n9|run|x|N/A|n|a|p|u\n"
     )
     assert jobs == {} and len(skipped) == 3
+
+
+# --- knocking on the sessions' ports (real loopback sockets, scripted Slurm) -------------
+
+
+class Session:
+    """A listening socket standing in for a session's server."""
+
+    async def open(self) -> "Session":
+        self.server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+        self.address = self.server.sockets[0].getsockname()[:2]
+        return self
+
+    async def close(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+
+def squeues(fake) -> int:
+    return sum(1 for c in fake.calls if c[0] == "squeue")
+
+
+async def test_answering_sessions_are_confirmed_with_slurm_only_now_and_then(fake):
+    poller = SlurmPoller(runner=fake, min_spacing=0.0)
+    fake.squeue = (
+        0,
+        squeue_text(("7", "RUNNING", "None", "n1"), ("8", "RUNNING", "None", "n1")),
+        "",
+    )
+    a, b = await Session().open(), await Session().open()
+    heard = []
+
+    async def on_gone(info):
+        heard.append((info.job_id, info.state))
+
+    try:
+        poller.watch("7", on_gone, every=0.05, address=a.address, confirm_every=0.6)
+        poller.watch("8", on_gone, every=0.05, address=b.address, confirm_every=0.6)
+        await asyncio.sleep(0.4)  # about 8 intervals
+        assert squeues(fake) == 1, "both servers answer: only the first tick asks Slurm"
+        # The hub's periodic poll of a watched, answering session reads the cache.
+        assert (await poller.get("7", max_age=0.1)).phase == "running"
+        assert squeues(fake) == 1
+        await asyncio.sleep(0.5)
+        assert squeues(fake) == 2, "confirmed with Slurm once per confirm_every"
+
+        # Job 7 ends: its server stops answering, so the next tick asks Slurm, which says so.
+        calls = squeues(fake)
+        await a.close()
+        fake.squeue = (0, squeue_text(("8", "RUNNING", "None", "n1")), "")
+        fake.sacct = (0, "7|CANCELLED by 0|0:15|None\n", "")
+        await asyncio.sleep(0.15)
+        assert heard == [("7", "CANCELLED")]
+        assert squeues(fake) - calls <= 2  # one per silent tick, not one per job
+        assert poller.watched == {"8"}
+    finally:
+        poller.untrack("7")
+        poller.untrack("8")
+        await b.close()
+
+
+async def test_a_silent_server_is_not_gone_while_slurm_says_it_runs(fake):
+    poller = SlurmPoller(runner=fake, min_spacing=0.0)
+    fake.squeue = (0, squeue_text(("7", "RUNNING", "None", "n1")), "")
+    s = await Session().open()
+    await s.close()  # nothing listens there any more
+    heard = []
+
+    async def on_gone(info):
+        heard.append(info.job_id)
+
+    poller.watch("7", on_gone, every=0.05, address=s.address, confirm_every=10)
+    try:
+        await asyncio.sleep(0.3)
+        assert heard == []
+        assert squeues(fake) >= 3, "while it is silent, Slurm is asked every interval"
+        assert poller.watched == {"7"}
+    finally:
+        poller.untrack("7")
+
+
+async def test_a_watched_job_without_an_address_is_asked_about_every_interval(fake):
+    poller = SlurmPoller(runner=fake, min_spacing=0.0)
+    fake.squeue = (0, squeue_text(("7", "RUNNING", "None", "n1")), "")
+
+    async def on_gone(info):
+        pass
+
+    poller.watch("7", on_gone, every=0.05, confirm_every=10)
+    try:
+        await asyncio.sleep(0.3)
+        assert 3 <= squeues(fake) <= 7
+    finally:
+        poller.untrack("7")
+
+
+@pytest.mark.parametrize(
+    "address", [("127.0.0.1", 1), ("no-such-host.invalid", 8888), ("127.0.0.1", 70000), ("", 0)]
+)
+async def test_knocks_that_cannot_connect_are_silent(address):
+    from aifactory_hub.poller import answers
+
+    assert await answers(address, timeout=1.0) is False
