@@ -165,12 +165,19 @@ class SlurmPoller:
         self.calls = 0  # squeue + sacct invocations, for tests and benchmarks
 
     def track(self, job_id: str) -> None:
+        # One bad id would break the squeue of every job of the hub: refuse it here.
+        if not (isinstance(job_id, str) and job_id.isascii() and job_id.isdigit()):
+            raise ValueError(f"not a Slurm job id: {job_id!r}")
         self._tracked.add(job_id)
 
     def untrack(self, job_id: str) -> None:
         self._tracked.discard(job_id)
         self._forget_watch(job_id)
         self._snapshot.jobs.pop(job_id, None)
+
+    def unwatch(self, job_id: str) -> None:
+        """Stop watching a job (it stays tracked): its spawner is ending it itself."""
+        self._forget_watch(job_id)
 
     def _forget_watch(self, job_id: str) -> None:
         self._watchers.pop(job_id, None)

@@ -269,6 +269,8 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         return job_id
 
     async def job_info(self, max_age: float) -> JobInfo:
+        if not self.job_id:  # cleared under us: the session was stopped meanwhile
+            return JobInfo("", "gone", error="no job")
         return await shared_poller().get(self.job_id, max_age=max_age)
 
     async def start(self) -> tuple[str, int]:
@@ -371,18 +373,22 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         job_id = self.job_id
         if not job_id:
             return
+        # We end it ourselves: the watch must not report it "stopped" to the hub meanwhile
+        # (a second stop, and a spawner whose state is cleared under this one).
+        poller = shared_poller()
+        poller.unwatch(job_id)
         self.log.info("Cancelling session job %s of %s", job_id, self.user.name)
         await self._cancel(job_id)
         if now:
             return
         for _ in range(20):
-            info = await self.job_info(0.5)
+            info = await poller.get(job_id, max_age=0.5)
             if info.phase == "gone":
                 break
             await asyncio.sleep(0.5)
         else:
             self.log.warning("Session job %s still listed 10 s after scancel", job_id)
-        shared_poller().untrack(job_id)
+        poller.untrack(job_id)
 
     _sweeps: set[asyncio.Task] = set()  # class-wide: they outlive a failed spawn
 

@@ -1,0 +1,68 @@
+"""The spawner and the poller's watch: stopping a session while the watch loop runs (the
+benchmark's 20 concurrent stops once let the loop clear a spawner's state under its own
+stop, and an empty job id then broke every later squeue of the hub)."""
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+
+from aifactory_hub import spawner as spawner_module
+from aifactory_hub.poller import SlurmPoller
+from aifactory_hub.spawner import FactorySpawner
+from tests.unit.test_poller import FakeSlurm, squeue_text
+
+
+@pytest.fixture
+def fake():
+    return FakeSlurm()
+
+
+@pytest.fixture
+def poller(fake, monkeypatch):
+    poller = SlurmPoller(runner=fake, min_spacing=0.0)
+    monkeypatch.setattr(spawner_module, "shared_poller", lambda: poller)
+    return poller
+
+
+def make_spawner(job_id: str) -> FactorySpawner:
+    user = SimpleNamespace(name="alice", url="/user/alice/", escaped_name="alice")
+    spawner = FactorySpawner(user=user, hub=None)
+    spawner.job_id = job_id
+    return spawner
+
+
+async def test_a_stop_is_not_raced_by_the_watch_loop(poller, fake, monkeypatch):
+    fake.squeue = (0, squeue_text(("7", "RUNNING", "None", "n1")), "")
+    spawner = make_spawner("7")
+    heard = []
+
+    async def on_gone(info):  # what the hub would hear: "your server stopped"
+        heard.append(info.job_id)
+
+    async def cancel(job_id):
+        fake.squeue = (0, squeue_text(("7", "CANCELLED", "None", "n1")), "")
+        await asyncio.sleep(0.2)  # the watch loop ticks meanwhile
+
+    monkeypatch.setattr(spawner, "_cancel", cancel)
+    poller.watch("7", on_gone, every=0.02)  # no address: Slurm is asked every tick
+    await asyncio.sleep(0.05)
+    await spawner.stop()
+    await asyncio.sleep(0.1)
+    assert heard == [], "the watch told the hub of a stop the hub itself was making"
+    assert poller.tracked == frozenset() and poller.watched == frozenset()
+
+
+async def test_no_job_id_is_never_tracked(poller, fake):
+    spawner = make_spawner("")
+    info = await spawner.job_info(1.0)
+    assert info.phase == "gone" and fake.calls == []
+    assert poller.tracked == frozenset()
+
+
+@pytest.mark.parametrize("bad", ["", "12a", "1;aifactory", "١٢", " 7"])
+async def test_the_poller_refuses_what_is_not_a_job_id(poller, fake, bad):
+    fake.squeue = (0, squeue_text(("7", "RUNNING", "None", "n1")), "")
+    with pytest.raises(ValueError, match="not a Slurm job id"):
+        await poller.get(bad, max_age=0)
+    assert (await poller.get("7", max_age=0)).phase == "running"  # the others still work
