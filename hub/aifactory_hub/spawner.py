@@ -283,7 +283,10 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         host = self.connect_ip or info.node
         while self.port == 0:
             await asyncio.sleep(self.startup_poll_interval)
-            info = await self.job_info(self.startup_poll_interval)
+            # The port comes from the session's own report; Slurm is only asked whether the
+            # job died meanwhile, as often as for a running session (in a burst of spawns,
+            # JupyterLab starting up is most of the wait, and of the squeues).
+            info = await self.job_info(self.site.hub.poll_interval_s)
             if info.phase == "gone":
                 raise SessionFailed(self._ended_message(info, started=True))
         self.log.info(

@@ -66,3 +66,30 @@ async def test_the_poller_refuses_what_is_not_a_job_id(poller, fake, bad):
     with pytest.raises(ValueError, match="not a Slurm job id"):
         await poller.get(bad, max_age=0)
     assert (await poller.get("7", max_age=0)).phase == "running"  # the others still work
+
+
+async def test_the_wait_for_the_port_asks_slurm_once_per_poll_interval(fake, monkeypatch):
+    from tests.unit.test_poller import Clock
+
+    clock = Clock()
+    poller = SlurmPoller(runner=fake, clock=clock, min_spacing=0.0)
+    monkeypatch.setattr(spawner_module, "shared_poller", lambda: poller)
+    spawner = make_spawner("")
+    spawner.startup_poll_interval = 0.01
+
+    async def submit():
+        spawner.job_id = "7"
+        return "7"
+
+    monkeypatch.setattr(spawner, "submit_batch_script", submit)
+    fake.squeue = (0, squeue_text(("7", "RUNNING", "None", "n1")), "")
+    start = asyncio.ensure_future(spawner.start())
+    await asyncio.sleep(0.3)  # 30 turns of the wait for JupyterLab's port
+    assert not start.done()
+    assert sum(c[0] == "squeue" for c in fake.calls) == 1, "the cache serves the wait"
+
+    # The job dies before JupyterLab reports its port: seen once the interval has passed.
+    fake.squeue = (0, squeue_text(("7", "FAILED", "None", "n1")), "")
+    clock.now += spawner.site.hub.poll_interval_s
+    with pytest.raises(spawner_module.SessionFailed, match="before JupyterLab answered: FAILED"):
+        await asyncio.wait_for(start, 5)
