@@ -287,7 +287,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", default="steady,burst,restart")
     parser.add_argument("--sizes", default="5,20,40", help="steady-state server counts")
-    parser.add_argument("--duration", type=float, default=60.0, help="steady window, seconds")
+    parser.add_argument(
+        "--duration", type=float, default=120.0, help="steady window, seconds (2 x slurm_confirm_s)"
+    )
     parser.add_argument("--poll", type=float, default=10.0, help="poll interval for both")
     parser.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
     args = parser.parse_args()
