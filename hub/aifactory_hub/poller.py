@@ -172,14 +172,11 @@ class SlurmPoller:
 
     def untrack(self, job_id: str) -> None:
         self._tracked.discard(job_id)
-        self._forget_watch(job_id)
+        self.unwatch(job_id)
         self._snapshot.jobs.pop(job_id, None)
 
     def unwatch(self, job_id: str) -> None:
-        """Stop watching a job (it stays tracked): its spawner is ending it itself."""
-        self._forget_watch(job_id)
-
-    def _forget_watch(self, job_id: str) -> None:
+        """Stop watching a job (it stays tracked: e.g. its spawner is ending it itself)."""
         self._watchers.pop(job_id, None)
         self._addresses.pop(job_id, None)
         self._answered.pop(job_id, None)
@@ -225,7 +222,7 @@ class SlurmPoller:
             for job_id, on_gone in list(self._watchers.items()):
                 info = self._snapshot.jobs.get(job_id)
                 if info is not None and info.phase == "gone":
-                    self._forget_watch(job_id)
+                    self.unwatch(job_id)
                     task = asyncio.ensure_future(self._notify(on_gone, info))
                     self._notices.add(task)  # keep a reference until it is done
                     task.add_done_callback(self._notices.discard)
@@ -237,11 +234,9 @@ class SlurmPoller:
         jobs = list(self._watchers)
         addressed = [j for j in jobs if j in self._addresses]
         results = await asyncio.gather(*(answers(self._addresses[j], timeout) for j in addressed))
-        now = self._clock()
-        for job_id, ok in zip(addressed, results, strict=True):
-            if ok:
-                self._answered[job_id] = now
         answered = {j for j, ok in zip(addressed, results, strict=True) if ok}
+        now = self._clock()
+        self._answered.update(dict.fromkeys(answered, now))
         return [j for j in jobs if j not in answered]
 
     @staticmethod

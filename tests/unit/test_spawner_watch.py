@@ -10,7 +10,7 @@ import pytest
 from aifactory_hub import spawner as spawner_module
 from aifactory_hub.poller import SlurmPoller
 from aifactory_hub.spawner import FactorySpawner
-from tests.unit.test_poller import FakeSlurm, squeue_text
+from tests.unit.test_poller import Clock, FakeSlurm, squeue_text
 
 
 @pytest.fixture
@@ -69,8 +69,6 @@ async def test_the_poller_refuses_what_is_not_a_job_id(poller, fake, bad):
 
 
 async def test_the_wait_for_the_port_asks_slurm_once_per_poll_interval(fake, monkeypatch):
-    from tests.unit.test_poller import Clock
-
     clock = Clock()
     poller = SlurmPoller(runner=fake, clock=clock, min_spacing=0.0)
     monkeypatch.setattr(spawner_module, "shared_poller", lambda: poller)
