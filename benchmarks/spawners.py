@@ -34,8 +34,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aifactory_hub import cli, localcluster  # noqa: E402
-from aifactory_hub.accounts import apply_site  # noqa: E402
+from aifactory_hub.ops import cli, localcluster  # noqa: E402
+from aifactory_hub.ops.accounts import apply_site  # noqa: E402
 from aifactory_hub.site import DEMO_SITE, Site, load_site  # noqa: E402
 from tests.stack import HubClient, demo_site_on_port  # noqa: E402
 

@@ -6,7 +6,7 @@ from batchspawner.api import BatchSpawnerAPIHandler
 from jupyterhub import apihandlers
 from traitlets import Unicode
 
-from aifactory_hub.config import configure
+from aifactory_hub.hubside.config import configure
 
 configure(c)  # noqa: F821 - same ports, state, proxy and authenticator as the project's hub
 

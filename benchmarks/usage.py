@@ -34,11 +34,12 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "hub"), str(ROOT / "extensions")]
 
-from aifactory_hub import accounting, slurm  # noqa: E402
-from aifactory_hub.access import usage  # noqa: E402
+from aifactory_hub import slurm  # noqa: E402
 from aifactory_hub.site import load_site  # noqa: E402
 from aifactory_hub.store import db as store_db  # noqa: E402
 from aifactory_hub.store import models as m  # noqa: E402
+from aifactory_hub.usage import collector as accounting  # noqa: E402
+from aifactory_hub.usage import ledgers as usage  # noqa: E402
 
 MODES = ("playground", "fast_lane", "fast_lane", "large_scale")
 TYPES = ("startup_sme", "industry", "academia", "public_research")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from aifactory_hub import cli, localcluster
-from aifactory_hub.accounts import apply_site
+from aifactory_hub.ops import cli, localcluster
+from aifactory_hub.ops.accounts import apply_site
 from aifactory_hub.site import Site, load_site
 from tests.hardening import HardeningReport
 from tests.stack import HubClient, demo_site_on_port

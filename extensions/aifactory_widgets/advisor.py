@@ -1,7 +1,7 @@
 """The resource and cost advisor: how much GPU memory, how many GPUs and GPU-hours, how long,
 at what price, on which partition, and whether the project has that much left.
 
-The formulas are the access policy's pure functions (`aifactory_hub.policy.advisor` and
+The formulas are the access policy's pure functions (`aifactory_hub.advisor.training` and
 `advisor_plan`); the GPU specs, partitions, access modes and rates come from the factory's
 public site facts; the project's remaining hours from the usage API (or, where that is not
 there, its grant from the projects API, and the advisor says so). It can hand its numbers to
@@ -17,8 +17,8 @@ from typing import Any
 import ipywidgets as w
 from pydantic import ValidationError
 
-from aifactory_hub.policy import advisor as adv
-from aifactory_hub.policy import advisor_plan as plan
+from aifactory_hub.advisor import plan
+from aifactory_hub.advisor import training as adv
 
 from . import advisor_launch
 from .advisor_view import compute_rows, cost_rows, memory_rows

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aifactory_hub.policy import advisor as adv
-from aifactory_hub.policy import advisor_plan as plan
+from aifactory_hub.advisor import plan
+from aifactory_hub.advisor import training as adv
 
 
 def gb(value: float) -> str:

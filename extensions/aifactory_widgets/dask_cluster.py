@@ -39,7 +39,7 @@ from distributed import Scheduler
 from tornado import web
 from tornado.routing import PathMatches, Rule
 
-from aifactory_hub.batch import safe_path
+from aifactory_hub.hubside.batch import safe_path
 
 from .jobs import JOB_DIR, SlurmRunner
 from .limits import JobSite, check_range, check_walltime, walltime_text

@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aifactory_hub.batch import safe_path as safe_home
+from aifactory_hub.hubside.batch import safe_path as safe_home
 
 from .jobs import JOB_DIR
 from .limits import LimitError, Resources

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from aifactory_hub.cluster import QueueJob, parse_queue
+from aifactory_hub.service.cluster import QueueJob, parse_queue
 
 from .jobs import JOB_DIR, SACCT_FIELDS
 

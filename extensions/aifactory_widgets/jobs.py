@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from aifactory_hub import slurm
-from aifactory_hub.cluster import QUEUE_ARGV
+from aifactory_hub.service.cluster import QUEUE_ARGV
 from aifactory_hub.slurm import SlurmError  # the widgets catch it from here
 
 TIMEOUT_S = 20.0

@@ -19,7 +19,7 @@ DASHBOARD = "cluster.ipynb"
 SECRETS_OF = {
     "notebook": '"nbformat"',
     "notebook source": "ClusterView(FactoryClient.from_env()",
-    "config.py": (ROOT / "hub/aifactory_hub/config.py").read_text().splitlines()[0],
+    "config.py": (ROOT / "hub/aifactory_hub/hubside/config.py").read_text().splitlines()[0],
     "console app": "allowed_message_types = WIDGET_MESSAGES",
     "passwd": "root:x:0:0",
     "site file": "[hub]",
@@ -65,9 +65,9 @@ UP = "../../"
 ENC = "%2e%2e/%2e%2e/"
 PATHS = {
     "voila-files-notebook": f"voila/files/{DASHBOARD}",
-    "voila-files-traversal": f"voila/files/{UP}hub/aifactory_hub/config.py",
+    "voila-files-traversal": f"voila/files/{UP}hub/aifactory_hub/hubside/config.py",
     "files-notebook": f"files/{DASHBOARD}",
-    "files-traversal": f"files/{UP}hub/aifactory_hub/config.py",
+    "files-traversal": f"files/{UP}hub/aifactory_hub/hubside/config.py",
     "api-contents": "api/contents",
     "api-contents-notebook": f"api/contents/{DASHBOARD}",
     "api-contents-notebook-raw": f"api/contents/{DASHBOARD}?content=1&format=text",
@@ -75,10 +75,11 @@ PATHS = {
     "tree": "tree",
     "voila-tree": "voila/tree",
     "voila-tree-up": f"voila/tree/{UP}",
-    "render-traversal": f"voila/render/{UP}hub/aifactory_hub/config.py",
-    "render-encoded-traversal": f"voila/render/{ENC}hub/aifactory_hub/config.py",
+    "render-traversal": f"voila/render/{UP}hub/aifactory_hub/hubside/config.py",
+    "render-encoded-traversal": f"voila/render/{ENC}hub/aifactory_hub/hubside/config.py",
     "render-encoded-slash": "voila/render/..%2f..%2fhub%2faifactory_hub%2fconfig.py",
-    "render-double-encoded": "voila/render/%252e%252e/%252e%252e/hub/aifactory_hub/config.py",
+    "render-double-encoded": "voila/render/%252e%252e/%252e%252e/hub/aifactory_hub/"
+    "hubside/config.py",
     "render-absolute": "voila/render//etc/passwd",
     "render-not-a-dashboard": "voila/render/../notebooks/apply-for-access.ipynb",
     "render-python-file": "voila/render/../hub/aifactory_hub/console/app.py",

@@ -22,9 +22,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from aifactory_hub import cli, localcluster
-from aifactory_hub.cli import exited
-from aifactory_hub.localcluster import daemons
+from aifactory_hub.ops import cli, localcluster
+from aifactory_hub.ops.cli import exited
+from aifactory_hub.ops.localcluster import daemons
 from aifactory_hub.site import Site, load_site
 from aifactory_hub.store import db as store_db
 from aifactory_hub.store import models as m

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from aifactory_hub import localcluster, slurm
-from aifactory_hub.accounts import (
+from aifactory_hub import slurm
+from aifactory_hub.ops import localcluster
+from aifactory_hub.ops.accounts import (
     apply_site,
     memberships,
     plan,
@@ -18,7 +19,7 @@ from aifactory_hub.accounts import (
     read_passwords,
     wanted_associations,
 )
-from aifactory_hub.localcluster.conf import DEFAULT_PATHS
+from aifactory_hub.ops.localcluster.conf import DEFAULT_PATHS
 from aifactory_hub.slurm import RunAs, SlurmError
 from tests.stack import submit
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from aifactory_hub import slurm
-from aifactory_hub.poller import SlurmPoller
+from aifactory_hub.hubside.poller import SlurmPoller
 
 pytestmark = pytest.mark.slurm
 

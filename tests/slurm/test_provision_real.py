@@ -12,8 +12,8 @@ from typing import TypeVar
 import pytest
 
 from aifactory_hub import slurm
-from aifactory_hub.accounts import SACCTMGR
-from aifactory_hub.provision import Grant, Step, apply, plan, read_state
+from aifactory_hub.access.provision import Grant, Step, apply, plan, read_state
+from aifactory_hub.ops.accounts import SACCTMGR
 from aifactory_hub.site import Site
 from aifactory_hub.slurm import SlurmError
 from tests.slurm.test_localcluster import submit, wait_for_job

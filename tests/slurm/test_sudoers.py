@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from aifactory_hub import sudoers
+from aifactory_hub.ops import sudoers
 from tests.stack import sh, wait_for
 
 pytestmark = pytest.mark.slurm

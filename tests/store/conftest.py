@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from aifactory_hub.ops import postgres
 from aifactory_hub.slurm import RunAs
-from aifactory_hub.store import db, postgres
+from aifactory_hub.store import db
 
 PG_PORT = int(os.environ.get("AIFACTORY_TEST_PG_PORT", "15432"))
 ROLE = "aifactory_test"

@@ -7,12 +7,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from aifactory_hub import provision
-from aifactory_hub.access import bodies
+from aifactory_hub.access import bodies, provision
 from aifactory_hub.access import projects as prj
 from aifactory_hub.access import proposals as prp
-from aifactory_hub.access.errors import AccessError
 from aifactory_hub.access.views import Caller, project_json, proposal_json
+from aifactory_hub.core.errors import AccessError
 from aifactory_hub.site import load_site
 from aifactory_hub.store import models as m
 

@@ -6,7 +6,8 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from aifactory_hub.store import db, postgres
+from aifactory_hub.ops import postgres
+from aifactory_hub.store import db
 
 
 def test_bin_dir_picks_the_newest_version_numerically(tmp_path):

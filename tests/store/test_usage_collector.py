@@ -9,12 +9,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from aifactory_hub import accounting, slurm
-from aifactory_hub.access import billing, usage
+from aifactory_hub import slurm
 from aifactory_hub.access.views import Caller
-from aifactory_hub.options import OptionError, SessionRequest, check_allocation
+from aifactory_hub.hubside.options import OptionError, SessionRequest, check_allocation
 from aifactory_hub.site import load_site
 from aifactory_hub.store import models as m
+from aifactory_hub.usage import billing
+from aifactory_hub.usage import collector as accounting
+from aifactory_hub.usage import ledgers as usage
 
 SITE = load_site()
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

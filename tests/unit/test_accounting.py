@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from aifactory_hub import accounting
-from aifactory_hub.accounting import parse_line, parse_sacct, parse_tres, sacct_argv
+from aifactory_hub.usage import collector as accounting
+from aifactory_hub.usage.collector import parse_line, parse_sacct, parse_tres, sacct_argv
 
 GPU_JOB = "77|aifactory|ai-alpha|alice|gpu|COMPLETED|2026-11-27T16:00:00|2026-11-27T16:30:00|1800|billing=2,cpu=2,gres/gpu:sim=2,gres/gpu=2,mem=4G,node=1"  # noqa: E501
 

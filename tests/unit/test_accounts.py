@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aifactory_hub.accounts import (
+from aifactory_hub.ops.accounts import (
     SlurmState,
     account_argv,
     association_argv,

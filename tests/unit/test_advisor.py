@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from aifactory_hub.policy import advisor as adv
-from aifactory_hub.policy import advisor_plan as plan
+from aifactory_hub.advisor import plan
+from aifactory_hub.advisor import training as adv
 from aifactory_hub.service.site_api import public_site
 from aifactory_hub.site import load_site
 

@@ -1,6 +1,6 @@
 import pytest
 
-from aifactory_hub.batch import (
+from aifactory_hub.hubside.batch import (
     ScriptContext,
     render_session_script,
     sacct_argv,
@@ -8,7 +8,7 @@ from aifactory_hub.batch import (
     squeue_argv,
     user_sessions_argv,
 )
-from aifactory_hub.options import validate_options
+from aifactory_hub.hubside.options import validate_options
 
 CTX = ScriptContext(
     home="/home/alice",

@@ -1,4 +1,4 @@
-from aifactory_hub.capacity import parse_nodes
+from aifactory_hub.slurm.capacity import parse_nodes
 
 NODE = (
     "NodeName=vm Arch=x86_64 CoresPerSocket=1 CPUAlloc=3 CPUTot=32 Gres=gpu:sim:4 "

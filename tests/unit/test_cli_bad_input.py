@@ -1,6 +1,6 @@
 """The `aifactory` command with bad arguments and broken site files: a clear message naming
 the file and the field, exit code 2, never a traceback. The command runs as a person runs it
-(`python -m aifactory_hub.cli`); a bad site file is refused before anything starts."""
+(`python -m aifactory_hub.ops.cli`); a bad site file is refused before anything starts."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ DEMO = DEMO_SITE.read_text()
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "aifactory_hub.cli", *args],
+        [sys.executable, "-m", "aifactory_hub.ops.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from aifactory_hub import cluster, slurm
+from aifactory_hub import slurm
+from aifactory_hub.service import cluster
 
 NODE = (
     "NodeName=n1 CPUTot=32 State=MIXED Partitions=cpu,gpu CfgTRES=cpu=32,mem=64G,gres/gpu=4 "

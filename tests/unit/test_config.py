@@ -1,6 +1,6 @@
 from traitlets.config import Config
 
-from aifactory_hub.config import apply_site
+from aifactory_hub.hubside.config import apply_site
 from aifactory_hub.site import parse_site
 
 
@@ -8,7 +8,7 @@ def test_hub_config_from_demo_site(demo_site):
     c = apply_site(Config(), demo_site, site_file="/s.toml", proxy_command="/p/chp")
     assert c.JupyterHub.bind_url == "http://127.0.0.1:8000"
     assert c.JupyterHub.hub_bind_url == "http://127.0.0.1:8081"
-    assert c.JupyterHub.spawner_class == "aifactory_hub.spawner.FactorySpawner"
+    assert c.JupyterHub.spawner_class == "aifactory_hub.hubside.spawner.FactorySpawner"
     assert c.JupyterHub.authenticator_class == "pam"
     assert c.PAMAuthenticator.allowed_groups == {"aifactory"}
     assert c.JupyterHub.cleanup_servers is False

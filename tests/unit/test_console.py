@@ -12,10 +12,10 @@ from jupyterhub.scopes import _check_scopes_exist, _custom_scope_pattern
 from jupyterhub.services.auth import HubAuth
 from traitlets.config import Config
 
-from aifactory_hub import scopes
-from aifactory_hub.config import apply_site
 from aifactory_hub.console import dashboards
 from aifactory_hub.console.app import WIDGET_MESSAGES, console_config
+from aifactory_hub.hubside.config import apply_site
+from aifactory_hub.site import scopes
 
 ENV = {
     "JUPYTERHUB_SERVICE_URL": "http://127.0.0.1:18091",

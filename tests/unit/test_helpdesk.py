@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from aifactory_hub.access.bodies import parse
-from aifactory_hub.access.errors import AccessError
+from aifactory_hub.core.errors import AccessError
 from aifactory_hub.helpdesk import bodies
 from aifactory_hub.helpdesk import tickets as desk
 from aifactory_hub.store import db

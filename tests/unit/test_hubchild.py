@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from aifactory_hub.cli import exited
+from aifactory_hub.ops.cli import exited
 
 
 @pytest.mark.hardening(
@@ -21,7 +21,8 @@ def test_service_ends_when_its_hub_is_killed(tmp_path):
         """
         import subprocess, sys, time
         child = subprocess.Popen(
-            [sys.executable, "-m", "aifactory_hub.hubchild", "sleeper"], start_new_session=True
+            [sys.executable, "-m", "aifactory_hub.hubside.hubchild", "sleeper"],
+            start_new_session=True,
         )
         print(child.pid, flush=True)
         time.sleep(120)
@@ -47,6 +48,6 @@ def test_service_ends_when_its_hub_is_killed(tmp_path):
 
 def test_usage_without_a_module():
     result = subprocess.run(
-        [sys.executable, "-m", "aifactory_hub.hubchild"], capture_output=True, text=True
+        [sys.executable, "-m", "aifactory_hub.hubside.hubchild"], capture_output=True, text=True
     )
     assert result.returncode == 1 and "usage:" in result.stderr

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aifactory_hub.localcluster.conf import (
+from aifactory_hub.ops.localcluster.conf import (
     HEADER,
     Paths,
     db_password_from,
@@ -239,7 +239,7 @@ def test_pid_and_log_locations():
 
 
 def test_bad_cli_arguments_are_an_argparse_error(capsys):
-    from aifactory_hub.localcluster.__main__ import main
+    from aifactory_hub.ops.localcluster.__main__ import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["restart"])

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from aifactory_hub import slurm
-from aifactory_hub.poller import SlurmPoller, parse_sacct, parse_squeue
+from aifactory_hub.hubside.poller import SlurmPoller, parse_sacct, parse_squeue
 
 
 class FakeSlurm:
@@ -306,6 +306,6 @@ async def test_a_watched_job_without_an_address_is_asked_about_every_interval(fa
     "address", [("127.0.0.1", 1), ("no-such-host.invalid", 8888), ("127.0.0.1", 70000), ("", 0)]
 )
 async def test_knocks_that_cannot_connect_are_silent(address):
-    from aifactory_hub.poller import answers
+    from aifactory_hub.hubside.poller import answers
 
     assert await answers(address, timeout=1.0) is False

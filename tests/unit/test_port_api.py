@@ -1,6 +1,6 @@
 import pytest
 
-from aifactory_hub.port_api import parse_port_report
+from aifactory_hub.hubside.port_api import parse_port_report
 
 
 def test_port_only():

@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from aifactory_hub import provision, slurm
-from aifactory_hub.provision import (
+from aifactory_hub import slurm
+from aifactory_hub.access import provision
+from aifactory_hub.access.provision import (
     AccountLimits,
     Grant,
     SlurmState,

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from aifactory_hub import spawner as spawner_module
-from aifactory_hub.poller import SlurmPoller
-from aifactory_hub.spawner import FactorySpawner
+from aifactory_hub.hubside import spawner as spawner_module
+from aifactory_hub.hubside.poller import SlurmPoller
+from aifactory_hub.hubside.spawner import FactorySpawner
 from tests.unit.test_poller import Clock, FakeSlurm, squeue_text
 
 

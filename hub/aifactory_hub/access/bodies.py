@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..policy import AccessMode, ApplicantType, EthicsAssessment
-from .errors import AccessError
+from aifactory_hub.core.errors import AccessError
+from aifactory_hub.policy import AccessMode, ApplicantType, EthicsAssessment
 
 Text = Annotated[str, Field(max_length=200)]
 LongText = Annotated[str, Field(max_length=20_000)]

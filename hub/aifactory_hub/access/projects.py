@@ -13,13 +13,14 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .. import policy, provision
-from ..site import Project as SiteProject
-from ..site import Site
-from ..store import models as m
-from .errors import AccessError, conflict, forbidden, not_found
-from .proposals import event, now
-from .views import Caller
+from aifactory_hub import policy
+from aifactory_hub.access import provision
+from aifactory_hub.access.proposals import event, now
+from aifactory_hub.access.views import Caller
+from aifactory_hub.core.errors import AccessError, conflict, forbidden, not_found
+from aifactory_hub.site import Project as SiteProject
+from aifactory_hub.site import Site
+from aifactory_hub.store import models as m
 
 PLAYGROUND_PREFIX = "pg-"
 log = logging.getLogger(__name__)
@@ -260,7 +261,7 @@ _factories: dict[str, sessionmaker[Session]] = {}
 
 def hub_store(site: Site) -> sessionmaker[Session]:
     """The hub process's own session factory on the store (one engine per store URL)."""
-    from ..store import db as store_db
+    from aifactory_hub.store import db as store_db
 
     url = site.services.store_url
     if url not in _factories:

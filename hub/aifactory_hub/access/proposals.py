@@ -13,13 +13,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import policy
-from ..scopes import role_members
-from ..site import Site
-from ..store import models as m
-from . import bodies
-from .errors import AccessError, conflict, forbidden, not_found
-from .views import Caller, remaining
+from aifactory_hub import policy
+from aifactory_hub.access import bodies
+from aifactory_hub.access.views import Caller, remaining
+from aifactory_hub.core.errors import AccessError, conflict, forbidden, not_found
+from aifactory_hub.site import Site
+from aifactory_hub.site.scopes import role_members
+from aifactory_hub.store import models as m
 
 OPEN_FOR_DECISION = ("in_review",)
 BEFORE_DECISION = ("draft", "in_review")

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ..policy import obligation_overdue
-from ..store import models as m
+from aifactory_hub.policy import obligation_overdue
+from aifactory_hub.store import models as m
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from .app import ConsoleApp, console_config
-from .dashboards import DASHBOARDS_DIR
+from aifactory_hub.console.app import ConsoleApp, console_config
+from aifactory_hub.console.dashboards import DASHBOARDS_DIR
 
 
 def main() -> None:

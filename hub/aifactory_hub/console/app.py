@@ -30,7 +30,7 @@ from traitlets.config import Config
 from voila.app import Voila
 from voila.tornado.handler import TornadoVoilaHandler
 
-from . import dashboards
+from aifactory_hub.console import dashboards
 
 # Widget traffic only: what the Voila page itself sends to its kernel.
 WIDGET_MESSAGES = [

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from ..access.bodies import Username, _Body
+from aifactory_hub.access.bodies import Username, _Body
 
 # The fixed list of topics: code (stored, sent over REST) -> what the researcher reads.
 TOPICS: dict[str, str] = {

@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ..access.errors import AccessError, conflict, not_found
-from ..access.proposals import event
-from ..store import models as m
-from .bodies import TOPICS, AssignBody, NewTicket, ReplyBody
+from aifactory_hub.access.proposals import event
+from aifactory_hub.core.errors import AccessError, conflict, not_found
+from aifactory_hub.helpdesk.bodies import TOPICS, AssignBody, NewTicket, ReplyBody
+from aifactory_hub.store import models as m
 
 USERNAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 

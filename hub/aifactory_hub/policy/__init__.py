@@ -5,8 +5,13 @@ a call, price, and quota arithmetic (granted, used, left, burn rate, warnings).
 Nothing here reads a file, a database, Slurm or the network.
 """
 
-from .eligibility import Eligibility, Finding, check_eligibility, request_findings
-from .model import (
+from aifactory_hub.policy.eligibility import (
+    Eligibility,
+    Finding,
+    check_eligibility,
+    request_findings,
+)
+from aifactory_hub.policy.model import (
     AccessMode,
     ApplicantType,
     DataSource,
@@ -18,8 +23,14 @@ from .model import (
     ProposalDraft,
     Request,
 )
-from .pricing import PriceDecision, charge, obligation_due, obligation_overdue, price
-from .quota import (
+from aifactory_hub.policy.pricing import (
+    PriceDecision,
+    charge,
+    obligation_due,
+    obligation_overdue,
+    price,
+)
+from aifactory_hub.policy.quota import (
     Hours,
     JobUse,
     PartitionQuota,
@@ -34,8 +45,8 @@ from .quota import (
     use_by,
     warning_level,
 )
-from .ranking import Candidate, Decision, decide
-from .review import (
+from aifactory_hub.policy.ranking import Candidate, Decision, decide
+from aifactory_hub.policy.review import (
     Score,
     TechnicalCheck,
     combined,
@@ -44,7 +55,7 @@ from .review import (
     ready_for_decision,
     technical_findings,
 )
-from .settings import AccessSettings, ModeSettings, Rates
+from aifactory_hub.policy.settings import AccessSettings, ModeSettings, Rates
 
 __all__ = [
     "AccessMode",

@@ -8,8 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .model import EthicsAssessment, Frozen, HighRiskArea, PartitionInfo, ProposalDraft, Request
-from .settings import ModeSettings
+from aifactory_hub.policy.model import (
+    EthicsAssessment,
+    Frozen,
+    HighRiskArea,
+    PartitionInfo,
+    ProposalDraft,
+    Request,
+)
+from aifactory_hub.policy.settings import ModeSettings
 
 EU_VALUES = "Only trustworthy and ethical AI in line with EU values is eligible."
 TITLE_LENGTH = (5, 200)

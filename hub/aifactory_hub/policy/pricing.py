@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from .model import AccessMode, ApplicantType, Frozen
-from .settings import AccessSettings, Rates
+from aifactory_hub.policy.model import AccessMode, ApplicantType, Frozen
+from aifactory_hub.policy.settings import AccessSettings, Rates
 
 CENT = Decimal("0.01")
 _RESEARCH = (ApplicantType.academia, ApplicantType.public_research)

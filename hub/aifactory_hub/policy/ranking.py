@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from itertools import groupby
 from typing import Literal
 
-from .model import Frozen, Request
+from aifactory_hub.policy.model import Frozen, Request
 
 # A resource is (partition, "gpu" | "cpu"); demands and capacity are hours of it.
 _Resource = tuple[str, str]

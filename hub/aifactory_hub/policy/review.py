@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 from pydantic import Field
 
-from .eligibility import Finding, request_findings
-from .model import Frozen, PartitionInfo, Request
-from .settings import ModeSettings
+from aifactory_hub.policy.eligibility import Finding, request_findings
+from aifactory_hub.policy.model import Frozen, PartitionInfo, Request
+from aifactory_hub.policy.settings import ModeSettings
 
 # Legal-form and size words that do not tell two organisations apart, after punctuation is
 # dropped ("S.A." -> "sa", "(start-up)" -> "startup").

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .model import AccessMode, Frozen
+from aifactory_hub.policy.model import AccessMode, Frozen
 
 
 class ModeSettings(Frozen):

@@ -9,12 +9,12 @@ from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubAuth
 
-from ..accounting import shared_collector
-from ..cluster import ClusterMonitor
-from ..site import load_site
-from ..store import db
-from . import workshops_api
-from .app import HubAPI, make_app
+from aifactory_hub.service import workshops_api
+from aifactory_hub.service.app import HubAPI, make_app
+from aifactory_hub.service.cluster import ClusterMonitor
+from aifactory_hub.site import load_site
+from aifactory_hub.store import db
+from aifactory_hub.usage.collector import shared_collector
 
 
 async def main() -> None:

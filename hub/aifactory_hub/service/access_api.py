@@ -18,16 +18,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from tornado import web
 
-from .. import scopes
-from ..access import bodies
-from ..access import projects as prj
-from ..access import proposals as prp
-from ..access.bodies import MAX_ID
-from ..access.errors import AccessError
-from ..access.views import Caller, call_json, project_json, proposal_json
-from ..site import Site
-from ..store import models
-from .app import APIHandler
+from aifactory_hub.access import bodies
+from aifactory_hub.access import projects as prj
+from aifactory_hub.access import proposals as prp
+from aifactory_hub.access.bodies import MAX_ID
+from aifactory_hub.access.views import Caller, call_json, project_json, proposal_json
+from aifactory_hub.core.errors import AccessError
+from aifactory_hub.service.app import APIHandler
+from aifactory_hub.site import Site, scopes
+from aifactory_hub.store import models
 
 ACCOUNT = r"([a-z][a-z0-9_-]{0,31})"
 ID = re.compile(r"^[0-9]{1,19}$")

@@ -11,8 +11,8 @@ from jupyterhub.services.auth import HubAuth
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-from .. import scopes
-from ..cluster import ClusterMonitor
+from aifactory_hub.service.cluster import ClusterMonitor
+from aifactory_hub.site import scopes
 
 log = logging.getLogger("aifactory.service")
 USERNAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
@@ -130,7 +130,7 @@ class SessionHandler(APIHandler):
 
 def make_app(prefix: str, hub_auth: HubAuth, hub: HubAPI, monitor: ClusterMonitor, site, store):
     """The service's routes under its hub prefix (e.g. /services/factory/)."""
-    from . import (  # build on APIHandler
+    from aifactory_hub.service import (  # build on APIHandler
         access_api,
         jobs_api,
         site_api,

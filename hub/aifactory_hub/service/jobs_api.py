@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..access import projects as prj
-from ..site import Site
-from .access_api import AccessHandler
+from aifactory_hub.access import projects as prj
+from aifactory_hub.service.access_api import AccessHandler
+from aifactory_hub.site import Site
 
 
 def project_partitions(site: Site, granted: dict[str, list[str]], user: str) -> dict[str, list]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..policy import AccessMode
-from ..site import Site
-from .access_api import AccessHandler
+from aifactory_hub.policy import AccessMode
+from aifactory_hub.service.access_api import AccessHandler
+from aifactory_hub.site import Site
 
 
 def public_site(site: Site) -> dict[str, Any]:

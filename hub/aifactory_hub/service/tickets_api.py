@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import scopes
-from ..access import bodies as access_bodies
-from ..access.errors import AccessError
-from ..helpdesk import bodies
-from ..helpdesk import tickets as desk
-from .access_api import AccessHandler
+from aifactory_hub.access import bodies as access_bodies
+from aifactory_hub.core.errors import AccessError
+from aifactory_hub.helpdesk import bodies
+from aifactory_hub.helpdesk import tickets as desk
+from aifactory_hub.service.access_api import AccessHandler
+from aifactory_hub.site import scopes
 
 TOPIC_LIST = [{"code": code, "label": label} for code, label in bodies.TOPICS.items()]
 

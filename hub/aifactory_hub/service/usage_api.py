@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from .. import accounting, scopes
-from ..access import billing as bill
-from ..access import usage
-from ..access.errors import AccessError, not_found
-from ..access.views import Caller
-from ..site import Site
-from .access_api import ACCOUNT, AccessHandler
+from aifactory_hub.access.views import Caller
+from aifactory_hub.core.errors import AccessError, not_found
+from aifactory_hub.service.access_api import ACCOUNT, AccessHandler
+from aifactory_hub.site import Site, scopes
+from aifactory_hub.usage import billing as bill
+from aifactory_hub.usage import collector as accounting
+from aifactory_hub.usage import ledgers as usage
 
 T = TypeVar("T")
 MAX_PERIOD_DAYS = 3660

@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy import select
 from tornado.httpclient import HTTPClientError
 
-from .. import scopes
-from ..access.errors import AccessError, not_found
-from ..store import models as m
-from ..workshops import lifecycle as life
-from ..workshops import plan
-from .access_api import AccessHandler
-from .app import HubAPI
+from aifactory_hub.core.errors import AccessError, not_found
+from aifactory_hub.service.access_api import AccessHandler
+from aifactory_hub.service.app import HubAPI
+from aifactory_hub.site import scopes
+from aifactory_hub.store import models as m
+from aifactory_hub.workshops import lifecycle as life
+from aifactory_hub.workshops import plan
 
 log = logging.getLogger("aifactory.workshops")
 

@@ -12,14 +12,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .. import slurm
-from ..access import projects as prj
-from ..access.errors import AccessError, conflict, not_found
-from ..access.proposals import event
-from ..options import SessionRequest
-from ..site import Site
-from ..store import models as m
-from . import people, plan
+from aifactory_hub import slurm
+from aifactory_hub.access import projects as prj
+from aifactory_hub.access.proposals import event
+from aifactory_hub.core.errors import AccessError, conflict, not_found
+from aifactory_hub.hubside.options import SessionRequest
+from aifactory_hub.site import Site
+from aifactory_hub.store import models as m
+from aifactory_hub.workshops import people, plan
 
 log = logging.getLogger("aifactory.workshops")
 Store = sessionmaker[Session]

@@ -12,7 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .plan import _FOLDER, NOTEBOOKS
+from aifactory_hub.workshops.plan import _FOLDER, NOTEBOOKS
 
 
 def copy_missing(source: Path, target: Path) -> list[Path]:

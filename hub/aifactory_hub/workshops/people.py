@@ -8,8 +8,8 @@ import secrets
 from collections.abc import Iterable
 from datetime import date
 
-from .. import slurm
-from ..accounts import GROUP
+from aifactory_hub import slurm
+from aifactory_hub.ops.accounts import GROUP
 
 
 def create(users: Iterable[str], expires: date) -> dict[str, str]:

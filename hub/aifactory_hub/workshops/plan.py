@@ -11,9 +11,9 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from ..access.bodies import _Body
-from ..options import SessionRequest
-from ..site import Site
+from aifactory_hub.access.bodies import _Body
+from aifactory_hub.hubside.options import SessionRequest
+from aifactory_hub.site import Site
 
 NOTEBOOKS = Path(__file__).resolve().parents[3] / "notebooks"
 MAX_PARTICIPANTS = 200

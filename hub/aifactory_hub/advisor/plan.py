@@ -13,11 +13,18 @@ from typing import Any
 
 from pydantic import Field
 
-from .advisor import PRECISIONS, Memory, TrainingRun, gpu_hours, memory_per_gpu, min_gpus
-from .advisor import training_flops as flops_of
-from .model import AccessMode, ApplicantType, Frozen
-from .pricing import PriceDecision, charge, price
-from .settings import AccessSettings
+from aifactory_hub.advisor.training import (
+    PRECISIONS,
+    Memory,
+    TrainingRun,
+    gpu_hours,
+    memory_per_gpu,
+    min_gpus,
+)
+from aifactory_hub.advisor.training import training_flops as flops_of
+from aifactory_hub.policy.model import AccessMode, ApplicantType, Frozen
+from aifactory_hub.policy.pricing import PriceDecision, charge, price
+from aifactory_hub.policy.settings import AccessSettings
 
 
 class GpuSpec(Frozen):

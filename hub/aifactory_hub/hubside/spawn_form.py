@@ -12,10 +12,10 @@ import json
 from collections.abc import Mapping, Sequence
 from html import escape
 
-from .capacity import PartitionCapacity
-from .options import SessionRequest, allowed_partitions, validate_options
-from .policy import ProjectQuota, quota_note
-from .site import Project, Site
+from aifactory_hub.hubside.options import SessionRequest, allowed_partitions, validate_options
+from aifactory_hub.policy import ProjectQuota, quota_note
+from aifactory_hub.site import Project, Site
+from aifactory_hub.slurm.capacity import PartitionCapacity
 
 
 def render_form(

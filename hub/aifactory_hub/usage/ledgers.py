@@ -19,12 +19,20 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from .. import accounting
-from ..policy import Hours, JobUse, ProjectQuota, Rates, charge, fraction_used, project_quota
-from ..site import Site
-from ..store import models as m
-from .projects import hub_store, projects_of
-from .views import Caller
+from aifactory_hub.access.projects import hub_store, projects_of
+from aifactory_hub.access.views import Caller
+from aifactory_hub.policy import (
+    Hours,
+    JobUse,
+    ProjectQuota,
+    Rates,
+    charge,
+    fraction_used,
+    project_quota,
+)
+from aifactory_hub.site import Site
+from aifactory_hub.store import models as m
+from aifactory_hub.usage import collector as accounting
 
 log = logging.getLogger(__name__)
 NOT_STATED = "not_stated"

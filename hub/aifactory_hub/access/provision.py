@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pydantic import TypeAdapter, ValidationError
 
 from aifactory_hub import slurm
-from aifactory_hub.accounts import (
+from aifactory_hub.ops.accounts import (
     QUERY,
     SACCTMGR,
     add_account_argv,

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 
 from aifactory_hub import slurm
-from aifactory_hub.localcluster.daemons import log_tail
+from aifactory_hub.ops.localcluster.daemons import log_tail
 
 PG_ROOT = Path("/usr/lib/postgresql")  # Debian: one <version>/bin per installed server
 OS_USER = "postgres"

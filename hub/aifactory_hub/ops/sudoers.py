@@ -31,7 +31,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from .accounts import GROUP
+from aifactory_hub.ops.accounts import GROUP
 
 SUDOERS_D = Path("/etc/sudoers.d")
 DEFAULT_FILE = SUDOERS_D / "aifactory-hub"
@@ -78,7 +78,8 @@ def render(hub_user: str, group: str = GROUP, commands: Mapping[str, str] | None
     specs = ", \\\n    ".join(f"{path} {args}".rstrip() for path, args in commands.items())
     return "\n".join(
         [
-            "# managed by aifactory: python -m aifactory_hub.cli sudoers --hub-user NAME --install",
+            "# managed by aifactory: python -m aifactory_hub.ops.cli sudoers"
+            " --hub-user NAME --install",
             f"# The hub's service account {hub_user} may run only what the spawner runs as a",
             f"# researcher (sbatch, scancel), only as members of group {group}, never as root.",
             f"Cmnd_Alias {alias} = \\\n    {specs}",

@@ -14,10 +14,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .policy.settings import AccessSettings
+from aifactory_hub.policy.settings import AccessSettings
 
 SITE_ENV = "AIFACTORY_SITE"
-DEMO_SITE = Path(__file__).parent / "sites" / "local.toml"
+DEMO_SITE = Path(__file__).parents[1] / "sites" / "local.toml"
 
 # Slurm account and partition names; POSIX user names (dots and dashes allowed, no '@').
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]

@@ -26,7 +26,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from . import batch, slurm
+from aifactory_hub import slurm
+from aifactory_hub.hubside import batch
 
 log = logging.getLogger(__name__)
 

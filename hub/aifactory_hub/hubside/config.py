@@ -14,9 +14,9 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from . import firstlogin, port_api, scopes
-from .accounts import GROUP as FACTORY_GROUP
-from .site import SITE_ENV, Site, load_site
+from aifactory_hub.hubside import firstlogin, port_api
+from aifactory_hub.ops.accounts import GROUP as FACTORY_GROUP
+from aifactory_hub.site import SITE_ENV, Site, load_site, scopes
 
 PREFIX_ENV = "AIFACTORY_PREFIX"
 DEFAULT_PREFIX = "/opt/aifactory"
@@ -58,7 +58,7 @@ def apply_site(
         c.GenericOAuthenticator.scope = list(oauth.scope)
         c.GenericOAuthenticator.allow_all = True
 
-    c.JupyterHub.spawner_class = "aifactory_hub.spawner.FactorySpawner"
+    c.JupyterHub.spawner_class = "aifactory_hub.hubside.spawner.FactorySpawner"
     c.FactorySpawner.site_file = site_file
     c.FactorySpawner.connect_ip = hub.connect_ip
     c.FactorySpawner.start_timeout = hub.start_timeout_s

@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import slurm
-from .store import models as m
+from aifactory_hub import slurm
+from aifactory_hub.store import models as m
 
 log = logging.getLogger("aifactory.accounting")
 

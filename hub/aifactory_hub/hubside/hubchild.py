@@ -3,7 +3,8 @@
 JupyterHub starts managed services in their own session, so a hub that is SIGKILLed (or
 crashes) leaves them running: the restarted hub then starts a second copy, which cannot bind
 the port and is restarted for ever, while the orphan keeps serving. Every service the hub
-starts for the factory therefore runs as `python -m aifactory_hub.hubchild MODULE ARGS...`: a
+starts for the factory therefore runs as
+`python -m aifactory_hub.hubside.hubchild MODULE ARGS...`: a
 daemon thread notices when the parent process is gone and ends the service with SIGTERM.
 """
 
@@ -33,7 +34,7 @@ def exit_with_parent(every: float = 1.0) -> threading.Thread:
 
 def main(argv: list[str]) -> None:
     if not argv:
-        raise SystemExit("usage: python -m aifactory_hub.hubchild MODULE [ARGS...]")
+        raise SystemExit("usage: python -m aifactory_hub.hubside.hubchild MODULE [ARGS...]")
     exit_with_parent()
     sys.argv = argv
     runpy.run_module(argv[0], run_name="__main__", alter_sys=True)

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .policy import ProjectQuota, session_refusal
-from .site import Partition, Project, Site
+from aifactory_hub.policy import ProjectQuota, session_refusal
+from aifactory_hub.site import Partition, Project, Site
 
 FIELDS = ("project", "partition", "cpus", "memory_gb", "gpus", "walltime_hours")
 _INT = re.compile(r"^[0-9]{1,6}$")

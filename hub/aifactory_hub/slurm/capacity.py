@@ -10,7 +10,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from . import slurm
+from aifactory_hub import slurm
 
 CACHE_SECONDS = 15.0
 _AVAILABLE_STATES = ("IDLE", "MIXED", "ALLOCATED", "COMPLETING")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .site import Site
+from aifactory_hub.site import Site
 
 CLUSTER_READ = "custom:aifactory:cluster:read"
 SESSIONS_STOP = "custom:aifactory:sessions:stop"
@@ -46,7 +46,7 @@ STAFF_SCOPES = (
 FACTORY = "factory"
 CULLER = "idle-culler"
 # Managed services run under this wrapper, which ends them when the hub is gone.
-HUBCHILD = "aifactory_hub.hubchild"
+HUBCHILD = "aifactory_hub.hubside.hubchild"
 CONSOLE = "console"
 CONSOLE_ACCESS = f"access:services!service={CONSOLE}"
 FACTORY_ACCESS = f"access:services!service={FACTORY}"

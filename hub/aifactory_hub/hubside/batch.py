@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .options import SessionRequest
+from aifactory_hub.hubside.options import SessionRequest
 
 JOB_NAME = "jupyterhub-session"
 SPAWN_MARK = "aifactory-spawn-"

@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import capacity, slurm
+from aifactory_hub import slurm
+from aifactory_hub.slurm import capacity
 
 # The job name is last: it is the only field a user chooses, and it may hold '|'.
 QUEUE_FIELDS = ("id", "user", "account", "partition", "state", "reason", "start", "elapsed",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aifactory_hub import slurm
-from aifactory_hub.localcluster.conf import DB_NAME, DB_USER, Paths
+from aifactory_hub.ops.localcluster.conf import DB_NAME, DB_USER, Paths
 
 log = logging.getLogger(__name__)
 MUNGE_KEY = Path("/etc/munge/munge.key")

@@ -15,12 +15,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from . import localcluster
-from .accounts import apply_site
-from .localcluster.daemons import is_alive
-from .site import SITE_ENV, Site, SiteError, load_site
+from aifactory_hub.ops import localcluster
+from aifactory_hub.ops.accounts import apply_site
+from aifactory_hub.ops.localcluster.daemons import is_alive
+from aifactory_hub.site import SITE_ENV, Site, SiteError, load_site
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PASSWORDS = Path("/var/lib/aifactory/demo-passwords")
 
 
@@ -54,7 +54,7 @@ def hub_answers(site: Site, timeout: float = 5.0) -> bool:
         return False
 
 
-HUB_CONFIG = Path(__file__).parent / "jupyterhub_config.py"
+HUB_CONFIG = Path(__file__).parents[1] / "jupyterhub_config.py"
 
 
 def start_hub(
@@ -184,7 +184,7 @@ def cmd_test(args: argparse.Namespace, site: Site) -> int:
 
 def cmd_sudoers(args: argparse.Namespace, site: Site) -> int:
     """Print (or, with --install, validate and write) the sudo rules of a non-root hub."""
-    from . import sudoers
+    from aifactory_hub.ops import sudoers
 
     try:
         text = sudoers.render(args.hub_user)

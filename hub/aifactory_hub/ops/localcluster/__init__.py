@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from aifactory_hub import accounts
-from aifactory_hub.localcluster import daemons as d
-from aifactory_hub.localcluster.conf import (
+from aifactory_hub.ops import accounts
+from aifactory_hub.ops.localcluster import daemons as d
+from aifactory_hub.ops.localcluster.conf import (
     DEFAULT_PATHS,
     Paths,
     db_password_from,

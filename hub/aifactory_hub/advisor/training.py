@@ -21,7 +21,7 @@ import math
 
 from pydantic import Field
 
-from .model import Frozen
+from aifactory_hub.policy.model import Frozen
 
 GB = 1e9
 # d_model / n_layers of GPT-3 175B (12288/96) and Llama 7B (4096/32): used when not given.

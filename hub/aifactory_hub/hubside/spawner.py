@@ -22,21 +22,22 @@ from sqlalchemy.orm import object_session
 from tornado import web
 from traitlets import Float, Unicode, default
 
-from . import batch, slurm
-from .access.projects import spawnable_projects
-from .access.usage import spawn_quotas
-from .capacity import partition_capacity
-from .options import (
+from aifactory_hub import slurm
+from aifactory_hub.access.projects import spawnable_projects
+from aifactory_hub.hubside import batch
+from aifactory_hub.hubside.options import (
     OptionError,
     SessionRequest,
     check_allocation,
     form_to_options,
     validate_options,
 )
-from .poller import JobInfo, shared_poller
-from .site import Site, load_site
-from .spawn_form import render_form, workshop_form
-from .workshops.lifecycle import session_for
+from aifactory_hub.hubside.poller import JobInfo, shared_poller
+from aifactory_hub.hubside.spawn_form import render_form, workshop_form
+from aifactory_hub.site import Site, load_site
+from aifactory_hub.slurm.capacity import partition_capacity
+from aifactory_hub.usage.ledgers import spawn_quotas
+from aifactory_hub.workshops.lifecycle import session_for
 
 
 class SessionFailed(RuntimeError):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aifactory_hub.site import Partition, Site
 
-HEADER = "# managed by aifactory: rewritten by `python -m aifactory_hub.localcluster start`."
+HEADER = "# managed by aifactory: rewritten by `python -m aifactory_hub.ops.localcluster start`."
 DB_NAME = "slurm_acct_db"
 DB_USER = "slurm"
 SLURM_USER = "slurm"

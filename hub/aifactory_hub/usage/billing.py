@@ -17,10 +17,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..policy import AccessMode, ApplicantType, Hours, charge, fraction_used, use_by, warning_level
-from ..policy.quota import day_start, share
-from ..site import Site
-from .usage import NOT_STATED, Ledger, all_ledgers, every_job, figures_as_of
+from aifactory_hub.policy import (
+    AccessMode,
+    ApplicantType,
+    Hours,
+    charge,
+    fraction_used,
+    use_by,
+    warning_level,
+)
+from aifactory_hub.policy.quota import day_start, share
+from aifactory_hub.site import Site
+from aifactory_hub.usage.ledgers import NOT_STATED, Ledger, all_ledgers, every_job, figures_as_of
 
 MODE_LABELS = {
     **{mode.value: mode.label for mode in AccessMode},

@@ -1,4 +1,4 @@
-"""`python -m aifactory_hub.localcluster start|stop|status [--site FILE]`.
+"""`python -m aifactory_hub.ops.localcluster start|stop|status [--site FILE]`.
 
 Exit status: 0 when the command did what it says (for `status`: every daemon is up),
 1 when a daemon is down or failed to start/stop, 2 for bad arguments (argparse).
@@ -10,14 +10,14 @@ import argparse
 import logging
 import sys
 
-from aifactory_hub import localcluster
+from aifactory_hub.ops import localcluster
 from aifactory_hub.site import SiteError, load_site
 from aifactory_hub.slurm import SlurmError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m aifactory_hub.localcluster",
+        prog="python -m aifactory_hub.ops.localcluster",
         description="Run the single-node Slurm cluster of the local AI factory.",
     )
     parser.add_argument("command", choices=["start", "stop", "status"])

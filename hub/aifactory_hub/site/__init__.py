@@ -1,0 +1,52 @@
+"""The site file: its schema and loader (`schema`) and the hub's RBAC vocabulary (`scopes`).
+
+Everything here is pure; every other layer of the factory reads the site through it.
+"""
+
+from aifactory_hub.site.schema import (
+    DEMO_SITE,
+    SITE_ENV,
+    AuthSettings,
+    DemoUser,
+    GpuType,
+    HubSettings,
+    JobSettings,
+    LocalNode,
+    Name,
+    OAuthSettings,
+    Partition,
+    PosixName,
+    Project,
+    Role,
+    ServiceSettings,
+    SessionDefaults,
+    Site,
+    SiteError,
+    SiteInfo,
+    load_site,
+    parse_site,
+)
+
+__all__ = [
+    "DEMO_SITE",
+    "SITE_ENV",
+    "AuthSettings",
+    "DemoUser",
+    "GpuType",
+    "HubSettings",
+    "JobSettings",
+    "LocalNode",
+    "Name",
+    "OAuthSettings",
+    "Partition",
+    "PosixName",
+    "Project",
+    "Role",
+    "ServiceSettings",
+    "SessionDefaults",
+    "Site",
+    "SiteError",
+    "SiteInfo",
+    "load_site",
+    "parse_site",
+]
