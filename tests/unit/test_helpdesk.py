@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from aifactory_hub.access.bodies import parse
+from aifactory_hub.core.bodies import parse
 from aifactory_hub.core.errors import AccessError
 from aifactory_hub.helpdesk import bodies
 from aifactory_hub.helpdesk import tickets as desk

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from aifactory_hub.access.bodies import parse
+from aifactory_hub.core.bodies import parse
 from aifactory_hub.core.errors import AccessError
 from aifactory_hub.hubside.batch import materials_lines
 from aifactory_hub.site import load_site

@@ -11,16 +11,17 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from aifactory_hub import policy
 from aifactory_hub.access import provision
-from aifactory_hub.access.proposals import event, now
 from aifactory_hub.access.views import Caller
 from aifactory_hub.core.errors import AccessError, conflict, forbidden, not_found
 from aifactory_hub.site import Project as SiteProject
 from aifactory_hub.site import Site
 from aifactory_hub.store import models as m
+from aifactory_hub.store.audit import event, now
+from aifactory_hub.store.db import hub_store
 
 PLAYGROUND_PREFIX = "pg-"
 log = logging.getLogger(__name__)
@@ -256,24 +257,12 @@ def provision_project(
 
 # --- the spawn form's view ------------------------------------------------------------------------
 
-_factories: dict[str, sessionmaker[Session]] = {}
-
-
-def hub_store(site: Site) -> sessionmaker[Session]:
-    """The hub process's own session factory on the store (one engine per store URL)."""
-    from aifactory_hub.store import db as store_db
-
-    url = site.services.store_url
-    if url not in _factories:
-        _factories[url] = store_db.session_factory(store_db.make_engine(url))
-    return _factories[url]
-
 
 def spawnable_projects(site: Site, username: str) -> list[SiteProject]:
     """The user's active store projects as the spawn form sees projects. A store that cannot
     be read (not migrated yet, database down) offers none, and says so in the hub's log."""
     try:
-        with hub_store(site)() as db:
+        with hub_store(site.services.store_url)() as db:
             found = projects_of(db, username)
             return [
                 SiteProject(

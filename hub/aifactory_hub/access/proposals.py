@@ -20,21 +20,14 @@ from aifactory_hub.core.errors import AccessError, conflict, forbidden, not_foun
 from aifactory_hub.site import Site
 from aifactory_hub.site.scopes import role_members
 from aifactory_hub.store import models as m
+from aifactory_hub.store.audit import event, now
 
 OPEN_FOR_DECISION = ("in_review",)
 BEFORE_DECISION = ("draft", "in_review")
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 def partitions_of(site: Site) -> list[policy.PartitionInfo]:
     return [policy.PartitionInfo(name=p.name, has_gpus=p.has_gpus) for p in site.partitions]
-
-
-def event(db: Session, actor: str, action: str, target: str, **detail: Any) -> None:
-    db.add(m.Event(actor=actor, action=action, target=target, detail=detail))
 
 
 # --- calls ---------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from aifactory_hub.access.bodies import Username, _Body
+from aifactory_hub.access.bodies import Username
+from aifactory_hub.core.bodies import Body
 
 # The fixed list of topics: code (stored, sent over REST) -> what the researcher reads.
 TOPICS: dict[str, str] = {
@@ -45,7 +46,7 @@ JOB_ID = r"^(\d{1,12}(_\d{1,8}|_\[[0-9,%-]{1,64}\]|\+\d{1,8})?(\.[A-Za-z0-9_-]{1
 JobId = Annotated[str, Field(pattern=JOB_ID)]
 
 
-class JobRecord(_Body):
+class JobRecord(Body):
     """One of the researcher's recent jobs as `sacct` reported it."""
 
     id: JobId
@@ -59,7 +60,7 @@ class JobRecord(_Body):
     elapsed: Short = ""
 
 
-class OutputTail(_Body):
+class OutputTail(Body):
     """The last lines of a (failed) job's output file."""
 
     job_id: JobId
@@ -67,7 +68,7 @@ class OutputTail(_Body):
     text: Annotated[str, Field(max_length=MAX_TAIL)]
 
 
-class Context(_Body):
+class Context(Body):
     """Where the question was asked from; every field may be empty (outside a session)."""
 
     project: Name = ""
@@ -82,18 +83,18 @@ class Context(_Body):
     ] = ()
 
 
-class NewTicket(_Body):
+class NewTicket(Body):
     topic: Topic
     subject: Annotated[str, Field(min_length=3, max_length=200)]
     body: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
     context: Context = Context()
 
 
-class ReplyBody(_Body):
+class ReplyBody(Body):
     body: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 
 
-class AssignBody(_Body):
+class AssignBody(Body):
     """`assignee` null takes the ticket back to the unassigned queue."""
 
     assignee: Username | None

@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from aifactory_hub.access.proposals import event
 from aifactory_hub.core.errors import AccessError, conflict, not_found
 from aifactory_hub.helpdesk.bodies import TOPICS, AssignBody, NewTicket, ReplyBody
 from aifactory_hub.store import models as m
+from aifactory_hub.store.audit import event
 
 USERNAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 

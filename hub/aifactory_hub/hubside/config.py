@@ -15,8 +15,7 @@ from pathlib import Path
 from traitlets.config import Config
 
 from aifactory_hub.hubside import firstlogin, port_api
-from aifactory_hub.ops.accounts import GROUP as FACTORY_GROUP
-from aifactory_hub.site import SITE_ENV, Site, load_site, scopes
+from aifactory_hub.site import FACTORY_GROUP, SITE_ENV, Site, load_site, scopes
 
 PREFIX_ENV = "AIFACTORY_PREFIX"
 DEFAULT_PREFIX = "/opt/aifactory"

@@ -32,9 +32,8 @@ from pathlib import Path
 from typing import Protocol
 
 from aifactory_hub import slurm
-from aifactory_hub.site import Project, Site
+from aifactory_hub.site import FACTORY_GROUP, Project, Site
 
-GROUP = "aifactory"
 SACCTMGR = ("sacctmgr", "-i")  # -i: commit without the interactive "Would you like to..."
 QUERY = ("sacctmgr", "-n", "-P")  # -n: no header, -P: '|'-separated, no padding
 
@@ -296,9 +295,9 @@ def ensure_posix_users(site: Site, password_file: Path) -> dict[str, str]:
     The tools are called by absolute path: /usr/sbin may not be on the caller's PATH.
     """
     try:
-        grp.getgrnam(GROUP)
+        grp.getgrnam(FACTORY_GROUP)
     except KeyError:
-        slurm.run(["/usr/sbin/groupadd", GROUP])
+        slurm.run(["/usr/sbin/groupadd", FACTORY_GROUP])
     known = read_passwords(password_file)
     passwords = dict(known)
     for user in site.users:
@@ -307,10 +306,10 @@ def ensure_posix_users(site: Site, password_file: Path) -> dict[str, str]:
             pwd.getpwnam(name)
             existed = True
         except KeyError:
-            slurm.run(["/usr/sbin/useradd", "-m", "-s", "/bin/bash", "-G", GROUP, name])
+            slurm.run(["/usr/sbin/useradd", "-m", "-s", "/bin/bash", "-G", FACTORY_GROUP, name])
             existed = False
-        if name not in grp.getgrnam(GROUP).gr_mem:
-            slurm.run(["/usr/sbin/usermod", "-a", "-G", GROUP, name])
+        if name not in grp.getgrnam(FACTORY_GROUP).gr_mem:
+            slurm.run(["/usr/sbin/usermod", "-a", "-G", FACTORY_GROUP, name])
         if not (existed and name in known):
             passwords[name] = secrets.token_urlsafe(12)
             log.info("new password for %s", name)

@@ -8,7 +8,7 @@ as the user, and needs exactly these sudo rules:
   --parsable`` (the script comes on stdin) and ``scancel JOBID``, by absolute path and with
   exactly those arguments; squeue, sacct and scontrol run as the hub itself (the poller), not
   as the user, so they are not here;
-- only as members of the factory's user group (accounts.GROUP), never as root: the Runas list
+- only as members of the factory's user group (site.FACTORY_GROUP), never as root: the Runas list
   is ``%aifactory, !root`` (sudo matches the list left to right, the last match wins, so root
   is refused even if someone puts it in the group); a system account outside the group, such
   as daemon, matches nothing and is refused;
@@ -31,7 +31,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from aifactory_hub.ops.accounts import GROUP
+from aifactory_hub.site import FACTORY_GROUP
 
 SUDOERS_D = Path("/etc/sudoers.d")
 DEFAULT_FILE = SUDOERS_D / "aifactory-hub"
@@ -60,7 +60,9 @@ def command_paths(names: Mapping[str, str] = SPAWNER_COMMANDS) -> dict[str, str]
     return found
 
 
-def render(hub_user: str, group: str = GROUP, commands: Mapping[str, str] | None = None) -> str:
+def render(
+    hub_user: str, group: str = FACTORY_GROUP, commands: Mapping[str, str] | None = None
+) -> str:
     """The /etc/sudoers.d file for a hub running as `hub_user` (pure but for `command_paths`
     when `commands` is not given)."""
     for what, name in (("hub user", hub_user), ("group", group)):

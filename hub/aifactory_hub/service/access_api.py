@@ -21,8 +21,8 @@ from tornado import web
 from aifactory_hub.access import bodies
 from aifactory_hub.access import projects as prj
 from aifactory_hub.access import proposals as prp
-from aifactory_hub.access.bodies import MAX_ID
 from aifactory_hub.access.views import Caller, call_json, project_json, proposal_json
+from aifactory_hub.core.bodies import MAX_ID, parse
 from aifactory_hub.core.errors import AccessError
 from aifactory_hub.service.app import APIHandler
 from aifactory_hub.site import Site, scopes
@@ -60,7 +60,7 @@ class AccessHandler(APIHandler):
             data = json.loads(self.request.body or b"{}")
         except (ValueError, RecursionError):  # RecursionError: nested too deep
             raise AccessError(400, "the body is not valid JSON") from None
-        return bodies.parse(model, data)
+        return parse(model, data)
 
     async def _answer(self, function, *args, **kwargs):
         try:

@@ -5,6 +5,7 @@ Everything here is pure; every other layer of the factory reads the site through
 
 from aifactory_hub.site.schema import (
     DEMO_SITE,
+    FACTORY_GROUP,
     SITE_ENV,
     AuthSettings,
     DemoUser,
@@ -29,6 +30,7 @@ from aifactory_hub.site.schema import (
 
 __all__ = [
     "DEMO_SITE",
+    "FACTORY_GROUP",
     "SITE_ENV",
     "AuthSettings",
     "DemoUser",

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from aifactory_hub.policy.settings import AccessSettings
 
 SITE_ENV = "AIFACTORY_SITE"
+FACTORY_GROUP = "aifactory"  # the POSIX group of every account the factory makes
 DEMO_SITE = Path(__file__).parents[1] / "sites" / "local.toml"
 
 # Slurm account and partition names; POSIX user names (dots and dashes allowed, no '@').

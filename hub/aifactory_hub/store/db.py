@@ -94,3 +94,13 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     exception re-raised) when it raises."""
     with factory() as session, session.begin():
         yield session
+
+
+_factories: dict[str, sessionmaker[Session]] = {}
+
+
+def hub_store(url: str) -> sessionmaker[Session]:
+    """A process's own session factory on the store at ``url``: one engine per URL, made once."""
+    if url not in _factories:
+        _factories[url] = session_factory(make_engine(url))
+    return _factories[url]

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from aifactory_hub.access.projects import hub_store, projects_of
+from aifactory_hub.access.projects import projects_of
 from aifactory_hub.access.views import Caller
 from aifactory_hub.policy import (
     Hours,
@@ -32,6 +32,7 @@ from aifactory_hub.policy import (
 )
 from aifactory_hub.site import Site
 from aifactory_hub.store import models as m
+from aifactory_hub.store.db import hub_store
 from aifactory_hub.usage import collector as accounting
 
 log = logging.getLogger(__name__)

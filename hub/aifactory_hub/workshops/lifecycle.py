@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from aifactory_hub import slurm
 from aifactory_hub.access import projects as prj
-from aifactory_hub.access.proposals import event
 from aifactory_hub.core.errors import AccessError, conflict, not_found
 from aifactory_hub.hubside.options import SessionRequest
 from aifactory_hub.site import Site
 from aifactory_hub.store import models as m
+from aifactory_hub.store.audit import event
+from aifactory_hub.store.db import hub_store
 from aifactory_hub.workshops import people, plan
 
 log = logging.getLogger("aifactory.workshops")
@@ -233,7 +234,7 @@ def due(store: Store, at: datetime | None = None) -> list[int]:
 def session_for(site: Site, username: str) -> SessionRequest | None:
     """A participant's fixed session (None for everybody else, or if the store is down)."""
     try:
-        with prj.hub_store(site)() as db:
+        with hub_store(site.services.store_url)() as db:
             ws = participant_of(db, username)
             return plan.session_request(site, ws) if ws is not None else None
     except Exception as exc:

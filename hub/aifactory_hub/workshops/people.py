@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from aifactory_hub import slurm
-from aifactory_hub.ops.accounts import GROUP
+from aifactory_hub.site import FACTORY_GROUP
 
 
 def create(users: Iterable[str], expires: date) -> dict[str, str]:
@@ -23,7 +23,7 @@ def create(users: Iterable[str], expires: date) -> dict[str, str]:
             pass
         else:
             raise RuntimeError(f"{user} exists already: refusing to take over an account")
-        slurm.run(["/usr/sbin/useradd", "-m", "-s", "/bin/bash", "-G", GROUP,
+        slurm.run(["/usr/sbin/useradd", "-m", "-s", "/bin/bash", "-G", FACTORY_GROUP,
                    "-e", expires.isoformat(), user])  # fmt: skip
         # A leading letter: a password starting with - or = is a formula to a spreadsheet.
         passwords[user] = "p" + secrets.token_urlsafe(12)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from aifactory_hub.access.bodies import _Body
+from aifactory_hub.core.bodies import Body
 from aifactory_hub.hubside.options import SessionRequest
 from aifactory_hub.site import Site
 
@@ -21,7 +21,7 @@ IDLE_AFTER_S = 15 * 60
 _FOLDER = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 
-class NewWorkshop(_Body):
+class NewWorkshop(Body):
     title: Annotated[str, Field(min_length=3, max_length=200)]
     starts_at: datetime
     ends_at: datetime
@@ -44,7 +44,7 @@ class NewWorkshop(_Body):
         return self
 
 
-class Extension(_Body):
+class Extension(Body):
     ends_at: datetime
 
 
