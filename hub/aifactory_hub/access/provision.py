@@ -41,7 +41,7 @@ from aifactory_hub.ops.accounts import (
     parse_rows,
     query_cluster_state,
 )
-from aifactory_hub.site import Name, PosixName
+from aifactory_hub.site.names import SlurmName, Username
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,8 @@ MODE_QOS: dict[str, tuple[str, int]] = {
 CPU, GPU = "cpu", "gres/gpu"
 DONE, FAILED = "done", "failed"
 _LIMIT_COLUMNS = "format=Account,User,GrpTRESMins,QOS,DefaultQOS"
-_NAME = TypeAdapter(Name)
-_POSIX_NAME = TypeAdapter(PosixName)
+_NAME = TypeAdapter(SlurmName)
+_POSIX_NAME = TypeAdapter(Username)
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,18 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aifactory_hub.policy.settings import AccessSettings
+from aifactory_hub.site.names import SlurmName, Username
 
 SITE_ENV = "AIFACTORY_SITE"
 FACTORY_GROUP = "aifactory"  # the POSIX group of every account the factory makes
 DEMO_SITE = Path(__file__).parents[1] / "sites" / "local.toml"
 
 # Slurm account and partition names; POSIX user names (dots and dashes allowed, no '@').
-Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
-PosixName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")]
 _URL = r"^https?://[^\s/]+(:\d+)?/?$"
 Role = Literal["researcher", "support", "trainer", "reviewer", "admin"]
 
@@ -33,7 +32,7 @@ class _Strict(BaseModel):
 
 class SiteInfo(_Strict):
     name: str = Field(min_length=1, max_length=120)
-    cluster: Name = Field(description="Slurm ClusterName")
+    cluster: SlurmName = Field(description="Slurm ClusterName")
     local_cluster: bool = Field(
         False, description="true: the project's own scripts run Slurm on this machine"
     )
@@ -68,7 +67,7 @@ class HubSettings(_Strict):
         le=30 * 86400,
         description="stop a session (and so its Slurm job) idle this long; 0: never",
     )
-    admin_users: list[PosixName] = []
+    admin_users: list[Username] = []
 
 
 class OAuthSettings(_Strict):
@@ -106,7 +105,7 @@ class ServiceSettings(_Strict):
     console_url: str = Field(
         "http://127.0.0.1:8091", pattern=_URL, description="where the console (Voila) listens"
     )
-    console_user: PosixName = Field(
+    console_user: Username = Field(
         "aifactory-console",
         description="unprivileged system user that runs the console and its dashboard kernels",
     )
@@ -131,7 +130,7 @@ class ServiceSettings(_Strict):
 
 
 class Partition(_Strict):
-    name: Name
+    name: SlurmName
     description: str = ""
     default: bool = False
     nodes: int = Field(1, ge=1, description="nodes in the partition")
@@ -185,12 +184,12 @@ class JobSettings(_Strict):
 
 
 class Project(_Strict):
-    account: Name = Field(description="Slurm account the project's jobs are charged to")
+    account: SlurmName = Field(description="Slurm account the project's jobs are charged to")
     title: str = Field(min_length=1, max_length=200)
     organisation: str = ""
-    pi: PosixName
-    members: list[PosixName] = Field(min_length=1)
-    partitions: list[Name] = Field(min_length=1)
+    pi: Username
+    members: list[Username] = Field(min_length=1)
+    partitions: list[SlurmName] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _pi_is_member(self) -> Project:
@@ -200,7 +199,7 @@ class Project(_Strict):
 
 
 class DemoUser(_Strict):
-    name: PosixName
+    name: Username
     roles: list[Role] = ["researcher"]
     organisation: str = Field("", max_length=200, description="for conflict-of-interest checks")
 
