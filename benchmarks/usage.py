@@ -215,7 +215,12 @@ def main() -> None:
         results["funder"] = timed(lambda: client.get(f"api/usage/funder?{period}"), args.repeat)
         results["dashboard_view"] = timed(lambda: UsageDesk(client), args.repeat)
         results["usage_all_projects"] = timed(lambda: client.get("api/usage?all=1"), args.repeat)
-        results["spawn_quotas"] = timed(lambda: usage.spawn_quotas(site, pi, store), args.repeat)
+
+        def spawn_quotas() -> dict:
+            with store() as db:
+                return usage.spawn_quotas(db, site, pi)
+
+        results["spawn_quotas"] = timed(spawn_quotas, args.repeat)
     results["processes_started"] = processes.count
     results["billing_rows"] = len(client.get(f"api/usage/billing?{period}")["rows"])
     print(json.dumps(results, indent=2))

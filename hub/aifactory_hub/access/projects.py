@@ -21,7 +21,6 @@ from aifactory_hub.site import Project as SiteProject
 from aifactory_hub.site import Site
 from aifactory_hub.store import models as m
 from aifactory_hub.store.audit import event, now
-from aifactory_hub.store.db import hub_store
 
 PLAYGROUND_PREFIX = "pg-"
 log = logging.getLogger(__name__)
@@ -258,23 +257,16 @@ def provision_project(
 # --- the spawn form's view ------------------------------------------------------------------------
 
 
-def spawnable_projects(site: Site, username: str) -> list[SiteProject]:
-    """The user's active store projects as the spawn form sees projects. A store that cannot
-    be read (not migrated yet, database down) offers none, and says so in the hub's log."""
-    try:
-        with hub_store(site.services.store_url)() as db:
-            found = projects_of(db, username)
-            return [
-                SiteProject(
-                    account=p.account,
-                    title=p.title[:200] or p.account,
-                    organisation=p.organisation,
-                    pi=p.pi,
-                    members=[mb.username for mb in p.members],
-                    partitions=sorted(a.partition for a in p.allocations),
-                )
-                for p in found
-            ]
-    except Exception as exc:
-        log.warning("store projects of %s unavailable: %s", username, exc)
-        return []
+def spawnable_projects(db: Session, username: str) -> list[SiteProject]:
+    """The user's active store projects as the spawn form sees projects."""
+    return [
+        SiteProject(
+            account=p.account,
+            title=p.title[:200] or p.account,
+            organisation=p.organisation,
+            pi=p.pi,
+            members=[mb.username for mb in p.members],
+            partitions=sorted(a.partition for a in p.allocations),
+        )
+        for p in projects_of(db, username)
+    ]

@@ -23,7 +23,6 @@ from tornado import web
 from traitlets import Float, Unicode, default
 
 from aifactory_hub import slurm
-from aifactory_hub.access.projects import spawnable_projects
 from aifactory_hub.hubside import batch
 from aifactory_hub.hubside.options import (
     OptionError,
@@ -34,10 +33,9 @@ from aifactory_hub.hubside.options import (
 )
 from aifactory_hub.hubside.poller import JobInfo, shared_poller
 from aifactory_hub.hubside.spawn_form import render_form, workshop_form
+from aifactory_hub.hubside.store_view import StoreView, store_view
 from aifactory_hub.site import Site, load_site
 from aifactory_hub.slurm.capacity import partition_capacity
-from aifactory_hub.usage.ledgers import spawn_quotas
-from aifactory_hub.workshops.lifecycle import session_for
 
 
 class SessionFailed(RuntimeError):
@@ -95,53 +93,54 @@ class FactorySpawner(batchspawner.SlurmSpawner):
             self._site_cache[key] = load_site(self.site_file or None)
         return self._site_cache[key]
 
-    def user_projects(self):
+    def user_projects(self, view: StoreView):
         """The site's projects of the user, then those granted through access (the store)."""
         own = self.site.projects_of(self.user.name)
         known = {p.account for p in own}
-        granted = spawnable_projects(self.site, self.user.name)
-        return [*own, *(p for p in granted if p.account not in known)]
+        return [*own, *(p for p in view.projects if p.account not in known)]
 
     # --- options --------------------------------------------------------------------------
 
     async def _options_form(self) -> str:
-        workshop = session_for(self.site, self.user.name)
-        if workshop is not None:
-            return workshop_form(workshop)
+        view = await store_view(self.site, self.user.name)
+        if view.workshop is not None:
+            return workshop_form(view.workshop)
         capacity = await partition_capacity()
-        previous = self._previous_request()
-        quotas = spawn_quotas(self.site, self.user.name)
-        return render_form(self.site, self.user_projects(), previous, capacity, quotas)
+        previous = self._previous_request(view)
+        projects = self.user_projects(view)
+        return render_form(self.site, projects, previous, capacity, view.quotas)
 
-    def _previous_request(self) -> SessionRequest | None:
+    def _previous_request(self, view: StoreView) -> SessionRequest | None:
         """What a spawn without options would use: the last options, if still allowed."""
         try:
-            return self._validate(self.user_options or {})
+            return self._validate(self.user_options or {}, view)
         except OptionError:
             return None
 
-    def _validate(self, raw: dict[str, Any]) -> SessionRequest:
-        workshop = session_for(self.site, self.user.name)
-        if workshop is not None:
-            return workshop  # a participant picks nothing: the workshop decides
-        request = validate_options(raw, site=self.site, projects=self.user_projects())
+    def _validate(self, raw: dict[str, Any], view: StoreView) -> SessionRequest:
+        if view.workshop is not None:
+            return view.workshop  # a participant picks nothing: the workshop decides
+        request = validate_options(raw, site=self.site, projects=self.user_projects(view))
         # The allocation gate reads the store (the collector's figures), never slurmdbd.
-        check_allocation(request, spawn_quotas(self.site, self.user.name))
+        check_allocation(request, view.quotas)
         return request
 
-    def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, Any]:
+    async def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, Any]:
+        # JupyterHub awaits this (maybe_future), so the store is read off its event loop.
+        view = await store_view(self.site, self.user.name)
         try:
-            return self._validate(form_to_options(formdata)).to_options()
+            return self._validate(form_to_options(formdata), view).to_options()
         except OptionError as exc:
             raise web.HTTPError(400, str(exc)) from None
 
     @staticmethod
-    def _apply_options(spawner: FactorySpawner, user_options: dict[str, Any]) -> None:
+    async def _apply_options(spawner: FactorySpawner, user_options: dict[str, Any]) -> None:
         """JupyterHub's hook for form and REST options alike: refuse with 400 or accept."""
         if not isinstance(user_options, dict):
             raise web.HTTPError(400, "user_options must be an object")
+        view = await store_view(spawner.site, spawner.user.name)
         try:
-            request = spawner._validate(user_options)
+            request = spawner._validate(user_options, view)
         except OptionError as exc:
             # JupyterHub already saved these as the user's defaults: a refused request must
             # not become what the next spawn without options silently reuses.
@@ -228,7 +227,7 @@ class FactorySpawner(batchspawner.SlurmSpawner):
 
     async def submit_batch_script(self) -> str:
         if self.session_request is None:
-            self._apply_options(self, self.user_options or {})
+            await self._apply_options(self, self.user_options or {})
         request = self.session_request
         run_as = self._run_as()
         self._prepare_log_dir(run_as)

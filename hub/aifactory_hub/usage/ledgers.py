@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, selectinload
 
 from aifactory_hub.access.projects import projects_of
 from aifactory_hub.access.views import Caller
@@ -32,7 +32,6 @@ from aifactory_hub.policy import (
 )
 from aifactory_hub.site import Site
 from aifactory_hub.store import models as m
-from aifactory_hub.store.db import hub_store
 from aifactory_hub.usage import collector as accounting
 
 log = logging.getLogger(__name__)
@@ -254,23 +253,13 @@ def caller_usage(
     return {"as_of": _iso(as_of), "collector": state, "projects": projects}
 
 
-def spawn_quotas(
-    site: Site, username: str, store: sessionmaker[Session] | None = None
-) -> dict[str, ProjectQuota]:
+def spawn_quotas(db: Session, site: Site, username: str) -> dict[str, ProjectQuota]:
     """The spawn form's view: quota of each active store project of the user, from the store
-    only (no slurmdbd query per page view). An unreadable store gates nothing (Slurm still
-    enforces) and says so in the hub's log."""
-    try:
-        with (store or hub_store(site))() as db:
-            as_of, _ = figures_as_of(db, site.services.collector_interval_s)
-            ledgers = [ledger(p) for p in projects_of(db, username)]
-            jobs = load_jobs(db, [p.account for p in ledgers])
-            return {
-                p.account: quota_of(
-                    p, jobs.get(p.account, []), as_of, with_members=False, with_daily=False
-                )
-                for p in ledgers
-            }
-    except Exception as exc:
-        log.warning("usage of %s's projects unavailable: %s", username, exc)
-        return {}
+    only (no slurmdbd query per page view)."""
+    as_of, _ = figures_as_of(db, site.services.collector_interval_s)
+    ledgers = [ledger(p) for p in projects_of(db, username)]
+    jobs = load_jobs(db, [p.account for p in ledgers])
+    return {
+        p.account: quota_of(p, jobs.get(p.account, []), as_of, with_members=False, with_daily=False)
+        for p in ledgers
+    }

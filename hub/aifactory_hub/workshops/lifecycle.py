@@ -19,7 +19,6 @@ from aifactory_hub.hubside.options import SessionRequest
 from aifactory_hub.site import Site
 from aifactory_hub.store import models as m
 from aifactory_hub.store.audit import event
-from aifactory_hub.store.db import hub_store
 from aifactory_hub.workshops import people, plan
 
 log = logging.getLogger("aifactory.workshops")
@@ -231,12 +230,7 @@ def due(store: Store, at: datetime | None = None) -> list[int]:
         return list(ending)
 
 
-def session_for(site: Site, username: str) -> SessionRequest | None:
-    """A participant's fixed session (None for everybody else, or if the store is down)."""
-    try:
-        with hub_store(site.services.store_url)() as db:
-            ws = participant_of(db, username)
-            return plan.session_request(site, ws) if ws is not None else None
-    except Exception as exc:
-        log.warning("workshop of %s unknown: %s", username, exc)
-        return None
+def session_for(db: Session, site: Site, username: str) -> SessionRequest | None:
+    """A participant's fixed session (None for everybody else)."""
+    ws = participant_of(db, username)
+    return plan.session_request(site, ws) if ws is not None else None
