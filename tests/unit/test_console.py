@@ -58,8 +58,12 @@ def test_custom_scopes_are_valid_for_the_hub(demo_site):
 
 
 def test_console_runs_as_its_own_user_and_reads_no_site_file(demo_site):
-    factory, console, _culler = scopes.services(demo_site, "/root/private/site.toml", python="/py")
-    assert factory["command"] == ["/py", "-m", scopes.HUBCHILD, "aifactory_hub.service"]
+    factory, console, _culler = scopes.services(
+        demo_site, "/root/private/site.toml", python="/py", hub_pid=4242
+    )
+    child = ["/py", "-m", scopes.HUBCHILD, "--parent", "4242"]
+    assert factory["command"] == [*child, "aifactory_hub.service"]
+    assert console["command"] == [*child, "aifactory_hub.console"]
     assert factory["environment"] == {"AIFACTORY_SITE": "/root/private/site.toml"}
     assert console["user"] == "aifactory-console"
     assert "AIFACTORY_SITE" not in console["environment"]
@@ -87,8 +91,9 @@ def test_hub_config_carries_roles_and_services(demo_site):
 
 
 def test_idle_sessions_are_culled_through_the_hub_unless_switched_off(demo_site):
-    culler = scopes.services(demo_site, "", python="/py")[-1]
-    assert culler["command"][:4] == ["/py", "-m", scopes.HUBCHILD, "jupyterhub_idle_culler"]
+    culler = scopes.services(demo_site, "", python="/py", hub_pid=4242)[-1]
+    child = ["/py", "-m", scopes.HUBCHILD, "--parent", "4242"]
+    assert culler["command"][:6] == [*child, "jupyterhub_idle_culler"]
     assert f"--timeout={demo_site.hub.cull_idle_s}" in culler["command"]
     (role,) = [r for r in scopes.load_roles(demo_site) if r["name"] == "idle-culler"]
     assert role["services"] == ["idle-culler"]

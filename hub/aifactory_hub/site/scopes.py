@@ -6,6 +6,7 @@ site, so tests read the roles without starting a hub.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -120,10 +121,16 @@ def load_roles(site: Site) -> list[dict[str, Any]]:
 
 
 def services(
-    site: Site, site_file: str, python: str = sys.executable, factory_token: str = ""
+    site: Site,
+    site_file: str,
+    python: str = sys.executable,
+    factory_token: str = "",
+    hub_pid: int | None = None,
 ) -> list[dict[str, Any]]:
     """`JupyterHub.services`: the factory service (as the hub's user) and the console (as an
-    unprivileged system user, so a dashboard kernel holds no root powers)."""
+    unprivileged system user, so a dashboard kernel holds no root powers). Each runs under
+    `hubchild`, told the hub's pid (default: this process, the hub loading its config)."""
+    child = [python, "-m", HUBCHILD, "--parent", str(hub_pid or os.getpid())]
     env = {"AIFACTORY_SITE": site_file} if site_file else {}
     svc = site.services
     factory_url = svc.factory_url.rstrip("/")
@@ -133,7 +140,7 @@ def services(
             **factory,
             "name": FACTORY,
             "url": factory_url,
-            "command": [python, "-m", HUBCHILD, "aifactory_hub.service"],
+            "command": [*child, "aifactory_hub.service"],
             "environment": env,
             "display": False,
             "oauth_no_confirm": True,
@@ -141,7 +148,7 @@ def services(
         {
             "name": CONSOLE,
             "url": svc.console_url.rstrip("/"),
-            "command": [python, "-m", HUBCHILD, "aifactory_hub.console"],
+            "command": [*child, "aifactory_hub.console"],
             # The console reads no site file (it may be private to root): it gets what it
             # needs here.
             "environment": {
@@ -160,20 +167,19 @@ def services(
         },
     ]
     if site.hub.cull_idle_s:
-        managed.append(idle_culler(site.hub.cull_idle_s, python))
+        managed.append(idle_culler(site.hub.cull_idle_s, child))
     return managed
 
 
-def idle_culler(idle_s: int, python: str = sys.executable) -> dict[str, Any]:
+def idle_culler(idle_s: int, child: list[str]) -> dict[str, Any]:
     """jupyterhub-idle-culler as a hub-managed service: a session idle for `idle_s` seconds
-    is stopped through the hub API, so the spawner cancels its Slurm job."""
+    is stopped through the hub API, so the spawner cancels its Slurm job. `child` is the
+    hubchild command prefix the other services run under."""
     every = min(600, max(10, idle_s // 3))
     return {
         "name": CULLER,
         "command": [
-            python,
-            "-m",
-            HUBCHILD,
+            *child,
             "jupyterhub_idle_culler",
             f"--timeout={idle_s}",
             f"--cull-every={every}",
