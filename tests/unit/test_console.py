@@ -15,7 +15,7 @@ from traitlets.config import Config
 from aifactory_hub.console import dashboards
 from aifactory_hub.console.app import WIDGET_MESSAGES, console_config
 from aifactory_hub.hubside.config import apply_site
-from aifactory_hub.site import scopes
+from aifactory_hub.site import paths, scopes
 
 ENV = {
     "JUPYTERHUB_SERVICE_URL": "http://127.0.0.1:18091",
@@ -105,7 +105,7 @@ def test_idle_sessions_are_culled_through_the_hub_unless_switched_off(demo_site)
 
 
 def test_the_cluster_dashboard_needs_the_cluster_scope():
-    boards = {b.name: b for b in dashboards.discover()}
+    boards = {b.name: b for b in dashboards.discover(paths.dashboards())}
     cluster = boards["cluster.ipynb"]
     assert cluster.scope == scopes.CLUSTER_READ
     check = HubAuth.check_scopes.__get__(HubAuth.__new__(HubAuth))

@@ -12,7 +12,7 @@ import pytest
 from aifactory_hub.core.bodies import parse
 from aifactory_hub.core.errors import AccessError
 from aifactory_hub.hubside.batch import materials_lines
-from aifactory_hub.site import load_site
+from aifactory_hub.site import load_site, paths
 from aifactory_hub.workshops import materials, plan
 
 SITE = load_site()
@@ -114,4 +114,4 @@ def test_materials_copy_only_what_is_missing(tmp_path: Path):
 
 
 def test_the_demo_materials_exist():
-    assert (plan.NOTEBOOKS / "workshop-intro" / "01-welcome.ipynb").is_file()
+    assert (paths.notebooks() / "workshop-intro" / "01-welcome.ipynb").is_file()

@@ -1,6 +1,7 @@
 """Which dashboards exist and who may open them: pure functions over notebook metadata.
 
-Each dashboard in dashboards/ says in its metadata who may open it:
+Each dashboard (a notebook in the folder `aifactory_hub.site.paths.dashboards` finds) says in
+its metadata who may open it:
 
     "metadata": {"aifactory": {"title": "...", "description": "...", "scope": "custom:..."}}
 
@@ -18,7 +19,6 @@ from typing import Any
 
 import nbformat
 
-DASHBOARDS_DIR = Path(__file__).resolve().parents[3] / "dashboards"
 VIEWER_ENV = "AIFACTORY_VIEWER"
 
 ScopeCheck = Callable[[set[str], dict[str, Any]], Any]
@@ -60,7 +60,7 @@ def read_metadata(path: Path) -> dict[str, Any]:
     return metadata if isinstance(metadata, dict) else {}
 
 
-def discover(directory: Path = DASHBOARDS_DIR) -> list[Dashboard]:
+def discover(directory: Path) -> list[Dashboard]:
     """The dashboards in `directory`, in their declared order."""
     found = []
     for path in sorted(directory.glob("*.ipynb")):

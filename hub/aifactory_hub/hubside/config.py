@@ -15,7 +15,7 @@ from pathlib import Path
 from traitlets.config import Config
 
 from aifactory_hub.hubside import firstlogin, port_api
-from aifactory_hub.site import FACTORY_GROUP, SITE_ENV, Site, load_site, scopes
+from aifactory_hub.site import FACTORY_GROUP, SITE_ENV, Site, load_site, paths, scopes
 
 PREFIX_ENV = "AIFACTORY_PREFIX"
 DEFAULT_PREFIX = "/opt/aifactory"
@@ -77,7 +77,11 @@ def apply_site(
         scopes.FACTORY_ACCESS,
     ]
     factory_public = f"{hub.bind_url.rstrip('/')}/services/{scopes.FACTORY}/"
-    c.FactorySpawner.environment = {"AIFACTORY_FACTORY_URL": factory_public}
+    # A site file's own materials reach the session that copies them (it reads no site file).
+    c.FactorySpawner.environment = {
+        "AIFACTORY_FACTORY_URL": factory_public,
+        **paths.environment(site.paths),
+    }
     if factory_token:
         factory_api = f"{site.services.factory_url.rstrip('/')}/services/{scopes.FACTORY}/api"
         c.Authenticator.post_auth_hook = firstlogin.post_auth_hook(factory_api, factory_token)

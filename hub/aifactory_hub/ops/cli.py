@@ -18,9 +18,8 @@ from pathlib import Path
 from aifactory_hub.ops import localcluster
 from aifactory_hub.ops.accounts import apply_site
 from aifactory_hub.ops.localcluster.daemons import is_alive
-from aifactory_hub.site import SITE_ENV, Site, SiteError, load_site
+from aifactory_hub.site import SITE_ENV, Site, SiteError, load_site, paths
 
-ROOT = Path(__file__).resolve().parents[3]
 PASSWORDS = Path("/var/lib/aifactory/demo-passwords")
 
 
@@ -175,11 +174,14 @@ def cmd_status(args: argparse.Namespace, site: Site) -> int:
 def cmd_test(args: argparse.Namespace, site: Site) -> int:
     # The session fixtures start the local cluster and apply the demo site (idempotently),
     # so a direct `pytest` run and this command bring up the same thing, once.
+    root = paths.checkout()
+    if root is None:
+        raise RuntimeError("the test suite is in a development checkout (pip install -e .)")
     env = dict(os.environ)
-    env.setdefault("AIFACTORY_ARTIFACTS", str(ROOT / "test-artifacts"))
+    env.setdefault("AIFACTORY_ARTIFACTS", str(root / "test-artifacts"))
     argv = [sys.executable, "-m", "pytest", *args.pytest_args]
     _say("running the test suite: " + " ".join(argv[1:]))
-    return subprocess.call(argv, cwd=ROOT, env=env)
+    return subprocess.call(argv, cwd=root, env=env)
 
 
 def cmd_sudoers(args: argparse.Namespace, site: Site) -> int:

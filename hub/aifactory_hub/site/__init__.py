@@ -1,6 +1,8 @@
-"""The site file: its schema and loader (`schema`) and the hub's RBAC vocabulary (`scopes`).
+"""The site file: its schema and loader (`schema`), the hub's RBAC vocabulary (`scopes`) and
+where the shipped dashboards and notebooks are (`paths`).
 
-Everything here is pure; every other layer of the factory reads the site through it.
+Everything here but `paths` (which looks at the installed files) is pure; every other layer
+of the factory reads the site through it.
 """
 
 from aifactory_hub.site.schema import (
@@ -15,6 +17,7 @@ from aifactory_hub.site.schema import (
     LocalNode,
     OAuthSettings,
     Partition,
+    PathSettings,
     Project,
     Role,
     ServiceSettings,
@@ -38,6 +41,7 @@ __all__ = [
     "LocalNode",
     "OAuthSettings",
     "Partition",
+    "PathSettings",
     "Project",
     "Role",
     "ServiceSettings",

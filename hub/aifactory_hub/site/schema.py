@@ -23,6 +23,7 @@ DEMO_SITE = Path(__file__).parents[1] / "sites" / "local.toml"
 
 # Slurm account and partition names; POSIX user names (dots and dashes allowed, no '@').
 _URL = r"^https?://[^\s/]+(:\d+)?/?$"
+_ABSOLUTE = r"^(/[^\x00]*)?$"  # an absolute path, or empty
 Role = Literal["researcher", "support", "trainer", "reviewer", "admin"]
 
 
@@ -225,6 +226,25 @@ class GpuType(_Strict):
     note: str = Field("", max_length=300)
 
 
+class PathSettings(_Strict):
+    """Where the factory's shipped data is read from (`aifactory_hub.site.paths`); empty: the
+    development checkout, else the installed package's `<prefix>/share/aifactory-hub`."""
+
+    dashboards: str = Field(
+        "",
+        pattern=_ABSOLUTE,
+        description="absolute folder of the staff console's dashboards (one notebook each, "
+        "read by the console); empty: the shipped ones",
+    )
+    notebooks: str = Field(
+        "",
+        pattern=_ABSOLUTE,
+        description="absolute folder of starter notebooks and workshop materials (one folder "
+        "each, checked by the factory service, copied by each workshop session); empty: the "
+        "shipped ones",
+    )
+
+
 class Site(_Strict):
     site: SiteInfo
     hub: HubSettings = HubSettings()
@@ -238,6 +258,7 @@ class Site(_Strict):
     projects: list[Project] = []
     users: list[DemoUser] = []
     gpu_types: list[GpuType] = []
+    paths: PathSettings = PathSettings()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Site:

@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Any
 
-from aifactory_hub.site import Site
+from aifactory_hub.site import Site, paths
 
 CLUSTER_READ = "custom:aifactory:cluster:read"
 SESSIONS_STOP = "custom:aifactory:sessions:stop"
@@ -156,6 +156,7 @@ def services(
                 "AIFACTORY_FACTORY_URL": f"{factory_url}/services/{FACTORY}/",
                 "AIFACTORY_REFRESH_S": str(svc.cluster_refresh_s),
                 "AIFACTORY_KERNEL_CULL_S": str(svc.kernel_cull_idle_s),
+                **paths.environment(site.paths),
             },
             "user": svc.console_user,
             "cwd": "/",

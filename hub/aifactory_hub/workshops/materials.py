@@ -3,6 +3,8 @@ overwriting a file the participant already has (their edits survive every restar
 
 Runs inside the session job, as the participant: `python -m aifactory_hub.workshops.materials
 <folder>`; the folder name was validated when the workshop was made and is checked again here.
+The folder is one of `aifactory_hub.site.paths.notebooks` (a site file's [paths] notebooks
+reach the session in its environment).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from aifactory_hub.workshops.plan import _FOLDER, NOTEBOOKS
+from aifactory_hub.site import paths
+from aifactory_hub.workshops.plan import _FOLDER
 
 
 def copy_missing(source: Path, target: Path) -> list[Path]:
@@ -35,7 +38,11 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1 or not re.match(_FOLDER, argv[0]):
         print("usage: materials <folder under notebooks/>", file=sys.stderr)
         return 2
-    source = NOTEBOOKS / argv[0]
+    try:
+        source = paths.notebooks() / argv[0]
+    except paths.MissingData as exc:
+        print(f"aifactory: no workshop materials: {exc}", file=sys.stderr)
+        return 0  # a session starts without materials rather than not at all
     if not source.is_dir():
         print(f"aifactory: no workshop materials {source}", file=sys.stderr)
         return 0  # a session starts without materials rather than not at all

@@ -6,16 +6,14 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, model_validator
 
 from aifactory_hub.core.bodies import Body
 from aifactory_hub.hubside.options import SessionRequest
-from aifactory_hub.site import Site
+from aifactory_hub.site import Site, paths
 
-NOTEBOOKS = Path(__file__).resolve().parents[3] / "notebooks"
 MAX_PARTICIPANTS = 200
 IDLE_AFTER_S = 15 * 60
 _FOLDER = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -62,7 +60,11 @@ def check_against_site(site: Site, body: NewWorkshop) -> tuple[str, str]:
         return "gpus", f"{part.min_gpus}..{part.max_gpus} GPUs per session on {part.name}"
     if body.participants * body.cpus > part.cpus_per_node * part.nodes:
         return "participants", f"{part.name} has {part.cpus_per_node * part.nodes} CPUs in all"
-    if not (NOTEBOOKS / body.materials).is_dir():
+    try:
+        notebooks = paths.notebooks(site.paths)
+    except paths.MissingData as exc:
+        return "materials", str(exc)
+    if not (notebooks / body.materials).is_dir():
         return "materials", f"no folder notebooks/{body.materials}"
     return "", ""
 
