@@ -67,7 +67,7 @@ def hand_written(user: str, account: str, partition: str) -> dict[str, float]:
 
 
 def widget(user: str, account: str, partition: str) -> dict[str, float]:
-    from aifactory_hub.service.jobs_api import jobs_facts, project_partitions
+    from aifactory_hub.service.routes.jobs import jobs_facts, project_partitions
     from aifactory_hub.site import load_site
     from aifactory_widgets.dask_launcher import DaskLauncher
     from aifactory_widgets.limits import JobSite

@@ -47,7 +47,11 @@ USERS = [f"user{i:04d}" for i in range(600)]
 
 
 class AllowAll:
-    """HubAuth double: every token is sam's, with every scope (auth is not what is timed)."""
+    """HubAuth double: every token is sam's, with every scope (auth is not what is timed).
+    The usage pages never call the hub, so its API address is never used."""
+
+    api_url = "http://127.0.0.1:9/hub/api"
+    api_token = ""
 
     async def user_for_token(self, token: str, sync: bool = False) -> dict[str, Any]:
         return {"name": "sam", "scopes": []}
@@ -153,7 +157,7 @@ def serve(site, store) -> tuple[str, asyncio.AbstractEventLoop]:
     from tornado.httpserver import HTTPServer
     from tornado.netutil import bind_sockets
 
-    from aifactory_hub.service.app import make_app
+    from aifactory_hub.service.app import make_app, real_context
 
     loop = asyncio.new_event_loop()
     ready = threading.Event()
@@ -161,7 +165,7 @@ def serve(site, store) -> tuple[str, asyncio.AbstractEventLoop]:
 
     def run() -> None:
         asyncio.set_event_loop(loop)
-        app = make_app("/services/factory/", AllowAll(), None, None, site, store)
+        app = make_app("/services/factory/", real_context(site, store, AllowAll()))
         sockets = bind_sockets(0, "127.0.0.1")
         port.append(sockets[0].getsockname()[1])
         HTTPServer(app).add_sockets(sockets)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from aifactory_hub.service.site_api import public_site
+from aifactory_hub.service.routes.site import public_site
 from aifactory_widgets.guide_facts import site_facts
 from aifactory_widgets.guide_library import fill, load_guides, segments
 from tests.access import api, ok

@@ -13,7 +13,7 @@ import pytest
 
 from aifactory_hub.advisor import plan
 from aifactory_hub.advisor import training as adv
-from aifactory_hub.service.site_api import public_site
+from aifactory_hub.service.routes.site import public_site
 from aifactory_hub.site import load_site
 
 

@@ -12,7 +12,7 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient
 from tornado.websocket import websocket_connect
 
-from aifactory_hub.service.jobs_api import jobs_facts, project_partitions
+from aifactory_hub.service.routes.jobs import jobs_facts, project_partitions
 from aifactory_widgets import dask_cluster
 from aifactory_widgets.dask_cluster import (
     DaskRequest,

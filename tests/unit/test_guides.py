@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from aifactory_hub.service.site_api import public_site
+from aifactory_hub.service.routes.site import public_site
 from aifactory_hub.site import DEMO_SITE, SiteError, load_site, parse_site
 from aifactory_widgets.guide_facts import site_facts
 from aifactory_widgets.guide_library import (

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from aifactory_hub.service.jobs_api import jobs_facts, project_partitions
+from aifactory_hub.service.routes.jobs import jobs_facts, project_partitions
 from aifactory_widgets import reaper
 from aifactory_widgets.dask_launcher import DaskLauncher
 from aifactory_widgets.job_monitor import JobMonitor

@@ -17,7 +17,7 @@ import ipywidgets as w
 import pytest
 
 from aifactory_hub.console.dashboards import from_metadata, read_metadata
-from aifactory_hub.service.site_api import public_site
+from aifactory_hub.service.routes.site import public_site
 from aifactory_hub.site import load_site
 from aifactory_widgets import advisor_launch
 from aifactory_widgets.advisor import Advisor
@@ -188,7 +188,7 @@ def test_bad_input_is_shown_not_raised():
 
 
 def test_the_advisor_opens_the_training_launcher_with_its_numbers(monkeypatch, tmp_path):
-    from aifactory_hub.service.jobs_api import jobs_facts
+    from aifactory_hub.service.routes.jobs import jobs_facts
     from aifactory_widgets.training_launcher import TrainingLauncher
 
     facts = jobs_facts(load_site(), {"ai-alpha": ["cpu", "gpu"]})

@@ -2,5 +2,5 @@
 
 `policy` decides (pure); this package applies its decisions to the store and to Slurm
 (through `provision`), and says what a caller may see. The REST handlers in
-`service.access_api` only parse, authorise and call in here.
+`service.routes.access` only parse, authorise and call in here.
 """

@@ -9,12 +9,10 @@ from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubAuth
 
-from aifactory_hub.service import workshops_api
-from aifactory_hub.service.app import HubAPI, make_app
-from aifactory_hub.service.cluster import ClusterMonitor
+from aifactory_hub.service import tasks
+from aifactory_hub.service.app import make_app, real_context
 from aifactory_hub.site import load_site
 from aifactory_hub.store import db
-from aifactory_hub.usage.collector import shared_collector
 
 
 async def main() -> None:
@@ -22,18 +20,13 @@ async def main() -> None:
     site = load_site()
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/factory/")
-    hub_auth = HubAuth()
-    hub = HubAPI(hub_auth.api_url, hub_auth.api_token)
-    monitor = ClusterMonitor(hub.get, interval=site.services.cluster_refresh_s)
     db.migrate(site.services.store_url)
     store = db.session_factory(db.make_engine(site.services.store_url))
-    app = make_app(prefix, hub_auth, hub, monitor, site, store)
-    app.listen(url.port or 80, address=url.hostname or "127.0.0.1")
-    # Accounting into the store, every collector_interval_s: pages read the store, not slurmdbd.
-    shared_collector(store, site.site.cluster, site.services.collector_interval_s).start()
+    context = real_context(site, store, HubAuth())
+    make_app(prefix, context).listen(url.port or 80, address=url.hostname or "127.0.0.1")
+    tasks.start(context)
     logging.getLogger("aifactory.service").info("factory service on %s%s", url.geturl(), prefix)
-    # Runs for ever: workshops start and end on time, nobody has to press a button.
-    await workshops_api.end_due_workshops(hub, store, site)
+    await asyncio.Event().wait()  # the service runs until the hub ends it
 
 
 if __name__ == "__main__":

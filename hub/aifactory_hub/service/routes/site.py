@@ -1,0 +1,45 @@
+"""The centre's public facts: partitions and their limits, GPU models, access modes and rates.
+
+Sessions cannot read the site file (it may be private to root), yet the guides quote its
+facts and the advisor sizes runs with them: this is where they read them. Only what any
+logged-in user may know is here: no projects, users, URLs or secrets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aifactory_hub.policy import AccessMode
+from aifactory_hub.service.base import Handler, Route
+from aifactory_hub.site import Site, scopes
+
+
+def public_site(site: Site) -> dict[str, Any]:
+    """The site's public facts as JSON (a pure function: the guides' tests call it too)."""
+    access = site.access
+    modes = {
+        mode.value: {"label": mode.label, **access.mode(mode).model_dump()} for mode in AccessMode
+    }
+    return {
+        "name": site.site.name,
+        "cluster": site.site.cluster,
+        "default_partition": site.default_partition.name,
+        "defaults": site.defaults.model_dump(),
+        "partitions": [p.model_dump() for p in site.partitions],
+        "gpu_types": [g.model_dump() for g in site.gpu_types],
+        "access": {
+            "modes": modes,
+            "rates": access.rates.model_dump(),
+            "open_results_due_days": access.open_results_due_days,
+        },
+    }
+
+
+async def site_facts(h: Handler) -> None:
+    h.write_json(public_site(h.site))
+
+
+routes: list[Route] = [
+    Route("get", "site", site_facts, "The centre's public facts: partitions, GPUs, access, rates",
+          (scopes.FACTORY_ACCESS,)),
+]  # fmt: skip
