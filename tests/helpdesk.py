@@ -118,10 +118,9 @@ def failed_job(user: str, account: str, partition: str = "cpu") -> tuple[str, st
 
 FILE_TICKET = """
 import json
-from aifactory_widgets.client import FactoryClient
-from aifactory_widgets.tickets import AskAnExpert
+from aifactory_widgets import AskAnExpert
 
-ask = AskAnExpert(FactoryClient.from_env())
+ask = AskAnExpert()
 auto = ask.tail_job.value
 offered = [value for _, value in ask.tail_job.options]
 if {job!r} in offered:
@@ -137,10 +136,9 @@ print(json.dumps({{"sent": ask.sent.value, "ticket": ask.current, "auto": auto,
 
 READ_TICKET = """
 import json
-from aifactory_widgets.client import FactoryClient
-from aifactory_widgets.tickets import AskAnExpert
+from aifactory_widgets import AskAnExpert
 
-ask = AskAnExpert(FactoryClient.from_env())
+ask = AskAnExpert()
 ask.pick.value = {ticket!r}
 print(json.dumps({{"state": ask.state.value, "conversation": ask.conversation.value,
                   "table": ask.table.value, "message": ask.message.value}}))

@@ -1,1 +1,60 @@
-"""ipywidgets for AI Factory Hub: researchers use them in notebooks, staff in Voila dashboards."""
+"""ipywidgets for AI Factory Hub: researchers use them in notebooks, staff in Voila dashboards.
+
+Every widget a notebook or a dashboard shows is a class here, built with no arguments in a
+session: it talks to the factory service with the session's (or the console's) own token.
+
+    from aifactory_widgets import QuotaView
+    QuotaView()
+
+Researchers: ProposalForm, MyApplications, MyProjects (access); QuotaView (usage); GuideBrowser,
+Advisor, AskAnExpert (help); DaskLauncher, TrainingLauncher, SweepLauncher, JobMonitor (jobs);
+HelpButton (workshops). Staff, reviewers and trainers: ClusterView, ProposalDesk, ReviewDesk,
+TicketDesk, UsageDesk, WorkshopDesk, GuideBrowser. FactoryClient and FactoryError are the way
+to the service, for a widget given another client.
+
+A name is imported on first use, so `import aifactory_widgets` stays cheap: a notebook that
+shows its quota does not load dask.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Each public name and the module that defines it.
+_HOMES = {
+    "FactoryClient": "aifactory_widgets.client",
+    "FactoryError": "aifactory_widgets.client",
+    "ProposalForm": "aifactory_widgets.apply",
+    "MyApplications": "aifactory_widgets.status",
+    "MyProjects": "aifactory_widgets.status",
+    "ProposalDesk": "aifactory_widgets.proposal_desk",
+    "ReviewDesk": "aifactory_widgets.review_desk",
+    "QuotaView": "aifactory_widgets.quota",
+    "UsageDesk": "aifactory_widgets.usage_desk",
+    "ClusterView": "aifactory_widgets.cluster",
+    "GuideBrowser": "aifactory_widgets.guides",
+    "Advisor": "aifactory_widgets.advisor",
+    "AskAnExpert": "aifactory_widgets.tickets",
+    "TicketDesk": "aifactory_widgets.ticket_desk",
+    "DaskLauncher": "aifactory_widgets.dask_launcher",
+    "TrainingLauncher": "aifactory_widgets.training_launcher",
+    "SweepLauncher": "aifactory_widgets.sweep_launcher",
+    "JobMonitor": "aifactory_widgets.job_monitor",
+    "HelpButton": "aifactory_widgets.workshop",
+    "WorkshopDesk": "aifactory_widgets.workshop_desk",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # the next use finds it without asking again
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -62,11 +62,21 @@ def _field(kind: type[w.Widget], description: str, **kw: Any) -> w.Widget:
 
 
 class Advisor(w.VBox):
-    """The run's inputs on the left, the estimates below; every change recomputes."""
+    """The run's inputs on the left, the estimates below; every change recomputes.
 
-    def __init__(self, client: FactoryClient | None, site: Mapping[str, Any] | None = None):
+    `client` defaults to the session's own token; outside the hub the advisor still computes,
+    from `site` (the JSON of `GET api/site`) when given, and says what it does not know."""
+
+    def __init__(self, client: FactoryClient | None = None, site: Mapping[str, Any] | None = None):
+        if client is None:
+            try:
+                client = FactoryClient.from_env()
+            except FactoryError:
+                client = None  # not under the hub: no prices or allocations, said below
         self.client = client
         self.message = w.Label()
+        if client is None and site is None:
+            self.message.value = "Not under AI Factory Hub: no GPUs, prices or allocations known."
         self.site = dict(site) if site is not None else self._read_site()
         self.partitions, self.specs = plan.gpu_partitions(self.site)
         self.access = plan.access_settings(self.site) if self.site else None
@@ -233,15 +243,3 @@ class Advisor(w.VBox):
 
 def _labels(table: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(v.label, k) for k, v in table.items()]
-
-
-def advisor(site: Mapping[str, Any] | None = None) -> Advisor:
-    """The advisor in a session (the session's service URL and token)."""
-    try:
-        client: FactoryClient | None = FactoryClient.from_env()
-    except FactoryError:
-        client = None
-    widget = Advisor(client, site)
-    if client is None and site is None:
-        widget.message.value = "Not under AI Factory Hub: no GPUs, prices or allocations known."
-    return widget

@@ -121,10 +121,13 @@ def _show(widget: w.Widget, shown: bool) -> None:
 
 
 class ProposalForm(w.VBox):
-    """One proposal, from a first draft to submission; read-only once it left the draft state."""
+    """One proposal, from a first draft to submission; read-only once it left the draft state.
 
-    def __init__(self, client: FactoryClient, proposal: dict[str, Any] | None = None):
-        self.client = client
+    `ProposalForm()` talks to the factory service with the session's own token; `proposal`
+    (as the service returns it) fills the form to go on with a draft or read a submission."""
+
+    def __init__(self, client: FactoryClient | None = None, proposal: dict[str, Any] | None = None):
+        self.client = client or FactoryClient.from_env()
         self.proposal_id: int | None = None
         self.read_only = False
         self.calls: dict[int, dict[str, Any]] = {}
@@ -405,8 +408,3 @@ class ProposalForm(w.VBox):
             return
         self.message.value = f"Submitted: {str(answer.get('status')).replace('_', ' ')}."
         self.show_status(answer)
-
-
-def apply(client: FactoryClient | None = None) -> ProposalForm:
-    """The proposal form, talking to the factory service with this session's own token."""
-    return ProposalForm(client or FactoryClient.from_env())

@@ -78,10 +78,11 @@ def status_line(snapshot: dict[str, Any], refresh_s: float) -> str:
 
 
 class ClusterView(BrowserRefresh, w.VBox):
-    """Partitions, queue and sessions, refreshed by a browser-side timer."""
+    """Partitions, queue and sessions, refreshed by a browser-side timer every `refresh_s`
+    (the viewer's own token by default)."""
 
-    def __init__(self, client: FactoryClient, refresh_s: float = 10.0):
-        self.client = client
+    def __init__(self, client: FactoryClient | None = None, refresh_s: float = 10.0):
+        self.client = client or FactoryClient.from_env()
         self.refresh_s = refresh_s
         self.status = w.Label()
         self.message = w.Label()

@@ -60,17 +60,26 @@ def code_html(code: str, language: str = "") -> str:
 
 
 class GuideBrowser(w.VBox):
-    """Search box and filters, the matching guides, and the chosen guide rendered."""
+    """Search box and filters, the matching guides, and the chosen guide rendered.
+
+    The facts are `site` (the JSON of `GET api/site`) when given, else the service's, asked
+    with `client` or the session's own token. Outside the hub the guides still read, with this
+    centre's facts shown as [?name]."""
 
     def __init__(
         self,
-        client: FactoryClient | None,
+        client: FactoryClient | None = None,
         site: Mapping[str, Any] | None = None,
         guides: Sequence[Guide] | None = None,
         query: str = "",
     ):
-        self.client = client
         self.message = w.Label()
+        if client is None and site is None:
+            try:
+                client = FactoryClient.from_env()
+            except FactoryError as exc:
+                self.message.value = f"Without this centre's facts: {exc}"
+        self.client = client
         self.guides = list(guides) if guides is not None else load_guides()
         self.facts = self._facts(site)
         self.texts = {g.slug: self._text(g) for g in self.guides}
@@ -165,15 +174,3 @@ class GuideBrowser(w.VBox):
 
 def _choices(anything: str, values: Sequence[str]) -> list[tuple[str, str]]:
     return [(anything, ANY), *((v, v) for v in values)]
-
-
-def guides(query: str = "") -> GuideBrowser:
-    """The guide browser in a session (the session's service URL and token). Outside the hub
-    the guides still read, with this centre's facts shown as [?name]."""
-    try:
-        client = FactoryClient.from_env()
-    except FactoryError as exc:
-        browser = GuideBrowser(None, query=query)
-        browser.message.value = f"Without this centre's facts: {exc}"
-        return browser
-    return GuideBrowser(client, query=query)

@@ -20,9 +20,11 @@ TAB_TITLES = ("Calls", "Proposals", "Decision", "Projects")
 
 
 class ProposalDesk(w.VBox):
-    """Tabs Calls, Proposals, Decision and Projects over the factory service's access API."""
+    """Tabs Calls, Proposals, Decision and Projects over the factory service's access API
+    (the viewer's own token by default)."""
 
-    def __init__(self, client: FactoryClient):
+    def __init__(self, client: FactoryClient | None = None):
+        client = client or FactoryClient.from_env()
         self.client = client
         self.calls = CallsPanel(client, on_change=self.refresh)
         self.proposals = ProposalsPanel(client)

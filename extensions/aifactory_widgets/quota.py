@@ -1,4 +1,4 @@
-"""A researcher's allocation as it burns: `from aifactory_widgets.quota import quota; quota()`.
+"""A researcher's allocation as it burns: `from aifactory_widgets import QuotaView; QuotaView()`.
 
 For each of the caller's projects: granted, used and left GPU- and CPU-hours per partition
 with bars, the burn rate over the last 7 days, the day the hours run out at that rate
@@ -32,11 +32,6 @@ LEVEL_TEXT = {
 PARTITION_COLUMNS = ("partition", "GPU-h granted", "GPU-h used", "GPU-h left",
                      "CPU-h granted", "CPU-h used", "CPU-h left")  # fmt: skip
 MEMBER_COLUMNS = ("member", "role", "GPU-hours", "CPU-hours")
-
-
-def quota(client: FactoryClient | None = None) -> QuotaView:
-    """The quota view of the caller's projects (the session's own token by default)."""
-    return QuotaView(client or FactoryClient.from_env())
 
 
 def _num(value: float | None) -> str:
@@ -189,10 +184,11 @@ class ProjectUsageCard(w.VBox):
 
 
 class QuotaView(w.VBox):
-    """Every project of the caller, with a refresh button and the figures' age."""
+    """Every project of the caller, with a refresh button and the figures' age (the session's
+    own token by default)."""
 
-    def __init__(self, client: FactoryClient):
-        self.client = client
+    def __init__(self, client: FactoryClient | None = None):
+        self.client = client or FactoryClient.from_env()
         self.status = w.Label()
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
         self.refresh_button.on_click(lambda _: self.refresh())

@@ -51,14 +51,15 @@ def assigned_rows(proposals: Sequence[dict[str, Any]]) -> list[tuple]:
 
 
 class ReviewDesk(ListPanel):
-    """Assigned proposals, one in full, and the score form for it."""
+    """Assigned proposals, one in full, and the score form for it (the viewer's own token by
+    default)."""
 
     noun = "proposal"
     columns = ASSIGNED_COLUMNS
     empty = "no proposals assigned to you"
 
-    def __init__(self, client: FactoryClient):
-        super().__init__(client, pick="Proposal")
+    def __init__(self, client: FactoryClient | None = None):
+        super().__init__(client or FactoryClient.from_env(), pick="Proposal")
         self.details = w.HTML()
         self.quality = w.Dropdown(description="Quality", options=MARKS, value=None)
         self.pertinence = w.Dropdown(description="Pertinence", options=MARKS, value=None)

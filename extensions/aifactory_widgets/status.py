@@ -104,10 +104,11 @@ def _red(text: str) -> w.Label:
 
 
 class MyApplications(w.VBox):
-    """The caller's proposals in a table; one of them in detail: reviews, findings, obligation."""
+    """The caller's proposals in a table; one of them in detail: reviews, findings, obligation.
+    The session's own token by default."""
 
-    def __init__(self, client: FactoryClient):
-        self.client = client
+    def __init__(self, client: FactoryClient | None = None):
+        self.client = client or FactoryClient.from_env()
         self.proposals: dict[int, dict[str, Any]] = {}
         self.message = w.Label()
         self.table = w.HTML()
@@ -168,10 +169,11 @@ class MyApplications(w.VBox):
 
 
 class MyProjects(w.VBox):
-    """The caller's projects; the PI of one may manage its members and give the results link."""
+    """The caller's projects; the PI of one may manage its members and give the results link.
+    The session's own token by default; `me` is the hub user (JUPYTERHUB_USER by default)."""
 
-    def __init__(self, client: FactoryClient, me: str | None = None):
-        self.client = client
+    def __init__(self, client: FactoryClient | None = None, me: str | None = None):
+        self.client = client or FactoryClient.from_env()
         self.me = os.environ.get("JUPYTERHUB_USER", "") if me is None else me
         self.message = w.Label()
         self.refresh_button = w.Button(description="Refresh", icon="refresh")

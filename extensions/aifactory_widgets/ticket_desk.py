@@ -23,11 +23,13 @@ UNASSIGNED = "-"
 
 
 class TicketDesk(TicketPanel):
-    """The queue, one ticket in full, and what staff do with it."""
+    """The queue, one ticket in full, and what staff do with it (the viewer's own token by
+    default)."""
 
     empty = "no tickets match"
 
-    def __init__(self, client: FactoryClient, now: datetime | None = None):
+    def __init__(self, client: FactoryClient | None = None, now: datetime | None = None):
+        client = client or FactoryClient.from_env()
         super().__init__(client, now)
         meta = self.attempt("Could not read the topics", lambda: client.get(f"{API}/topics"))
         meta = meta or {"topics": [], "staff": []}

@@ -33,18 +33,25 @@ def job_option(job: Mapping[str, str]) -> str:
 
 
 class AskAnExpert(TicketPanel):
-    """The question form with its context, and the researcher's tickets."""
+    """The question form with its context, and the researcher's tickets (the session's own
+    token by default; outside the hub, a line saying it needs the hub)."""
 
     empty = "You have asked nothing yet."
 
     def __init__(
         self,
-        client: FactoryClient,
+        client: FactoryClient | None = None,
         environ: Mapping[str, str] | None = None,
         runner: JobRunner | None = None,
         now: datetime | None = None,
         reader: Callable[[str], str | None] = ticket_context.read_tail,
     ):
+        try:
+            client = client or FactoryClient.from_env()
+        except FactoryError as exc:
+            super().__init__(None, now)  # type: ignore[arg-type]  # never asked: no form
+            self.children = [w.Label(f"Asking an expert needs AI Factory Hub: {exc}")]
+            return
         super().__init__(client, now)
         self.environ = dict(os.environ if environ is None else environ)
         self.runner = runner or SlurmRunner(environ=self.environ)
@@ -169,11 +176,3 @@ class AskAnExpert(TicketPanel):
     def close_ticket(self) -> None:
         if self.act("Not closed", "close"):
             self.say(f"Ticket #{self.current['id']} closed. Reply in it to reopen it.")
-
-
-def ask_expert() -> AskAnExpert | w.Label:
-    """The ask-an-expert widget in a session (the session's service URL and token)."""
-    try:
-        return AskAnExpert(FactoryClient.from_env())
-    except FactoryError as exc:
-        return w.Label(f"Asking an expert needs AI Factory Hub: {exc}")

@@ -83,10 +83,11 @@ def download_link(csv_text: str, first: date, last: date) -> str:
 
 
 class UsageDesk(Panel):
-    """Period picker, billing table with totals and CSV, funder report."""
+    """Period picker, billing table with totals and CSV, funder report (the viewer's own token
+    by default)."""
 
-    def __init__(self, client: FactoryClient, today: date | None = None):
-        super().__init__(client)
+    def __init__(self, client: FactoryClient | None = None, today: date | None = None):
+        super().__init__(client or FactoryClient.from_env())
         self.today = today or date.today()
         first, last = preset_period("This month", self.today)
         self.preset = w.Dropdown(description="Period", options=PRESETS, value="This month")

@@ -1,7 +1,7 @@
 """A workshop participant's help button, and the UTC times both sides of a workshop show.
 
 A participant is stuck in a notebook and the trainer is across the room with thirty others:
-`help_button()` raises their hand in the trainer's room view (workshop_room.py) without a word
+`HelpButton()` raises their hand in the trainer's room view (workshop_room.py) without a word
 said. It talks to the factory service with the session's own token, like every widget here.
 Times are shown in UTC, as the trainer entered them, so both read the same clock.
 """
@@ -38,9 +38,16 @@ def clock(iso: str | None) -> str:
 
 
 class HelpButton(Panel):
-    """The button and a line saying which workshop, or why there is nothing to raise a hand in."""
+    """The button and a line saying which workshop, or why there is nothing to raise a hand in
+    (the session's own token by default; outside the hub the button is off and says why)."""
 
-    def __init__(self, client: FactoryClient | None, unavailable: str = ""):
+    def __init__(self, client: FactoryClient | None = None):
+        unavailable = ""
+        if client is None:
+            try:
+                client = FactoryClient.from_env()
+            except FactoryError as exc:
+                unavailable = str(exc)
         super().__init__(client)  # type: ignore[arg-type]  # None: outside the hub, disabled
         self.raise_button = self.button(RAISE, self.raise_hand, button_style="warning")
         self.workshop: dict[str, Any] | None = None
@@ -71,13 +78,3 @@ class HelpButton(Panel):
     def _off(self, reason: str) -> None:
         self.raise_button.disabled = True
         self.say(reason, error=bool(reason))
-
-
-def help_button(client: FactoryClient | None = None) -> HelpButton:
-    """The participant's "Raise my hand" button, with this session's own token by default."""
-    if client is None:
-        try:
-            client = FactoryClient.from_env()
-        except FactoryError as exc:
-            return HelpButton(None, unavailable=str(exc))
-    return HelpButton(client)

@@ -238,9 +238,11 @@ class NewWorkshopPanel(Panel):
 
 
 class WorkshopDesk(w.VBox):
-    """Tabs My workshops (list and live room) and New workshop over the workshops API."""
+    """Tabs My workshops (list and live room, refreshed every `refresh_s`) and New workshop
+    over the workshops API (the viewer's own token by default)."""
 
-    def __init__(self, client: FactoryClient, refresh_s: float = 10.0):
+    def __init__(self, client: FactoryClient | None = None, refresh_s: float = 10.0):
+        client = client or FactoryClient.from_env()
         self.client = client
         self.room = RoomPanel(client, refresh_s=refresh_s)
         self.new = NewWorkshopPanel(client, on_created=self.created)

@@ -18,7 +18,7 @@ DASHBOARD = "cluster.ipynb"
 # Text that is only in the files themselves, never in a page or error about them.
 SECRETS_OF = {
     "notebook": '"nbformat"',
-    "notebook source": "ClusterView(FactoryClient.from_env()",
+    "notebook source": "ClusterView(refresh_s=float(",
     "config.py": (ROOT / "hub/aifactory_hub/hubside/config.py").read_text().splitlines()[0],
     "console app": "allowed_message_types = WIDGET_MESSAGES",
     "passwd": "root:x:0:0",

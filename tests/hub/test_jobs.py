@@ -73,7 +73,7 @@ SHORT_JOB = TEST_JOB + "sleep 1\n"
 HELD_JOB = TEST_JOB + "#SBATCH --hold\nsleep 1\n"
 START_CLUSTER = """
 from aifactory_widgets import jobs
-from aifactory_widgets.dask_launcher import DaskLauncher
+from aifactory_widgets import DaskLauncher
 launcher = DaskLauncher()
 launcher.minimum.value, launcher.maximum.value = 2, 2
 launcher.placement.walltime.value = 15
@@ -143,7 +143,7 @@ def test_gloo_training_runs_two_ranks_that_both_report(kernel):
     kernel.execute(
         "from pathlib import Path\n"
         f"Path.home().joinpath('aif-test-allreduce.py').write_text({TRAIN_SCRIPT!r})\n"
-        "from aifactory_widgets.training_launcher import TrainingLauncher\n"
+        "from aifactory_widgets import TrainingLauncher\n"
         "t = TrainingLauncher()\n"
         "t.script.value = 'aif-test-allreduce.py'\n"
         "t.tasks.value = 9\n"
@@ -173,7 +173,7 @@ def test_three_point_sweep_runs_as_a_job_array(kernel):
     kernel.execute(
         "from pathlib import Path\n"
         f"Path.home().joinpath('aif-test-sweep.py').write_text({SWEEP_SCRIPT!r})\n"
-        "from aifactory_widgets.sweep_launcher import SweepLauncher\n"
+        "from aifactory_widgets import SweepLauncher\n"
         "s = SweepLauncher()\n"
         "s.script.value = 'aif-test-sweep.py'\n"
         "s.placement.walltime.value = 5\n"
@@ -195,7 +195,7 @@ def test_three_point_sweep_runs_as_a_job_array(kernel):
 def test_the_monitor_agrees_with_squeue_and_sacct_and_cancels(kernel):
     kernel.execute(
         "from aifactory_widgets import jobs\n"
-        "from aifactory_widgets.job_monitor import JobMonitor\n"
+        "from aifactory_widgets import JobMonitor\n"
         f"done = jobs.submit(jobs.SlurmRunner(), {SHORT_JOB!r}.replace('NAME', 'aif-monitor'))\n"
         f"held = jobs.submit(jobs.SlurmRunner(), {HELD_JOB!r}.replace('NAME', 'aif-monitor'))\n"
     )

@@ -270,7 +270,7 @@ def test_bob_at_alices_session_port_gets_nothing(hub, alice):
 
 
 START_CLUSTER = """
-from aifactory_widgets.dask_launcher import DaskLauncher
+from aifactory_widgets import DaskLauncher
 launcher = DaskLauncher()
 launcher.minimum.value, launcher.maximum.value = 1, 1
 launcher.placement.walltime.value = 15

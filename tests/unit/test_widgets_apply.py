@@ -13,7 +13,7 @@ import pytest
 
 from aifactory_hub.policy import model
 from aifactory_widgets import apply as form_module
-from aifactory_widgets.apply import DRAFT_FIELDS, ProposalForm, apply, parse_data_sources
+from aifactory_widgets.apply import DRAFT_FIELDS, ProposalForm, parse_data_sources
 from aifactory_widgets.client import FactoryError
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -385,7 +385,3 @@ def test_no_open_call_and_an_unreachable_service_are_said_not_raised():
     assert form.message.value == "No call is open right now." and form.call.value is None
     down = service(**{"GET api/calls": FactoryError(0, "the factory service did not answer")})
     assert "did not answer" in ProposalForm(down).message.value
-
-
-def test_apply_returns_the_form():
-    assert isinstance(apply(service()), ProposalForm)

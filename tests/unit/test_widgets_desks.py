@@ -492,4 +492,4 @@ def test_dashboards_declare_their_scope(name, title, scope, widget):
     assert dashboard.scope == f"custom:aifactory:{scope}"
     assert dashboard.order == {"proposals.ipynb": 20, "review.ipynb": 30}[name]
     source = path.read_text()
-    assert f"{widget}(FactoryClient.from_env())" in source
+    assert f"from aifactory_widgets import {widget}" in source and f"{widget}()" in source

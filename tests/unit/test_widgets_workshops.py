@@ -18,7 +18,7 @@ import pytest
 from aifactory_hub.console.dashboards import from_metadata, read_metadata
 from aifactory_widgets.client import FactoryError
 from aifactory_widgets.desk_widgets import ERROR_COLOUR
-from aifactory_widgets.workshop import SEEN, help_button
+from aifactory_widgets.workshop import SEEN, HelpButton
 from aifactory_widgets.workshop_desk import WorkshopDesk, credentials_csv, csv_download_link
 from aifactory_widgets.workshop_room import extended_end
 from tests.unit.test_widgets_desks import DASHBOARDS, XSS, FakeClient, html_values
@@ -349,7 +349,7 @@ def test_an_ended_workshop_offers_no_actions(client):
 
 
 def test_help_button_posts_and_reports(client):
-    widget = help_button(client)
+    widget = HelpButton(client)
     assert not widget.raise_button.disabled
     assert widget.message.value == "Intro to the AI factory: ends 17:00 UTC."
     widget.raise_button.click()
@@ -359,18 +359,18 @@ def test_help_button_posts_and_reports(client):
 
 def test_help_button_outside_a_workshop_is_off(client):
     client.answers[("GET", "api/workshops/mine")] = FactoryError(404, "not in a workshop")
-    widget = help_button(client)
+    widget = HelpButton(client)
     assert widget.raise_button.disabled
     assert widget.raise_button.description == "You are in no workshop"
 
 
 def test_help_button_shows_a_refusal(client, monkeypatch):
     client.answers[("POST", "api/workshops/mine/hand")] = FactoryError(403, "the workshop ended")
-    widget = help_button(client)
+    widget = HelpButton(client)
     widget.raise_button.click()
     assert widget.message.value == "Your hand was not raised: the workshop ended"
     monkeypatch.delenv("AIFACTORY_FACTORY_URL", raising=False)
-    outside = help_button()
+    outside = HelpButton()
     assert (
         outside.raise_button.disabled
         and "not running under AI Factory Hub" in outside.message.value
@@ -382,4 +382,4 @@ def test_dashboard_declares_its_scope():
     dashboard = from_metadata(path.name, read_metadata(path))
     assert (dashboard.title, dashboard.order) == ("Workshops", 60) and dashboard.description
     assert dashboard.scope == "custom:aifactory:workshops:manage"
-    assert "WorkshopDesk(FactoryClient.from_env()" in path.read_text()
+    assert "WorkshopDesk(refresh_s=" in path.read_text()
