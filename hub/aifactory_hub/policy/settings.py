@@ -24,37 +24,56 @@ class ModeSettings(Frozen):
 class Rates(Frozen):
     """What charged access costs (industry without open results or an academic partner)."""
 
-    gpu_hour_eur: float = Field(2.0, ge=0)
-    cpu_hour_eur: float = Field(0.02, ge=0)
-    currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")
+    gpu_hour_eur: float = Field(
+        2.0, ge=0, description="price of one GPU-hour of charged access, in `currency`"
+    )
+    cpu_hour_eur: float = Field(
+        0.02, ge=0, description="price of one CPU-hour of charged access, in `currency`"
+    )
+    currency: str = Field(
+        "EUR", pattern=r"^[A-Z]{3}$", description="ISO 4217 code of the rates and the bills"
+    )
 
 
 class AccessSettings(Frozen):
     """The `[access]` table of the site file."""
 
-    playground: ModeSettings = ModeSettings(
-        max_gpu_hours=10,
-        max_cpu_hours=100,
-        duration_days=30,
-        reviewers_required=0,
-        technical_check=False,
+    playground: ModeSettings = Field(
+        ModeSettings(
+            max_gpu_hours=10,
+            max_cpu_hours=100,
+            duration_days=30,
+            reviewers_required=0,
+            technical_check=False,
+        ),
+        description="a new researcher's small first project, made at first login",
     )
     # The call asks for at least two peer reviewers wherever there is a review.
-    fast_lane: ModeSettings = ModeSettings(
-        max_gpu_hours=500,
-        max_cpu_hours=5000,
-        duration_days=180,
-        reviewers_required=2,
-        technical_check=False,
+    fast_lane: ModeSettings = Field(
+        ModeSettings(
+            max_gpu_hours=500,
+            max_cpu_hours=5000,
+            duration_days=180,
+            reviewers_required=2,
+            technical_check=False,
+        ),
+        description="mid-size proposals, peer-reviewed",
     )
-    large_scale: ModeSettings = ModeSettings(
-        max_gpu_hours=50_000,
-        max_cpu_hours=500_000,
-        duration_days=365,
-        reviewers_required=2,
-        technical_check=True,
+    large_scale: ModeSettings = Field(
+        ModeSettings(
+            max_gpu_hours=50_000,
+            max_cpu_hours=500_000,
+            duration_days=365,
+            reviewers_required=2,
+            technical_check=True,
+        ),
+        description="the largest proposals, peer-reviewed and checked by staff",
     )
-    rates: Rates = Rates()
+    rates: Rates = Field(
+        Rates(),
+        description="what charged access costs (industry without open results or an "
+        "academic partner)",
+    )
     open_results_due_days: int = Field(
         365, ge=0, le=1100, description="days after the allocation ends to publish results"
     )

@@ -32,20 +32,46 @@ class _Strict(BaseModel):
 
 
 class SiteInfo(_Strict):
-    name: str = Field(min_length=1, max_length=120)
-    cluster: SlurmName = Field(description="Slurm ClusterName")
+    name: str = Field(
+        min_length=1,
+        max_length=120,
+        description="the centre's name, as the console and the service's site API show it",
+    )
+    cluster: SlurmName = Field(
+        description="Slurm ClusterName: projects' accounts are made on it (sacctmgr); the local "
+        "cluster's slurm.conf is written with it"
+    )
     local_cluster: bool = Field(
-        False, description="true: the project's own scripts run Slurm on this machine"
+        False,
+        description="true: the project's own scripts run Slurm on this machine "
+        "(`hub/bin/aifactory up` starts the daemons and makes the demo users and accounts); "
+        "false: a real site's Slurm, which the factory only uses",
     )
 
 
 class HubSettings(_Strict):
-    bind_url: str = Field("http://127.0.0.1:8000", pattern=_URL, description="public URL")
-    hub_bind_url: str = Field(
-        "http://127.0.0.1:8081", pattern=_URL, description="hub API, reached by sessions"
+    bind_url: str = Field(
+        "http://127.0.0.1:8000",
+        pattern=_URL,
+        description="public URL users open (JupyterHub.bind_url)",
     )
-    proxy_api_url: str = Field("http://127.0.0.1:8001", pattern=_URL)
-    state_dir: str = Field("/var/lib/aifactory/hub", pattern=r"^/")
+    hub_bind_url: str = Field(
+        "http://127.0.0.1:8081",
+        pattern=_URL,
+        description="hub API, reached by sessions (JupyterHub.hub_bind_url): on a real site "
+        "an address the compute nodes can reach",
+    )
+    proxy_api_url: str = Field(
+        "http://127.0.0.1:8001",
+        pattern=_URL,
+        description="configurable-http-proxy's REST API, used by the hub only",
+    )
+    state_dir: str = Field(
+        "/var/lib/aifactory/hub",
+        pattern=r"^/",
+        description="absolute folder of the hub's database, cookie secret, pid files and log; "
+        "made mode 0700 at start",
+    )
     session_ip: str = Field(
         "0.0.0.0",  # noqa: S104 - real sites: sessions must be reachable from the hub
         description="address the session's server listens on inside the job",
@@ -53,42 +79,77 @@ class HubSettings(_Strict):
     connect_ip: str = Field(
         "", description="address the hub uses to reach a session; empty: the job's node name"
     )
-    start_timeout_s: int = Field(300, ge=10, le=86400)
-    poll_interval_s: float = Field(10.0, ge=0.5, le=600)
+    start_timeout_s: int = Field(
+        300,
+        ge=10,
+        le=86400,
+        description="seconds from sbatch to the session's server answering, queue wait "
+        "included, before the hub gives up and cancels the job (Spawner.start_timeout)",
+    )
+    poll_interval_s: float = Field(
+        10.0,
+        ge=0.5,
+        le=600,
+        description="seconds between the hub's checks of running sessions: each interval it "
+        "knocks on every session's port and, if one is silent, asks one squeue for all; an "
+        "ended job is noticed within one interval",
+    )
     slurm_confirm_s: float = Field(
         60.0,
         ge=0.5,
         le=3600,
-        description="while every running session's server accepts connections, ask Slurm "
-        "about them this often (a silent server makes the next poll interval ask at once)",
+        description="seconds: while every running session's server accepts connections, ask "
+        "Slurm about them this often (a silent server makes the next poll interval ask at once)",
     )
     cull_idle_s: int = Field(
         3600,
         ge=0,
         le=30 * 86400,
-        description="stop a session (and so its Slurm job) idle this long; 0: never",
+        description="seconds: jupyterhub-idle-culler stops a session (and so its Slurm job) "
+        "idle this long; 0: never",
     )
-    admin_users: list[Username] = []
+    admin_users: list[Username] = Field(
+        [], description="hub admins (JupyterHub admin_users), besides users with the admin role"
+    )
 
 
 class OAuthSettings(_Strict):
     """Generic OAuth2/OIDC login (oauthenticator's GenericOAuthenticator)."""
 
-    client_id: str = Field(min_length=1)
+    client_id: str = Field(min_length=1, description="the hub's client id at the provider")
     client_secret_env: str = Field(
-        "AIFACTORY_OAUTH_SECRET", description="environment variable holding the client secret"
+        "AIFACTORY_OAUTH_SECRET",
+        description="environment variable of the hub holding the client secret (the secret "
+        "itself is never in the site file)",
     )
-    authorize_url: str = Field(pattern=r"^https://")
-    token_url: str = Field(pattern=r"^https://")
-    userdata_url: str = Field(pattern=r"^https://")
-    callback_url: str = Field(pattern=r"^https?://")
-    username_claim: str = "preferred_username"
-    scope: list[str] = ["openid", "profile", "email"]
+    authorize_url: str = Field(
+        pattern=r"^https://", description="the provider's authorisation endpoint"
+    )
+    token_url: str = Field(pattern=r"^https://", description="the provider's token endpoint")
+    userdata_url: str = Field(pattern=r"^https://", description="the provider's userinfo endpoint")
+    callback_url: str = Field(
+        pattern=r"^https?://",
+        description="this hub's `<bind_url>/hub/oauth_callback`, as registered at the provider",
+    )
+    username_claim: str = Field(
+        "preferred_username",
+        description="userinfo claim holding the user's login, which must be their POSIX "
+        "account on the cluster",
+    )
+    scope: list[str] = Field(
+        ["openid", "profile", "email"], description="OAuth scopes the hub asks the provider for"
+    )
 
 
 class AuthSettings(_Strict):
-    kind: Literal["pam", "oauth"] = "pam"
-    oauth: OAuthSettings | None = None
+    kind: Literal["pam", "oauth"] = Field(
+        "pam",
+        description="`pam`: the hub host's own accounts; `oauth`: an identity provider "
+        "(needs [auth.oauth] and `pip install aifactory-hub[oauth]`)",
+    )
+    oauth: OAuthSettings | None = Field(
+        None, description='generic OAuth2/OIDC log-in; required when kind = "oauth"'
+    )
 
     @model_validator(mode="after")
     def _oauth_needs_settings(self) -> AuthSettings:
@@ -111,7 +172,11 @@ class ServiceSettings(_Strict):
         description="unprivileged system user that runs the console and its dashboard kernels",
     )
     cluster_refresh_s: float = Field(
-        10.0, ge=2, le=3600, description="seconds between cluster snapshots (one per interval)"
+        10.0,
+        ge=2,
+        le=3600,
+        description="seconds between the factory service's cluster snapshots (one squeue and "
+        "one scontrol per interval, however many dashboards are open)",
     )
     store_url: str = Field(
         "sqlite:////var/lib/aifactory/factory/factory.sqlite",
@@ -131,19 +196,46 @@ class ServiceSettings(_Strict):
 
 
 class Partition(_Strict):
-    name: SlurmName
-    description: str = ""
-    default: bool = False
-    nodes: int = Field(1, ge=1, description="nodes in the partition")
-    cpus_per_node: int = Field(ge=1)
-    memory_gb_per_node: int = Field(ge=1)
-    gpu_type: str = Field("", pattern=r"^[a-z0-9_]{0,32}$")
-    gpus_per_node: int = Field(0, ge=0, le=64)
-    max_walltime_hours: float = Field(gt=0, le=24 * 30)
-    max_cpus: int = Field(ge=1, description="per session")
-    max_memory_gb: int = Field(ge=1, description="per session")
-    max_gpus: int = Field(0, ge=0, description="per session")
-    min_gpus: int = Field(0, ge=0, description="per session; 1 on GPU partitions")
+    name: SlurmName = Field(description="the Slurm partition")
+    description: str = Field("", description="one line the spawn form shows after the name")
+    default: bool = Field(
+        False, description="the spawn form's first choice (at most one; none: the first listed)"
+    )
+    nodes: int = Field(
+        1, ge=1, description="nodes in the partition; a workshop must fit in nodes x cpus_per_node"
+    )
+    cpus_per_node: int = Field(ge=1, description="CPUs of one node")
+    memory_gb_per_node: int = Field(ge=1, description="memory of one node, GB")
+    gpu_type: str = Field(
+        "",
+        pattern=r"^[a-z0-9_]{0,32}$",
+        description="Slurm GRES type of the nodes' GPUs (`--gres=gpu:TYPE:N`); needed when "
+        "gpus_per_node > 0; a [[gpu_types]] entry of that name gives the advisor its figures",
+    )
+    gpus_per_node: int = Field(0, ge=0, le=64, description="GPUs of one node")
+    max_walltime_hours: float = Field(
+        gt=0,
+        le=24 * 30,
+        description="hours a session may run at most; the hub refuses more, the local "
+        "cluster's slurm.conf sets it as the partition's MaxTime",
+    )
+    max_cpus: int = Field(
+        ge=1, description="CPUs per session at most (at most cpus_per_node); the hub refuses more"
+    )
+    max_memory_gb: int = Field(
+        ge=1,
+        description="GB per session at most (at most memory_gb_per_node); the hub refuses more",
+    )
+    max_gpus: int = Field(
+        0,
+        ge=0,
+        description="GPUs per session at most (at most gpus_per_node); the hub refuses more",
+    )
+    min_gpus: int = Field(
+        0,
+        ge=0,
+        description="GPUs per session at least (e.g. 1 on a GPU partition); the hub refuses fewer",
+    )
 
     @model_validator(mode="after")
     def _limits_fit_a_node(self) -> Partition:
@@ -165,9 +257,15 @@ class Partition(_Strict):
 
 
 class SessionDefaults(_Strict):
-    cpus: int = Field(1, ge=1)
-    memory_gb: int = Field(2, ge=1)
-    walltime_hours: float = Field(1.0, gt=0)
+    cpus: int = Field(
+        1, ge=1, description="CPUs the spawn form offers first (at most the partition's max)"
+    )
+    memory_gb: int = Field(
+        2, ge=1, description="GB the spawn form offers first (at most the partition's max)"
+    )
+    walltime_hours: float = Field(
+        1.0, gt=0, description="hours the spawn form offers first; at most every partition's max"
+    )
 
 
 class JobSettings(_Strict):
@@ -186,11 +284,23 @@ class JobSettings(_Strict):
 
 class Project(_Strict):
     account: SlurmName = Field(description="Slurm account the project's jobs are charged to")
-    title: str = Field(min_length=1, max_length=200)
-    organisation: str = ""
-    pi: Username
-    members: list[Username] = Field(min_length=1)
-    partitions: list[SlurmName] = Field(min_length=1)
+    title: str = Field(
+        min_length=1,
+        max_length=200,
+        description="the project's name (the Slurm account's Description)",
+    )
+    organisation: str = Field(
+        "", description="who runs it (the Slurm account's Organization, the billing report's)"
+    )
+    pi: Username = Field(description="principal investigator; one of members")
+    members: list[Username] = Field(
+        min_length=1, description="users who may charge jobs to the account"
+    )
+    partitions: list[SlurmName] = Field(
+        min_length=1,
+        description="partitions the project may use; the local cluster gives each member one "
+        "Slurm association per partition, so slurmctld itself refuses the others",
+    )
 
     @model_validator(mode="after")
     def _pi_is_member(self) -> Project:
@@ -200,18 +310,27 @@ class Project(_Strict):
 
 
 class DemoUser(_Strict):
-    name: Username
-    roles: list[Role] = ["researcher"]
+    name: Username = Field(
+        description="POSIX login; the local cluster creates it with a random password"
+    )
+    roles: list[Role] = Field(
+        ["researcher"],
+        description="hub roles (RBAC scopes): researcher, support, trainer, reviewer, admin",
+    )
     organisation: str = Field("", max_length=200, description="for conflict-of-interest checks")
 
 
 class LocalNode(_Strict):
     """The single simulated node of the local factory (GPUs are fake GRES devices)."""
 
-    cpus: int = Field(32, ge=1, le=1024)
-    memory_gb: int = Field(64, ge=1)
-    gpus: int = Field(4, ge=0, le=16)
-    gpu_type: str = Field("sim", pattern=r"^[a-z0-9_]{1,32}$")
+    cpus: int = Field(
+        32, ge=1, le=1024, description="CPUs the node declares to Slurm (may exceed the machine's)"
+    )
+    memory_gb: int = Field(
+        64, ge=1, description="GB the node declares to Slurm (may exceed the machine's)"
+    )
+    gpus: int = Field(4, ge=0, le=16, description="simulated GPUs: GRES backed by fake devices")
+    gpu_type: str = Field("sim", pattern=r"^[a-z0-9_]{1,32}$", description="their GRES type")
 
 
 class GpuType(_Strict):
@@ -223,7 +342,9 @@ class GpuType(_Strict):
     label: str = Field("", max_length=120, description="e.g. NVIDIA A100 80GB SXM")
     memory_gb: float = Field(gt=0, le=4096, description="memory per GPU")
     peak_tflops_bf16: float = Field(gt=0, le=1e5, description="dense BF16 peak, per GPU")
-    note: str = Field("", max_length=300)
+    note: str = Field(
+        "", max_length=300, description="where the figures come from, shown with each estimate"
+    )
 
 
 class PathSettings(_Strict):
@@ -246,19 +367,50 @@ class PathSettings(_Strict):
 
 
 class Site(_Strict):
-    site: SiteInfo
-    hub: HubSettings = HubSettings()
-    services: ServiceSettings = ServiceSettings()
-    access: AccessSettings = AccessSettings()
-    auth: AuthSettings = AuthSettings()
-    node: LocalNode = LocalNode()
-    defaults: SessionDefaults = SessionDefaults()
-    jobs: JobSettings = JobSettings()
-    partitions: list[Partition] = Field(min_length=1)
-    projects: list[Project] = []
-    users: list[DemoUser] = []
-    gpu_types: list[GpuType] = []
-    paths: PathSettings = PathSettings()
+    site: SiteInfo = Field(description="the centre and its Slurm cluster")
+    hub: HubSettings = Field(
+        HubSettings(), description="the JupyterHub process: its URLs, state and session checks"
+    )
+    services: ServiceSettings = Field(
+        ServiceSettings(),
+        description="the hub-managed services: the factory's REST service and the staff console",
+    )
+    access: AccessSettings = Field(
+        AccessSettings(),
+        description="the access policy's numbers: limits and review steps per access mode, "
+        "rates of charged access",
+    )
+    auth: AuthSettings = Field(AuthSettings(), description="how users log in")
+    node: LocalNode = Field(
+        LocalNode(), description="the local cluster's one node (local_cluster = true only)"
+    )
+    defaults: SessionDefaults = Field(
+        SessionDefaults(), description="the session the spawn form offers first"
+    )
+    jobs: JobSettings = Field(
+        JobSettings(), description="distributed jobs researchers launch from notebooks"
+    )
+    partitions: list[Partition] = Field(
+        min_length=1, description="Slurm partitions sessions may run on, with per-session limits"
+    )
+    projects: list[Project] = Field(
+        [],
+        description="projects the site file defines (the demo's); granted proposals add "
+        "projects in the store",
+    )
+    users: list[DemoUser] = Field(
+        [],
+        description="users' roles and organisations; the local cluster also creates them as "
+        "demo logins",
+    )
+    gpu_types: list[GpuType] = Field(
+        [],
+        description="what each GPU model can do, for the advisor and the guides; a type "
+        "without an entry gets no estimate",
+    )
+    paths: PathSettings = Field(
+        PathSettings(), description="where the shipped dashboards and notebooks are read from"
+    )
 
     @model_validator(mode="after")
     def _cross_references(self) -> Site:

@@ -1,7 +1,9 @@
 """The widgets' one way to the factory service: HTTP with the caller's own hub token.
 
 In a researcher's session the token is the session's; in a console dashboard it is the
-console service's. Either way the service checks its scopes; the widgets never talk to Slurm.
+console service's. Either way the service checks its scopes. (The widgets' other way out is
+the researcher's own Slurm commands for their own jobs: sbatch, squeue, sacct and scancel,
+run by the kernel as the researcher through jobs/commands.py.)
 """
 
 from __future__ import annotations

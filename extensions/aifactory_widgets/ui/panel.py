@@ -3,7 +3,7 @@
 A Voila page swallows a callback's exception, so a panel runs every callback inside an Output
 widget (the traceback then shows on the page) and turns the service's refusals into a message
 line coloured as an error. Actions that change Slurm or cannot be undone go through
-`Panel.ask`, which only runs them after a second, explicit click.
+`Panel.ask`, the panel's `ConfirmRow`, which only runs them after a second, explicit click.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 
 import ipywidgets as w
 
-from .client import FactoryClient, FactoryError
-from .tables import html_table
+from aifactory_widgets.ui.client import FactoryClient, FactoryError
+from aifactory_widgets.ui.confirm import ConfirmRow
+from aifactory_widgets.ui.tables import html_table
 
 T = TypeVar("T")
 ERROR_COLOUR = "#b00020"
