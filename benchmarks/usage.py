@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument("--store-url", default="", help="an empty database (default: SQLite)")
     args = parser.parse_args()
 
-    from aifactory_widgets.client import FactoryClient
+    from aifactory_widgets import FactoryClient
     from aifactory_widgets.usage_desk import UsageDesk
 
     tmp = tempfile.mkdtemp(prefix="aifactory-usage-bench-")

@@ -23,8 +23,8 @@ from typing import Any
 
 # Each public name and the module that defines it.
 _HOMES = {
-    "FactoryClient": "aifactory_widgets.client",
-    "FactoryError": "aifactory_widgets.client",
+    "FactoryClient": "aifactory_widgets.ui.client",
+    "FactoryError": "aifactory_widgets.ui.client",
     "ProposalForm": "aifactory_widgets.apply",
     "MyApplications": "aifactory_widgets.status",
     "MyProjects": "aifactory_widgets.status",

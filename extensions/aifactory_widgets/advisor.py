@@ -19,11 +19,11 @@ from pydantic import ValidationError
 
 from aifactory_hub.advisor import plan
 from aifactory_hub.advisor import training as adv
+from aifactory_widgets.ui.client import FactoryClient, FactoryError
+from aifactory_widgets.ui.tables import html_table
 
 from . import advisor_launch
 from .advisor_view import compute_rows, cost_rows, memory_rows
-from .client import FactoryClient, FactoryError
-from .tables import html_table
 
 MEMORY_COLUMNS = ("sharding", "weights", "gradients", "optimiser", "activations", "per GPU",
                   "fits")  # fmt: skip

@@ -14,9 +14,10 @@ from typing import Any
 import ipywidgets as w
 
 from aifactory_hub import policy
+from aifactory_widgets.ui.client import FactoryClient, FactoryError
+from aifactory_widgets.ui.confirm import ConfirmRow
+from aifactory_widgets.ui.panel import refusal as error_text
 
-from .client import FactoryClient, FactoryError
-from .desk_widgets import refusal as error_text
 from .proposal_view import labels
 
 API = "api/"  # the client's base URL is the service's; its REST API lives under api/
@@ -82,21 +83,6 @@ def finding_text(finding: Mapping[str, Any]) -> str:
 def call_label(call: Mapping[str, Any]) -> str:
     mode = call.get("mode") or ""
     return f"{ACCESS_MODES.get(mode, mode)}: {call.get('title') or 'call ' + str(call['id'])}"
-
-
-def ask_first(row: w.HBox, question: str, yes: str, on_yes: Callable[[], Any]) -> None:
-    """Put `question` with Yes/Cancel into `row`, for steps that cannot be undone from here."""
-    yes_button = w.Button(description=yes, button_style="danger")
-    cancel = w.Button(description="Cancel")
-    yes_button.on_click(lambda _: (hide_row(row), on_yes()))
-    cancel.on_click(lambda _: hide_row(row))
-    row.children = [w.Label(question), yes_button, cancel]
-    row.layout.display = "flex"
-
-
-def hide_row(row: w.HBox) -> None:
-    row.layout.display = "none"
-    row.children = []
 
 
 def _unique(names: Iterable[str]) -> list[str]:
@@ -182,7 +168,7 @@ class ProposalForm(w.VBox):
         self.summary = w.Label()
         self.findings = w.VBox()
         self.message = w.Label()
-        self.confirm = w.HBox(layout=w.Layout(display="none"))
+        self.confirm = ConfirmRow()
         self.save_button = w.Button(description="Save draft", icon="save")
         self.save_button.on_click(lambda _: self.save())
         self.submit_button = w.Button(description="Submit", button_style="primary")
@@ -374,7 +360,7 @@ class ProposalForm(w.VBox):
             widget.disabled = True
         for button in (self.save_button, self.submit_button):
             _show(button, False)
-        hide_row(self.confirm)
+        self.confirm.hide()
 
     def save(self) -> dict[str, Any] | None:
         """Create the draft the first time, update it after; the answer, or None if refused."""
@@ -395,7 +381,7 @@ class ProposalForm(w.VBox):
     def ask_submit(self) -> None:
         """Ask first: a submitted proposal can no longer be edited."""
         question = "Submit this proposal? You cannot edit it afterwards."
-        ask_first(self.confirm, question, "Yes, submit", self.submit)
+        self.confirm.ask(question, "Yes, submit", self.submit)
 
     def submit(self) -> None:
         """Save what is on screen, then submit that."""

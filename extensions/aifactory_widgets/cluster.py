@@ -13,9 +13,10 @@ from typing import Any
 
 import ipywidgets as w
 
-from .client import FactoryClient, FactoryError
-from .refresh import BrowserRefresh, start_soon
-from .tables import html_table
+from aifactory_widgets.ui.client import FactoryClient, FactoryError
+from aifactory_widgets.ui.confirm import ConfirmRow
+from aifactory_widgets.ui.refresh import BrowserRefresh, start_soon
+from aifactory_widgets.ui.tables import cell, html_table
 
 PARTITION_COLUMNS = (
     "partition",
@@ -26,6 +27,7 @@ PARTITION_COLUMNS = (
 QUEUE_COLUMNS = ("job", "name", "user", "account", "partition", "state", "reason", "expected start",
                  "elapsed", "nodes")  # fmt: skip
 SESSION_COLUMNS = ("user", "project", "partition", "job", "state", "started", "last activity", "")
+NARROW, WIDE = "120px", "180px"  # the session rows' cells; the two times are wide
 
 
 def partition_rows(snapshot: dict[str, Any]) -> list[tuple]:
@@ -89,7 +91,7 @@ class ClusterView(BrowserRefresh, w.VBox):
         self.partitions = w.HTML()
         self.queue = w.HTML()
         self.sessions = w.VBox()
-        self.confirm = w.HBox(layout=w.Layout(display="none"))
+        self.confirm = ConfirmRow()
         self.refresh_button = w.Button(description="Refresh now", icon="refresh")
         self.refresh_button.on_click(lambda _: self.refresh())
         self.make_timer(refresh_s)
@@ -111,11 +113,8 @@ class ClusterView(BrowserRefresh, w.VBox):
         self.refresh()
         start_soon(self.start_timer)
 
-    async def start_timer(self, every_s: float = 2.0, give_up_s: float = 30.0) -> bool:
-        if await super().start_timer(every_s, give_up_s):
-            return True
-        self.message.value = "Auto-refresh is off (no page answered); use Refresh now."
-        return False
+    def timer_off(self, text: str) -> None:
+        self.message.value = text
 
     def refresh(self) -> None:
         try:
@@ -138,35 +137,25 @@ class ClusterView(BrowserRefresh, w.VBox):
 
     def _header(self) -> w.HBox:
         *names, started, last, stop = SESSION_COLUMNS
-        cells = [_cell(c, bold=True) for c in names]
-        wide = [_cell(c, bold=True, wide=True) for c in (started, last)]
-        return w.HBox([*cells, *wide, _cell(stop, bold=True)])
+        cells = [cell(c, NARROW, bold=True) for c in names]
+        wide = [cell(c, WIDE, bold=True) for c in (started, last)]
+        return w.HBox([*cells, *wide, cell(stop, NARROW, bold=True)])
 
     def _row(self, s: dict[str, Any]) -> w.HBox:
         stop = w.Button(description="Stop", button_style="warning", layout=w.Layout(width="80px"))
         stop.on_click(lambda _, s=s: self.ask_stop(s))
         cells = [s["user"], s["project"], s["partition"], s["job_id"], session_state(s)]
         times = [short_time(s["started"]), short_time(s["last_activity"])]
-        return w.HBox([*(_cell(v) for v in cells), *(_cell(v, wide=True) for v in times), stop])
+        return w.HBox([*(cell(v, NARROW) for v in cells), *(cell(v, WIDE) for v in times), stop])
 
     def ask_stop(self, session: dict[str, Any]) -> None:
         """Ask before stopping: the user loses unsaved work and the job is cancelled."""
-        user = session["user"]
-        yes = w.Button(description="Yes, stop it", button_style="danger")
-        no = w.Button(description="Cancel")
-        yes.on_click(lambda _: self.stop(user))
-        no.on_click(lambda _: self._hide_confirm())
-        job = session.get("job_id") or "?"
-        question = w.Label(f"Stop {user}'s session (Slurm job {job})? Unsaved work is lost.")
-        self.confirm.children = [question, yes, no]
-        self.confirm.layout.display = "flex"
-
-    def _hide_confirm(self) -> None:
-        self.confirm.layout.display = "none"
-        self.confirm.children = []
+        user, job = session["user"], session.get("job_id") or "?"
+        question = f"Stop {user}'s session (Slurm job {job})? Unsaved work is lost."
+        self.confirm.ask(question, "Yes, stop it", lambda: self.stop(user))
 
     def stop(self, user: str) -> None:
-        self._hide_confirm()
+        self.confirm.hide()
         try:
             self.client.delete(f"api/sessions/{user}")
         except FactoryError as exc:
@@ -174,11 +163,3 @@ class ClusterView(BrowserRefresh, w.VBox):
             return
         self.message.value = f"Stopping {user}'s session; its Slurm job is being cancelled."
         self.refresh()
-
-
-def _cell(text: Any, bold: bool = False, wide: bool = False) -> w.Label:
-    # Label shows text, never markup: user-chosen names are safe here by construction.
-    label = w.Label(str(text), layout=w.Layout(width="180px" if wide else "120px"))
-    if bold:
-        label.style.font_weight = "bold"
-    return label

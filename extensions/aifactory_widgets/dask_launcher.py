@@ -20,8 +20,11 @@ from typing import Any
 import ipywidgets as w
 from IPython.display import display
 
-from .apply import ask_first
-from .client import FactoryClient, FactoryError
+from aifactory_widgets.ui.client import FactoryClient, FactoryError
+from aifactory_widgets.ui.confirm import ConfirmRow
+from aifactory_widgets.ui.refresh import start_soon
+from aifactory_widgets.ui.tables import html_table
+
 from .dask_cluster import (
     DaskRequest,
     FactorySLURMCluster,
@@ -38,8 +41,6 @@ from .dask_cluster import (
 from .jobs import SlurmError, job_dir
 from .limits import JobSite, LimitError, load_site, session_place
 from .placement import Placement, field
-from .refresh import start_soon
-from .tables import html_table
 
 WORKER_COLUMNS = ("worker", "address", "threads", "memory", "tasks running")
 WATCH_EVERY_S = 1.0
@@ -94,7 +95,7 @@ class DaskLauncher(w.VBox):
         self.workers = w.HTML()
         self.dashboard = w.HTML()
         self.output = w.Output()
-        self.confirm = w.HBox(layout=w.Layout(display="none"))
+        self.confirm = ConfirmRow()
         self.start_button = w.Button(description="Start cluster", button_style="primary")
         self.stop_button = w.Button(description="Stop cluster", disabled=True)
         self.start_button.on_click(lambda _: self.start())
@@ -234,7 +235,7 @@ class DaskLauncher(w.VBox):
         count = self.watch()
         question = f"Stop the cluster? Its {count} worker job(s) are cancelled; results not "
         question += "gathered are lost."
-        ask_first(self.confirm, question, "Yes, stop it", self.stop)
+        self.confirm.ask(question, "Yes, stop it", self.stop)
 
     def stop(self) -> None:
         """Close the client and the cluster (scancel of every worker job), then the reaper."""

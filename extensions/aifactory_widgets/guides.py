@@ -14,7 +14,8 @@ from typing import Any
 
 import ipywidgets as w
 
-from .client import FactoryClient, FactoryError
+from aifactory_widgets.ui.client import FactoryClient, FactoryError
+
 from .guide_facts import site_facts as facts_of
 from .guide_library import (
     AUDIENCES,

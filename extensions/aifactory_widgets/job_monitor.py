@@ -16,7 +16,10 @@ from pathlib import Path
 
 import ipywidgets as w
 
-from .apply import ask_first
+from aifactory_widgets.ui.confirm import ConfirmRow
+from aifactory_widgets.ui.refresh import BrowserRefresh, start_soon
+from aifactory_widgets.ui.tables import cell
+
 from .job_status import JobRow, merge, output_candidates, parse_sacct, parse_squeue, stdout_of, tail
 from .jobs import (
     JobRunner,
@@ -28,7 +31,6 @@ from .jobs import (
     squeue_argv,
 )
 from .limits import session_place
-from .refresh import BrowserRefresh, start_soon
 
 COLUMNS = ("job", "name", "state", "reason", "expected start", "elapsed", "project",
            "partition", "cost so far")  # fmt: skip
@@ -53,7 +55,7 @@ class JobMonitor(BrowserRefresh, w.VBox):
         self.message = w.Label()
         self.table = w.VBox()
         self.output = w.Textarea(layout=w.Layout(width="100%", height="180px", display="none"))
-        self.confirm = w.HBox(layout=w.Layout(display="none"))
+        self.confirm = ConfirmRow()
         self.refresh_button = w.Button(description="Refresh now", icon="refresh")
         self.refresh_button.on_click(lambda _: self.refresh())
         self.make_timer(refresh_s)
@@ -89,13 +91,13 @@ class JobMonitor(BrowserRefresh, w.VBox):
         return rows
 
     def _header(self) -> w.HBox:
-        cells = [_cell(c, width, bold=True) for c, width in zip(COLUMNS, WIDTHS, strict=True)]
+        cells = [cell(c, width, bold=True) for c, width in zip(COLUMNS, WIDTHS, strict=True)]
         return w.HBox(cells)
 
     def _row(self, row: JobRow) -> w.HBox:
         values = (row.id, row.name, row.state, row.reason, row.expected_start, row.elapsed,
                   row.account, row.partition, row.cost)  # fmt: skip
-        cells = [_cell(v, width) for v, width in zip(values, WIDTHS, strict=True)]
+        cells = [cell(v, width) for v, width in zip(values, WIDTHS, strict=True)]
         show = w.Button(description="Output", layout=w.Layout(width="80px"))
         show.on_click(lambda _, r=row: self.show_output(r))
         buttons = [show]
@@ -133,7 +135,7 @@ class JobMonitor(BrowserRefresh, w.VBox):
 
     def ask_cancel(self, row: JobRow) -> None:
         question = f"Cancel job {row.id} ({row.name}, {row.state.lower()})? Its work stops now."
-        ask_first(self.confirm, question, "Yes, cancel it", lambda: self.cancel(row))
+        self.confirm.ask(question, "Yes, cancel it", lambda: self.cancel(row))
 
     def cancel(self, row: JobRow) -> None:
         try:
@@ -143,11 +145,3 @@ class JobMonitor(BrowserRefresh, w.VBox):
             return
         self.message.value = f"Job {row.id} cancelled."
         self.refresh()
-
-
-def _cell(text: object, width: str, bold: bool = False) -> w.Label:
-    # Label shows text, never markup: job names are the user's own text.
-    label = w.Label(str(text), layout=w.Layout(width=width))
-    if bold:
-        label.style.font_weight = "bold"
-    return label

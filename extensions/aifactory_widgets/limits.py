@@ -15,8 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from aifactory_hub.site import JobSettings, Partition
-
-from .client import FactoryClient
+from aifactory_widgets.ui.client import FactoryClient
 
 
 class LimitError(ValueError):

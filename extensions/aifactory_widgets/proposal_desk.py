@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from .client import FactoryClient
+from aifactory_widgets.ui.client import FactoryClient
+
 from .proposal_desk_calls import CallsPanel
 from .proposal_desk_decision import DecisionPanel
 from .proposal_desk_projects import ProjectsPanel

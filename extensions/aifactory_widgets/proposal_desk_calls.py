@@ -9,11 +9,11 @@ from typing import Any
 import ipywidgets as w
 
 from aifactory_hub.policy.model import AccessMode
+from aifactory_widgets.ui.client import FactoryClient
+from aifactory_widgets.ui.panel import Panel
+from aifactory_widgets.ui.tables import html_table
 
-from .client import FactoryClient
-from .desk_widgets import Panel
 from .proposal_view import label, number, option_text
-from .tables import html_table
 
 CALL_COLUMNS = ("call", "mode", "title", "status", "deadline", "partition",
                 "GPU h left / total", "CPU h left / total")  # fmt: skip

@@ -12,8 +12,9 @@ from typing import Any
 
 import ipywidgets as w
 
-from .client import FactoryClient
-from .desk_widgets import Panel
+from aifactory_widgets.ui.client import FactoryClient
+from aifactory_widgets.ui.panel import Panel
+
 from .proposal_view import hours_text, number, option_text, percent, section, yes_no
 
 PREVIEW_COLUMNS = ("rank", "score", "title", "applicant", "requested", "would be", "fraction",

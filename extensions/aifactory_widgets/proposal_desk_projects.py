@@ -9,9 +9,9 @@ from typing import Any
 import ipywidgets as w
 
 from aifactory_hub.policy.model import AccessMode
+from aifactory_widgets.ui.client import FactoryClient
+from aifactory_widgets.ui.panel import ListPanel
 
-from .client import FactoryClient
-from .desk_widgets import ListPanel
 from .proposal_view import REQUEST_COLUMNS, label, request_rows, section, yes_no
 
 PROJECT_COLUMNS = ("account", "PI", "mode", "status", "ends on", "charged", "obligation due",

@@ -9,9 +9,10 @@ from typing import Any
 import ipywidgets as w
 
 from aifactory_hub.policy.model import AccessMode
+from aifactory_widgets.ui.client import FactoryClient, FactoryError
+from aifactory_widgets.ui.panel import ListPanel, refusal
+from aifactory_widgets.ui.tables import html_table
 
-from .client import FactoryClient, FactoryError
-from .desk_widgets import ListPanel, refusal
 from .proposal_view import (
     FIELD_COLUMNS,
     FINDING_COLUMNS,
@@ -27,7 +28,6 @@ from .proposal_view import (
     technical_rows,
     yes_no,
 )
-from .tables import html_table
 
 PROPOSAL_COLUMNS = ("id", "applicant", "organisation", "title", "mode", "status", "eligible?",
                     "score", "rank")  # fmt: skip

@@ -20,8 +20,7 @@ from aifactory_hub.policy.model import (
     LegalBasis,
     ProhibitedPractice,
 )
-
-from .tables import html_table
+from aifactory_widgets.ui.tables import html_table
 
 FIELD_COLUMNS = ("field", "value")
 ETHICS_COLUMNS = ("question", "applicant's answer")

@@ -17,8 +17,8 @@ from typing import Any
 
 import ipywidgets as w
 
-from .client import FactoryClient, FactoryError
-from .tables import html_table
+from aifactory_widgets.ui.client import FactoryClient, FactoryError
+from aifactory_widgets.ui.tables import html_table
 
 API = "api/"
 RESOURCES = (("gpu_hours", "GPU-hours"), ("cpu_hours", "CPU-hours"))

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import ipywidgets as w
 
-from .client import FactoryClient, FactoryError
+from aifactory_widgets.ui.client import FactoryClient, FactoryError
+
 from .job_scripts import JobContext, script_args, script_path
 from .jobs import JOB_DIR, JobRunner, SlurmError, SlurmRunner, job_dir, submit
 from .limits import JobSite, LimitError, Resources, check_resources, load_site, session_place

@@ -14,10 +14,12 @@ from urllib.parse import quote
 
 import ipywidgets as w
 
-from .apply import ACCESS_MODES, API, ask_first, error_text, finding_text
-from .client import FactoryClient, FactoryError
+from aifactory_widgets.ui.client import FactoryClient, FactoryError
+from aifactory_widgets.ui.confirm import ConfirmRow
+from aifactory_widgets.ui.tables import html_table
+
+from .apply import ACCESS_MODES, API, error_text, finding_text
 from .proposal_view import hours_text
-from .tables import html_table
 
 PROPOSAL_COLUMNS = (
     "id",
@@ -204,7 +206,7 @@ class ProjectCard(w.VBox):
         self.price = w.Label()
         self.obligation = w.Label()
         self.message = w.Label()
-        self.confirm = w.HBox(layout=w.Layout(display="none"))
+        self.confirm = ConfirmRow()
         self.new_member = w.Text(placeholder="username")
         self.add_button = w.Button(description="Add member", icon="user-plus")
         self.add_button.on_click(lambda _: self.add_member())
@@ -278,7 +280,7 @@ class ProjectCard(w.VBox):
         question = (
             f"Remove {name} from {self.project['account']}? They can no longer use its hours."
         )
-        ask_first(self.confirm, question, f"Yes, remove {name}", lambda: self.remove_member(name))
+        self.confirm.ask(question, f"Yes, remove {name}", lambda: self.remove_member(name))
 
     def remove_member(self, name: str) -> None:
         path = self._path(self.project["account"], "members", name)

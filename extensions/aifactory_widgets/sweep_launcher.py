@@ -18,12 +18,13 @@ from typing import Any
 
 import ipywidgets as w
 
+from aifactory_widgets.ui.tables import html_table
+
 from .job_scripts import render_sweep_script
 from .jobs import JOB_DIR, job_dir
 from .placement import field
 from .script_launcher import ScriptLauncher
 from .sweep_grid import expand_grid, grid_lines, parse_grid
-from .tables import html_table
 
 ROWS = 3
 

@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 
 import ipywidgets as w
 
-from .client import FactoryClient
+from aifactory_widgets.ui.client import FactoryClient
+
 from .ticket_panel import API, TicketPanel
 from .ticket_view import context_html, conversation_html, first_reply_text, median_first_reply
 

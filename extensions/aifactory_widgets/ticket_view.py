@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from .tables import STYLE, html_table
+from aifactory_widgets.ui.tables import STYLE, html_table
 
 LIST_COLUMNS = ("id", "topic", "subject", "status", "from", "project", "assigned to", "filed",
                 "first reply")  # fmt: skip

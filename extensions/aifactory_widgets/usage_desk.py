@@ -10,7 +10,6 @@ the server, and a view that needs no CSV does not pay for one.
 
 from __future__ import annotations
 
-import base64
 import html
 from datetime import date, timedelta
 from typing import Any
@@ -18,10 +17,11 @@ from urllib.parse import urlencode
 
 import ipywidgets as w
 
-from .client import FactoryClient
-from .desk_widgets import Panel
+from aifactory_widgets.ui.client import FactoryClient
+from aifactory_widgets.ui.panel import Panel
+from aifactory_widgets.ui.tables import csv_link, html_table
+
 from .quota import freshness
-from .tables import html_table
 
 API = "api/usage/"
 PRESETS = ("This month", "Last month", "Last 30 days", "This year", "Custom")
@@ -72,14 +72,10 @@ def funder_rows(rows: list[dict[str, Any]]) -> list[tuple]:
 
 
 def download_link(csv_text: str, first: date, last: date) -> str:
-    """An <a download> with the CSV inside (a data: URL): works in Voila, writes no file."""
-    data = base64.b64encode(csv_text.encode()).decode()
-    name = f"usage-{first.isoformat()}-{last.isoformat()}.csv"
+    """The period's CSV as a download link, its file named after the period."""
     lines = max(csv_text.count("\n") - 1, 0)
-    return (
-        f'<a download="{html.escape(name)}" href="data:text/csv;charset=utf-8;base64,{data}" '
-        f'class="af-download">Download CSV ({lines} rows)</a>'
-    )
+    name = f"usage-{first.isoformat()}-{last.isoformat()}.csv"
+    return csv_link(csv_text, name, f"Download CSV ({lines} rows)")
 
 
 class UsageDesk(Panel):

@@ -13,8 +13,8 @@ from typing import Any
 
 import ipywidgets as w
 
-from .client import FactoryClient, FactoryError
-from .desk_widgets import Panel, refusal
+from aifactory_widgets.ui.client import FactoryClient, FactoryError
+from aifactory_widgets.ui.panel import Panel, refusal
 
 RAISE = "✋ Raise my hand"
 SEEN = "Your trainer sees your raised hand."

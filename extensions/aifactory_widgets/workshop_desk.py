@@ -10,7 +10,6 @@ and a trainer's browser may be anywhere.
 
 from __future__ import annotations
 
-import base64
 import csv
 import datetime as dt
 import html
@@ -21,10 +20,11 @@ from typing import Any
 
 import ipywidgets as w
 
-from .client import FactoryClient, FactoryError
+from aifactory_widgets.ui.client import FactoryClient, FactoryError
+from aifactory_widgets.ui.panel import Panel, refusal
+from aifactory_widgets.ui.tables import csv_link, html_table
+
 from .cluster import short_time
-from .desk_widgets import Panel, refusal
-from .tables import html_table
 from .workshop_room import RoomPanel
 
 TAB_TITLES = ("My workshops", "New workshop")
@@ -84,16 +84,6 @@ def credentials_csv(credentials: Sequence[dict[str, str]]) -> str:
     return out.getvalue()
 
 
-def csv_download_link(credentials: Sequence[dict[str, str]], filename: str) -> str:
-    """An `<a download>` whose data: URL holds the CSV itself: the passwords never travel
-    again, and base64 keeps every character of them out of the markup."""
-    data = base64.b64encode(credentials_csv(credentials).encode()).decode("ascii")
-    return (
-        f'<a download="{html.escape(filename, quote=True)}" '
-        f'href="data:text/csv;charset=utf-8;base64,{data}">Download CSV</a>'
-    )
-
-
 def credentials_html(workshop: dict[str, Any], credentials: Sequence[dict[str, str]]) -> str:
     """The accounts of a new workshop: the download link, how to hand them out, the table."""
     name = f"workshop-{workshop['id']}-accounts.csv"
@@ -105,7 +95,7 @@ def credentials_html(workshop: dict[str, Any], credentials: Sequence[dict[str, s
     rows = [(c["username"], c["password"]) for c in credentials]
     return (
         f"<h3>Accounts of workshop {html.escape(str(workshop['id']))}</h3>"
-        f"<p>{csv_download_link(credentials, name)}</p><p><b>{html.escape(hint)}</b></p>"
+        f"<p>{csv_link(credentials_csv(credentials), name)}</p><p><b>{html.escape(hint)}</b></p>"
         + html_table(CREDENTIAL_COLUMNS, rows, empty="no accounts")
     )
 

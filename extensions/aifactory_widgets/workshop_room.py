@@ -18,10 +18,12 @@ from typing import Any
 
 import ipywidgets as w
 
-from .client import FactoryClient
+from aifactory_widgets.ui.client import FactoryClient
+from aifactory_widgets.ui.panel import ListPanel
+from aifactory_widgets.ui.refresh import BrowserRefresh, start_soon
+from aifactory_widgets.ui.tables import cell
+
 from .cluster import short_time
-from .desk_widgets import ListPanel
-from .refresh import browser_timer, nudge_until_ticking, start_soon
 from .workshop import clock, utc_moment
 
 WORKSHOP_COLUMNS = ("workshop", "title", "status", "starts", "ends", "partition",
@@ -30,6 +32,7 @@ ROOM_COLUMNS = ("participant", "state", "last activity", "job", "hand")
 WITH_SESSION = frozenset({"pending", "running", "idle"})
 EXTENSIONS = (("Extend by 30 min", 30), ("Extend by 1 h", 60))
 HAND_COLOUR = "#ffd54f"
+CELL = "130px"  # the width of a room row's cells
 
 
 def plural(count: int, noun: str) -> str:
@@ -89,7 +92,7 @@ def workshop_rows(workshops: Sequence[dict[str, Any]]) -> list[tuple]:
     ]
 
 
-class RoomPanel(ListPanel):
+class RoomPanel(BrowserRefresh, ListPanel):
     """The trainer's workshops, and the room of the one picked, refreshed every `refresh_s`."""
 
     noun = "workshop"
@@ -109,9 +112,7 @@ class RoomPanel(ListPanel):
         ]
         self.end_button = self.button("End workshop…", self.ask_end, button_style="danger")
         refresh = self.button("Refresh now", self.refresh_room, icon="refresh")
-        self.timer = browser_timer(refresh_s)
-        self.timer.observe(self._tick, "value")
-        self.ticks = 0
+        self.make_timer(refresh_s)
         self._room_key: tuple | None = None
         self.children = [
             w.HTML("<h3>My workshops</h3>"),
@@ -147,15 +148,11 @@ class RoomPanel(ListPanel):
         if workshop_id in [item["id"] for item in self.items]:
             self.pick.value = workshop_id
 
-    async def start_timer(self, every_s: float = 2.0, give_up_s: float = 30.0) -> bool:
-        """Nudge the browser's Play widget until it ticks; False if no page ever did."""
-        if await nudge_until_ticking(self.timer, lambda: bool(self.ticks), every_s, give_up_s):
-            return True
-        self.status.value = "Auto-refresh is off (no page answered); use Refresh now."
-        return False
+    def timer_off(self, text: str) -> None:
+        self.status.value = text
 
-    def _tick(self, _change: dict) -> None:
-        self.ticks += 1
+    def refresh(self) -> None:
+        """A tick of the timer: the room again, any error shown on the page."""
         self.run(self.refresh_room)
 
     def refresh_room(self) -> None:
@@ -191,7 +188,7 @@ class RoomPanel(ListPanel):
             self._room_key = key
             rows = [self._row(p, ended) for p in room]
             self.room_rows.children = (
-                [w.HBox([_cell(c, bold=True) for c in ROOM_COLUMNS]), *rows]
+                [w.HBox([cell(c, CELL, bold=True) for c in ROOM_COLUMNS]), *rows]
                 if rows
                 else [w.Label("No participants.")]
             )
@@ -203,7 +200,7 @@ class RoomPanel(ListPanel):
         cells = [user, state.replace("_", " "), f"{last} UTC" if last else "-"]  # not_logged_in
         cells.append(participant.get("job_id") or "-")
         raised = participant.get("hand_raised_at")
-        hand = _cell(f"✋ since {clock(raised)}" if raised else "", bold=True)
+        hand = cell(f"✋ since {clock(raised)}" if raised else "", CELL, bold=True)
         if raised:
             hand.style.background = HAND_COLOUR
         restart = self.button(
@@ -212,7 +209,7 @@ class RoomPanel(ListPanel):
             disabled=ended or state == "disabled",
         )
         lower = self.button("Lower hand", lambda: self.lower_hand(user), disabled=not raised)
-        return w.HBox([*(_cell(c) for c in cells), hand, restart, lower])
+        return w.HBox([*(cell(c, CELL) for c in cells), hand, restart, lower])
 
     def _act(self, failed: str, call: Callable[[], Any], done: str) -> Any:
         """Send one action and read the room again: the answers differ (a 202 has no room),
@@ -267,11 +264,3 @@ class RoomPanel(ListPanel):
         problems = answer.get("problems") if isinstance(answer, dict) else None
         if problems:  # every step was tried; these failed and need staff
             self.say(f"{done} Not done: {'; '.join(map(str, problems))}", error=True)
-
-
-def _cell(text: Any, bold: bool = False) -> w.Label:
-    # A Label shows text, never markup: participants' names are safe here by construction.
-    label = w.Label(str(text), layout=w.Layout(width="130px"))
-    if bold:
-        label.style.font_weight = "bold"
-    return label

@@ -214,7 +214,7 @@ def test_the_monitor_agrees_with_squeue_and_sacct_and_cancels(kernel):
     assert sh("squeue", "-h", "-j", held, "-o", "%T|%r").strip() == "PENDING|JobHeldUser"
     assert shown[done][0] == sacct_states(done)[done] == "COMPLETED"
     assert shown[done][2].endswith("CPU-h")
-    kernel.execute(f"m.ask_cancel(rows[{held!r}])\nm.confirm.children[1].click()")
+    kernel.execute(f"m.ask_cancel(rows[{held!r}])\nm.confirm.yes.click()")
     assert f"Job {held} cancelled" in kernel.value("m.message.value")
     wait_for(lambda: not sh("squeue", "-h", "-j", held, "-t", LIVE), 30, "the held job to go")
 

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from aifactory_widgets.client import FactoryClient, FactoryError
+from aifactory_widgets import FactoryClient, FactoryError
 from tests.stack import session_env, session_jobs, wait_no_jobs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.hub]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import html
 
-from aifactory_widgets.client import FactoryError
+from aifactory_widgets import FactoryError
 from aifactory_widgets.cluster import ClusterView
-from aifactory_widgets.tables import html_table
+from aifactory_widgets.ui.tables import html_table
 
 XSS = "<img src=x onerror=alert(1)>"
 SNAPSHOT = {
@@ -116,13 +116,13 @@ def test_stop_asks_first_then_stops():
     stop_button = view.sessions.children[1].children[-1]
     stop_button.click()
     assert client.deleted == []  # only asked
-    assert view.confirm.layout.display == "flex"
-    assert "Stop alice's session (Slurm job 12)?" in view.confirm.children[0].value
-    cancel = view.confirm.children[2]
+    assert view.confirm.asking
+    assert "Stop alice's session (Slurm job 12)?" in view.confirm.question.value
+    cancel = view.confirm.no
     cancel.click()
-    assert client.deleted == [] and view.confirm.layout.display == "none"
+    assert client.deleted == [] and not view.confirm.asking
     stop_button.click()
-    view.confirm.children[1].click()
+    view.confirm.yes.click()
     assert client.deleted == ["api/sessions/alice"]
     assert "Stopping alice's session" in view.message.value
 

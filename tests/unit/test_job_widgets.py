@@ -120,7 +120,7 @@ def test_monitor_lists_cancels_after_asking_and_tails_output(env, tmp_path):
     assert "<b>x</b>" in labels  # a Label: shown as text, never as markup
     m.ask_cancel(m.rows[0])
     assert not any(call[0][0] == "scancel" for call in runner.calls)  # it asks first
-    m.confirm.children[1].click()
+    m.confirm.yes.click()
     assert (["scancel", "12"], None) in runner.calls and "Job 12 cancelled" in m.message.value
     out = tmp_path / ".aifactory-jobs"
     out.mkdir()
@@ -205,7 +205,7 @@ def test_dask_launcher_starts_adapts_links_and_stops_after_asking(site, env):
     assert launcher.watch() == 1 and "Slurm jobs: 31" in launcher.status.value
     launcher.ask_stop()
     assert not fake.closed  # it asks first
-    launcher.confirm.children[1].click()
+    launcher.confirm.yes.click()
     assert fake.closed and client.closed and made["reaper"].stdin.closed
     assert launcher.client is None and "Stopped" in launcher.message.value
     launcher.minimum.value = 3
@@ -234,7 +234,7 @@ def test_monitor_refreshes_on_the_browser_timer(env):
 
 
 def test_launchers_say_so_when_the_service_does_not_answer(env):
-    from aifactory_widgets.client import FactoryError
+    from aifactory_widgets import FactoryError
 
     class Down:
         def get(self, path):

@@ -12,9 +12,9 @@ import ipywidgets as w
 import pytest
 
 from aifactory_hub.policy import model
+from aifactory_widgets import FactoryError
 from aifactory_widgets import apply as form_module
 from aifactory_widgets.apply import DRAFT_FIELDS, ProposalForm, parse_data_sources
-from aifactory_widgets.client import FactoryError
 
 XSS = "<img src=x onerror=alert(1)>"
 CALL = {
@@ -303,14 +303,14 @@ def test_save_then_submit_posts_then_puts_then_submits_and_asks_first():
     assert form.proposal_id == 7 and "proposal #7" in form.message.value
     form.title.value = "Robot arms that learn faster"
     form.submit_button.click()
-    assert form.confirm.layout.display == "flex"
-    assert "Submit this proposal?" in form.confirm.children[0].value
+    assert form.confirm.asking
+    assert "Submit this proposal?" in form.confirm.question.value
     writes = [(m, p) for m, p, _ in client.calls if p != "api/proposals/check" and m != "GET"]
     assert writes == [("POST", "api/proposals")]  # only asked so far
-    form.confirm.children[2].click()  # Cancel
-    assert form.confirm.layout.display == "none" and not form.read_only
+    form.confirm.no.click()  # Cancel
+    assert not form.confirm.asking and not form.read_only
     form.submit_button.click()
-    form.confirm.children[1].click()  # Yes
+    form.confirm.yes.click()  # Yes
     writes = [(m, p) for m, p, _ in client.calls if p != "api/proposals/check" and m != "GET"]
     assert writes == [
         ("POST", "api/proposals"),

@@ -16,10 +16,10 @@ import ipywidgets as w
 import pytest
 
 from aifactory_hub.console.dashboards import from_metadata, read_metadata
-from aifactory_widgets.client import FactoryError
-from aifactory_widgets.desk_widgets import ERROR_COLOUR
+from aifactory_widgets import FactoryError
 from aifactory_widgets.proposal_desk import ProposalDesk
 from aifactory_widgets.review_desk import ReviewDesk
+from aifactory_widgets.ui.panel import ERROR_COLOUR
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
 XSS = "<img src=x onerror=alert(1)>"

@@ -19,9 +19,8 @@ import pytest
 from aifactory_hub.console.dashboards import from_metadata, read_metadata
 from aifactory_hub.service.routes.site import public_site
 from aifactory_hub.site import load_site
-from aifactory_widgets import advisor_launch
+from aifactory_widgets import FactoryError, advisor_launch
 from aifactory_widgets.advisor import Advisor
-from aifactory_widgets.client import FactoryError
 from aifactory_widgets.guide_library import parse_guide
 from aifactory_widgets.guides import GuideBrowser
 from aifactory_widgets.ticket_desk import TicketDesk

@@ -13,7 +13,7 @@ import ipywidgets as w
 from aifactory_hub.hubside.spawn_form import render_form
 from aifactory_hub.policy import Hours, project_quota
 from aifactory_hub.site import load_site
-from aifactory_widgets.client import FactoryError
+from aifactory_widgets import FactoryError
 from aifactory_widgets.quota import QuotaView, freshness, projection_text
 from aifactory_widgets.usage_desk import UsageDesk, preset_period
 from tests.unit.test_widgets_apply import FakeClient

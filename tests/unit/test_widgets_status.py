@@ -8,7 +8,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from aifactory_widgets.client import FactoryError
+from aifactory_widgets import FactoryError
 from aifactory_widgets.status import MyApplications, MyProjects, ProjectCard, decision_text
 from tests.unit.test_widgets_apply import DRAFT, PROPOSAL, XSS, FakeClient
 
@@ -145,12 +145,12 @@ def test_the_pi_cannot_be_removed_and_removing_asks_first():
     alice_row, bob_row = card.members.children
     assert not [c for c in alice_row.children if isinstance(c, w.Button)]
     bob_row.children[-1].click()
-    assert card.confirm.layout.display == "flex" and len(client.calls) == 1
-    assert "Remove bob from prj-7?" in card.confirm.children[0].value
-    card.confirm.children[2].click()  # Cancel
+    assert card.confirm.asking and len(client.calls) == 1
+    assert "Remove bob from prj-7?" in card.confirm.question.value
+    card.confirm.no.click()  # Cancel
     assert len(client.calls) == 1
     bob_row.children[-1].click()
-    card.confirm.children[1].click()  # Yes
+    card.confirm.yes.click()  # Yes
     assert client.calls[-1] == ("DELETE", f"{MEMBERS}/bob", None)
     assert texts(card.members) == ["alice", "pi"] and card.message.value == "bob was removed."
 

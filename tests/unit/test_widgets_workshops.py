@@ -16,10 +16,11 @@ import ipywidgets as w
 import pytest
 
 from aifactory_hub.console.dashboards import from_metadata, read_metadata
-from aifactory_widgets.client import FactoryError
-from aifactory_widgets.desk_widgets import ERROR_COLOUR
+from aifactory_widgets import FactoryError
+from aifactory_widgets.ui.panel import ERROR_COLOUR
+from aifactory_widgets.ui.tables import csv_link
 from aifactory_widgets.workshop import SEEN, HelpButton
-from aifactory_widgets.workshop_desk import WorkshopDesk, credentials_csv, csv_download_link
+from aifactory_widgets.workshop_desk import WorkshopDesk, credentials_csv
 from aifactory_widgets.workshop_room import extended_end
 from tests.unit.test_widgets_desks import DASHBOARDS, XSS, FakeClient, html_values
 
@@ -211,7 +212,7 @@ def test_a_missing_date_is_refused_before_sending(desk, client):
 def test_csv_link_holds_every_account_and_escapes_the_name():
     csv_text = credentials_csv(CREDENTIALS)
     assert csv_text.splitlines() == ["username,password", "ws4-01,Xq7-pA_9zT", "ws4-02,b8Kd_Lm-2Q"]
-    link = csv_download_link(CREDENTIALS, f'"{XSS}.csv')
+    link = csv_link(csv_text, f'"{XSS}.csv')
     assert XSS not in link and html.escape(f'"{XSS}', quote=True) in link
 
 

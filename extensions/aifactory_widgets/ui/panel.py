@@ -27,43 +27,6 @@ def refusal(exc: FactoryError) -> str:
     return f"{text} (field: {exc.field})" if exc.field else text
 
 
-class ConfirmRow(w.VBox):
-    """A question with Yes and Cancel, hidden until asked; Yes runs the action once.
-
-    The question has a line of its own: a Label never wraps, and it names what will happen."""
-
-    def __init__(self, run: Callable[[Callable[[], None]], None]):
-        self._run = run
-        self._action: Callable[[], None] | None = None
-        self.question = w.Label()
-        self.yes = w.Button(button_style="danger")
-        self.no = w.Button(description="Cancel")
-        self.yes.on_click(lambda _: self._answer(True))
-        self.no.on_click(lambda _: self._answer(False))
-        buttons = w.HBox([self.yes, self.no])
-        super().__init__([self.question, buttons], layout=w.Layout(display="none"))
-
-    @property
-    def asking(self) -> bool:
-        return self.layout.display != "none"
-
-    def ask(self, question: str, yes: str, action: Callable[[], None]) -> None:
-        self.question.value = question
-        self.yes.description = yes
-        self._action = action
-        self.layout.display = "flex"
-
-    def hide(self) -> None:
-        self._action = None
-        self.layout.display = "none"
-
-    def _answer(self, yes: bool) -> None:
-        action = self._action
-        self.hide()
-        if yes and action is not None:
-            self._run(action)
-
-
 class Panel(w.VBox):
     """A desk tab: a client, a message line, a confirm row and an Output for stray errors.
 

@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import ipywidgets as w
 
+TIMER_OFF = "Auto-refresh is off (no page answered); use Refresh now."
+
 
 def browser_timer(interval_s: float) -> w.Play:
     """A hidden Play widget; observe its `value` to act on each tick."""
@@ -49,13 +51,19 @@ def start_soon(coroutine_function: Callable[[], object]) -> None:
 
 
 class BrowserRefresh:
-    """For a widget with a `refresh()`: a `timer` ticking in the browser drives it."""
+    """For a widget with a `refresh()`: a `timer` ticking in the browser drives it.
+
+    Start it with `start_soon(self.start_timer)` once the widget is built; if no page ever
+    ticks, `timer_off` says so (where the widget shows it)."""
 
     ticks = 0
     timer: w.Play
 
     def refresh(self) -> object:
         raise NotImplementedError
+
+    def timer_off(self, text: str) -> None:
+        """Show `text` (auto-refresh is off); by default nothing is shown."""
 
     def make_timer(self, interval_s: float) -> w.Play:
         self.timer = browser_timer(interval_s)
@@ -68,4 +76,7 @@ class BrowserRefresh:
 
     async def start_timer(self, every_s: float = 2.0, give_up_s: float = 30.0) -> bool:
         """Nudge the browser's Play widget until it ticks; False if no page ever did."""
-        return await nudge_until_ticking(self.timer, lambda: bool(self.ticks), every_s, give_up_s)
+        if await nudge_until_ticking(self.timer, lambda: bool(self.ticks), every_s, give_up_s):
+            return True
+        self.timer_off(TIMER_OFF)
+        return False
