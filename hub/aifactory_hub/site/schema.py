@@ -22,8 +22,8 @@ FACTORY_GROUP = "aifactory"  # the POSIX group of every account the factory make
 DEMO_SITE = Path(__file__).parents[1] / "sites" / "local.toml"
 
 # Slurm account and partition names; POSIX user names (dots and dashes allowed, no '@').
-_URL = r"^https?://[^\s/]+(:\d+)?/?$"
-_ABSOLUTE = r"^(/[^\x00]*)?$"  # an absolute path, or empty
+URL_PATTERN = r"^https?://[^\s/]+(:\d+)?/?$"
+ABSOLUTE_PATTERN = r"^(/[^\x00]*)?$"  # an absolute path, or empty
 Role = Literal["researcher", "support", "trainer", "reviewer", "admin"]
 
 
@@ -52,18 +52,18 @@ class SiteInfo(_Strict):
 class HubSettings(_Strict):
     bind_url: str = Field(
         "http://127.0.0.1:8000",
-        pattern=_URL,
+        pattern=URL_PATTERN,
         description="public URL users open (JupyterHub.bind_url)",
     )
     hub_bind_url: str = Field(
         "http://127.0.0.1:8081",
-        pattern=_URL,
+        pattern=URL_PATTERN,
         description="hub API, reached by sessions (JupyterHub.hub_bind_url): on a real site "
         "an address the compute nodes can reach",
     )
     proxy_api_url: str = Field(
         "http://127.0.0.1:8001",
-        pattern=_URL,
+        pattern=URL_PATTERN,
         description="configurable-http-proxy's REST API, used by the hub only",
     )
     state_dir: str = Field(
@@ -162,10 +162,14 @@ class ServiceSettings(_Strict):
     """The hub-managed services: the factory API and the staff console (Voila)."""
 
     factory_url: str = Field(
-        "http://127.0.0.1:8090", pattern=_URL, description="where the factory service listens"
+        "http://127.0.0.1:8090",
+        pattern=URL_PATTERN,
+        description="where the factory service listens",
     )
     console_url: str = Field(
-        "http://127.0.0.1:8091", pattern=_URL, description="where the console (Voila) listens"
+        "http://127.0.0.1:8091",
+        pattern=URL_PATTERN,
+        description="where the console (Voila) listens",
     )
     console_user: Username = Field(
         "aifactory-console",
@@ -191,7 +195,7 @@ class ServiceSettings(_Strict):
         ge=5,
         le=3600,
         description="seconds between accounting collector runs (one incremental sacct each; "
-        "running jobs' figures are this old at most); default 60",
+        "running jobs' figures are this old at most)",
     )
 
 
@@ -278,7 +282,10 @@ class JobSettings(_Strict):
         "the training rendezvous), e.g. ib0; empty: each library's own choice",
     )
     worker_death_timeout_s: int = Field(
-        60, ge=5, le=3600, description="a Dask worker that cannot reach its scheduler exits after"
+        60,
+        ge=5,
+        le=3600,
+        description="seconds after which a Dask worker that cannot reach its scheduler exits",
     )
 
 
@@ -340,8 +347,8 @@ class GpuType(_Strict):
 
     name: str = Field(pattern=r"^[a-z0-9_]{1,32}$", description="as in partitions' gpu_type")
     label: str = Field("", max_length=120, description="e.g. NVIDIA A100 80GB SXM")
-    memory_gb: float = Field(gt=0, le=4096, description="memory per GPU")
-    peak_tflops_bf16: float = Field(gt=0, le=1e5, description="dense BF16 peak, per GPU")
+    memory_gb: float = Field(gt=0, le=4096, description="GB of memory per GPU")
+    peak_tflops_bf16: float = Field(gt=0, le=1e5, description="TFLOPS, dense BF16 peak, per GPU")
     note: str = Field(
         "", max_length=300, description="where the figures come from, shown with each estimate"
     )
@@ -353,13 +360,13 @@ class PathSettings(_Strict):
 
     dashboards: str = Field(
         "",
-        pattern=_ABSOLUTE,
+        pattern=ABSOLUTE_PATTERN,
         description="absolute folder of the staff console's dashboards (one notebook each, "
         "read by the console); empty: the shipped ones",
     )
     notebooks: str = Field(
         "",
-        pattern=_ABSOLUTE,
+        pattern=ABSOLUTE_PATTERN,
         description="absolute folder of starter notebooks and workshop materials (one folder "
         "each, checked by the factory service, copied by each workshop session); empty: the "
         "shipped ones",
