@@ -75,10 +75,21 @@ def test_no_data_anywhere_is_a_clear_error(monkeypatch: pytest.MonkeyPatch):
     assert field == "materials" and "[paths] notebooks" in why
 
 
-def test_the_installed_share_is_found_through_the_distributions_record():
-    # This checkout's editable install lists no data files: the checkout serves them.
-    share = paths.installed_share()
-    assert share is None or share.parts[-2:] == paths.SHARE
+def test_the_installed_share_is_found_through_the_distributions_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # What pip leaves for a wheel installed under a prefix: the data files' place is in RECORD.
+    site = tmp_path / "prefix" / "lib" / "python3.11" / "site-packages"
+    info = site / "aifactory_hub-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: aifactory-hub\nVersion: 0.1.0\n")
+    (info / "RECORD").write_text(
+        "aifactory_hub/__init__.py,,\n"
+        "../../../share/aifactory-hub/dashboards/cluster.ipynb,,\n"
+        "aifactory_hub-0.1.0.dist-info/RECORD,,\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    assert paths.installed_share() == tmp_path / "prefix" / "share" / "aifactory-hub"
     assert paths.installed_share("no-such-distribution-aifactory") is None
 
 
