@@ -16,6 +16,7 @@ import ipywidgets as w
 from aifactory_hub import policy
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
 from aifactory_widgets.ui.confirm import ConfirmRow
+from aifactory_widgets.ui.format import plural
 from aifactory_widgets.ui.panel import refusal as error_text
 
 from .proposal_view import labels
@@ -71,7 +72,7 @@ def summary(result: Mapping[str, Any]) -> tuple[str, bool]:
     count = len(result.get("findings") or [])
     if not count:
         return "Ready to submit", False
-    return f"{count} thing{'' if count == 1 else 's'} to fix before you can submit", False
+    return f"{plural(count, 'thing')} to fix before you can submit", False
 
 
 def finding_text(finding: Mapping[str, Any]) -> str:

@@ -15,6 +15,7 @@ import ipywidgets as w
 
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
 from aifactory_widgets.ui.confirm import ConfirmRow
+from aifactory_widgets.ui.format import short_time
 from aifactory_widgets.ui.refresh import BrowserRefresh, start_soon
 from aifactory_widgets.ui.tables import cell, html_table
 
@@ -64,11 +65,6 @@ def session_state(session: dict[str, Any]) -> str:
     if session.get("pending"):
         return f"{session['pending']}ing"
     return "running" if session.get("ready") else "starting"
-
-
-def short_time(iso: str) -> str:
-    """'2026-11-27T16:40:12.123Z' -> '2026-11-27 16:40 UTC' (empty stays empty)."""
-    return f"{iso[:10]} {iso[11:16]} UTC" if len(iso) >= 16 else iso
 
 
 def status_line(snapshot: dict[str, Any], refresh_s: float) -> str:

@@ -40,9 +40,10 @@ from tornado import web
 from tornado.routing import PathMatches, Rule
 
 from aifactory_hub.hubside.batch import safe_path
+from aifactory_widgets.ui.format import walltime_text
 
 from .jobs import JOB_DIR, SlurmRunner
-from .limits import JobSite, check_range, check_walltime, walltime_text
+from .limits import JobSite, check_range, check_walltime
 
 DASHBOARD_PREFIX = "{JUPYTERHUB_SERVICE_PREFIX}proxy/absolute/{port}/dask-{secret}"
 LIFETIME_MARGIN_MIN = 5

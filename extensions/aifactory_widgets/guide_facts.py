@@ -14,22 +14,9 @@ from typing import Any
 
 from aifactory_hub import policy
 from aifactory_hub.policy import eligibility
+from aifactory_widgets.ui.format import amount, grouped, walltime_text
 
 NONE = "none"
-
-
-def number(value: float | int) -> str:
-    """12.0 -> '12', 50000 -> '50,000', 0.02 -> '0.02'."""
-    return format(value, ",g")
-
-
-def money(value: Any) -> str:
-    return f"{float(value):,.2f}"
-
-
-def hms(hours: float) -> str:
-    minutes = round(hours * 60)
-    return f"{minutes // 60:02d}:{minutes % 60:02d}:00"
 
 
 def table(columns: list[str], rows: list[list[str]]) -> str:
@@ -47,22 +34,22 @@ def _partition(part: Mapping[str, Any] | None, specs: Mapping[str, Mapping[str, 
     return {
         "name": part["name"],
         "description": part.get("description") or part["name"],
-        "nodes": number(part.get("nodes", 1)),
-        "cpus_per_node": number(part["cpus_per_node"]),
-        "memory_gb_per_node": number(part["memory_gb_per_node"]),
-        "max_walltime_hours": number(part["max_walltime_hours"]),
-        "max_walltime_hms": hms(part["max_walltime_hours"]),
-        "max_cpus": number(part["max_cpus"]),
-        "max_memory_gb": number(part["max_memory_gb"]),
-        "max_gpus": number(part.get("max_gpus", 0)),
-        "min_gpus": number(part.get("min_gpus", 0)),
+        "nodes": grouped(part.get("nodes", 1)),
+        "cpus_per_node": grouped(part["cpus_per_node"]),
+        "memory_gb_per_node": grouped(part["memory_gb_per_node"]),
+        "max_walltime_hours": grouped(part["max_walltime_hours"]),
+        "max_walltime_hms": walltime_text(round(part["max_walltime_hours"] * 60)),
+        "max_cpus": grouped(part["max_cpus"]),
+        "max_memory_gb": grouped(part["max_memory_gb"]),
+        "max_gpus": grouped(part.get("max_gpus", 0)),
+        "min_gpus": grouped(part.get("min_gpus", 0)),
         "gpu_type": part.get("gpu_type") or NONE,
-        "gpus_per_node": number(gpus),
-        "total_gpus": number(gpus * part.get("nodes", 1)),
-        "cpus_per_gpu": number(part["cpus_per_node"] // gpus) if gpus else NONE,
+        "gpus_per_node": grouped(gpus),
+        "total_gpus": grouped(gpus * part.get("nodes", 1)),
+        "cpus_per_gpu": grouped(part["cpus_per_node"] // gpus) if gpus else NONE,
         "gpu_label": spec.get("label") or part.get("gpu_type") or NONE,
-        "gpu_memory_gb": number(spec["memory_gb"]) if spec else "unknown",
-        "gpu_peak_tflops_bf16": number(spec["peak_tflops_bf16"]) if spec else "unknown",
+        "gpu_memory_gb": grouped(spec["memory_gb"]) if spec else "unknown",
+        "gpu_peak_tflops_bf16": grouped(spec["peak_tflops_bf16"]) if spec else "unknown",
         "gpu_note": spec.get("note", ""),
     }
 
@@ -78,13 +65,13 @@ def _tables(site: Mapping[str, Any], modes: dict[str, dict[str, str]], currency:
             + (
                 f", {p.get('min_gpus', 0)}-{p.get('max_gpus', 0)} GPUs" if p.get("max_gpus") else ""
             ),
-            f"{number(p['max_walltime_hours'])} h",
+            f"{grouped(p['max_walltime_hours'])} h",
         ]
         for p in parts
     ]
     gpu_types = [
-        [g["name"], g.get("label", ""), f"{number(g['memory_gb'])} GB",
-         f"{number(g['peak_tflops_bf16'])}", g.get("note", "")]
+        [g["name"], g.get("label", ""), f"{grouped(g['memory_gb'])} GB",
+         f"{grouped(g['peak_tflops_bf16'])}", g.get("note", "")]
         for g in site.get("gpu_types", [])
     ]  # fmt: skip
     mode_rows = [
@@ -130,10 +117,10 @@ def site_facts(site: Mapping[str, Any]) -> dict[str, Any]:
     modes = {
         code: {
             "label": m.get("label", code),
-            "max_gpu_hours": number(m["max_gpu_hours"]),
-            "max_cpu_hours": number(m["max_cpu_hours"]),
-            "duration_days": number(m["duration_days"]),
-            "reviewers_required": number(m["reviewers_required"]),
+            "max_gpu_hours": grouped(m["max_gpu_hours"]),
+            "max_cpu_hours": grouped(m["max_cpu_hours"]),
+            "duration_days": grouped(m["duration_days"]),
+            "reviewers_required": grouped(m["reviewers_required"]),
             "technical_check": "yes" if m["technical_check"] else "no",
             "review": _review(m),
         }
@@ -146,24 +133,24 @@ def site_facts(site: Mapping[str, Any]) -> dict[str, Any]:
         hours = float(gpu["max_walltime_hours"])
         gpu_h, cpu_h = gpu.get("max_gpus", 0) * hours, gpu["max_cpus"] * hours
         cost = policy.charge(gpu_h, cpu_h, policy.Rates(**rates))
-        example = {"gpu_hours": number(gpu_h), "cpu_hours": number(cpu_h), "cost": money(cost)}
+        example = {"gpu_hours": grouped(gpu_h), "cpu_hours": grouped(cpu_h), "cost": amount(cost)}
     return {
         "site": {"name": site.get("name", ""), "cluster": site.get("cluster", "")},
         "cpu": _partition(cpu, specs),
         "gpu": gpu_facts,
-        "defaults": {k: number(v) for k, v in site.get("defaults", {}).items()},
+        "defaults": {k: grouped(v) for k, v in site.get("defaults", {}).items()},
         "rates": {
-            "gpu_hour": money(rates.get("gpu_hour_eur", 0)),
-            "cpu_hour": money(rates.get("cpu_hour_eur", 0)),
+            "gpu_hour": amount(rates.get("gpu_hour_eur", 0)),
+            "cpu_hour": amount(rates.get("cpu_hour_eur", 0)),
             "currency": currency,
         },
         "modes": modes,
-        "open_results_due_days": number(access.get("open_results_due_days", 0)),
+        "open_results_due_days": grouped(access.get("open_results_due_days", 0)),
         "example_gpu_session": example or {"gpu_hours": "0", "cpu_hours": "0", "cost": "0.00"},
         "ethics": {
-            "min_intended_use": number(eligibility.MIN_INTENDED_USE),
-            "min_mitigation_plan": number(eligibility.MIN_MITIGATION_PLAN),
-            "min_abstract": number(eligibility.MIN_ABSTRACT),
+            "min_intended_use": grouped(eligibility.MIN_INTENDED_USE),
+            "min_mitigation_plan": grouped(eligibility.MIN_MITIGATION_PLAN),
+            "min_abstract": grouped(eligibility.MIN_ABSTRACT),
             "eu_values": eligibility.EU_VALUES,
         },
         "tables": _tables(site, modes, currency),

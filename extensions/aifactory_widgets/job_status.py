@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aifactory_hub.service.cluster import QueueJob, parse_queue
+from aifactory_widgets.ui.format import elapsed_text
 
 from .jobs import JOB_DIR, SACCT_FIELDS
 
@@ -85,11 +86,6 @@ def _number(text: str) -> float:
         return 0.0
 
 
-def duration(seconds: int) -> str:
-    hours, rest = divmod(max(seconds, 0), 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
-
-
 FINISHED_SHOWN = 25  # a sweep makes hundreds of jobs a day: a row of widgets each is too many
 
 
@@ -126,7 +122,7 @@ def merge(
                 state=a["state"],
                 reason="",
                 expected_start="",
-                elapsed=duration(_seconds(a)),
+                elapsed=elapsed_text(_seconds(a)),
                 account=a["account"],
                 partition=a["partition"],
                 cost=cost_text(a["tres"], _seconds(a)),

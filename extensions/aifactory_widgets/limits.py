@@ -95,11 +95,6 @@ def check_walltime(minutes: int, part: Partition) -> None:
         )
 
 
-def walltime_text(minutes: int) -> str:
-    """Slurm's HH:MM:SS."""
-    return f"{minutes // 60:02d}:{minutes % 60:02d}:00"
-
-
 @dataclass(frozen=True)
 class Resources:
     """What one training or sweep job asks of Slurm (per node where it says so)."""

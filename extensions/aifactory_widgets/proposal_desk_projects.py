@@ -10,9 +10,10 @@ import ipywidgets as w
 
 from aifactory_hub.policy.model import AccessMode
 from aifactory_widgets.ui.client import FactoryClient
+from aifactory_widgets.ui.format import yes_no
 from aifactory_widgets.ui.panel import ListPanel
 
-from .proposal_view import REQUEST_COLUMNS, label, request_rows, section, yes_no
+from .proposal_view import REQUEST_COLUMNS, label, request_rows, section
 
 PROJECT_COLUMNS = ("account", "PI", "mode", "status", "ends on", "charged", "obligation due",
                    "overdue", "provisioned")  # fmt: skip

@@ -10,6 +10,7 @@ import ipywidgets as w
 
 from aifactory_hub.policy.model import AccessMode
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
+from aifactory_widgets.ui.format import number, yes_no
 from aifactory_widgets.ui.panel import ListPanel, refusal
 from aifactory_widgets.ui.tables import html_table
 
@@ -20,13 +21,11 @@ from .proposal_view import (
     eligibility_rows,
     finding_rows,
     label,
-    number,
     option_text,
     proposal_html,
     review_rows,
     section,
     technical_rows,
-    yes_no,
 )
 
 PROPOSAL_COLUMNS = ("id", "applicant", "organisation", "title", "mode", "status", "eligible?",

@@ -20,6 +20,7 @@ from aifactory_hub.policy.model import (
     LegalBasis,
     ProhibitedPractice,
 )
+from aifactory_widgets.ui.format import number, yes_no
 from aifactory_widgets.ui.tables import html_table
 
 FIELD_COLUMNS = ("field", "value")
@@ -43,23 +44,6 @@ def label(kind: type[StrEnum], code: str | None) -> str:
         return str(getattr(kind(code), "label", code))
     except ValueError:
         return str(code)
-
-
-def number(value: Any) -> str:
-    """Hours and scores without float noise: 200.0 -> '200', 4.25 -> '4.25', None -> ''."""
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    return f"{value:g}"
-
-
-def yes_no(value: bool | None, unknown: str = "") -> str:
-    return unknown if value is None else ("yes" if value else "no")
-
-
-def percent(fraction: float | None) -> str:
-    return "" if fraction is None else f"{fraction * 100:g} %"
 
 
 def request_rows(requests: Iterable[dict[str, Any]]) -> list[tuple]:

@@ -18,6 +18,7 @@ from typing import Any
 import ipywidgets as w
 
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
+from aifactory_widgets.ui.format import amount, short_time
 from aifactory_widgets.ui.tables import html_table
 
 API = "api/"
@@ -32,15 +33,6 @@ LEVEL_TEXT = {
 PARTITION_COLUMNS = ("partition", "GPU-h granted", "GPU-h used", "GPU-h left",
                      "CPU-h granted", "CPU-h used", "CPU-h left")  # fmt: skip
 MEMBER_COLUMNS = ("member", "role", "GPU-hours", "CPU-hours")
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.2f}"
-
-
-def short_time(iso: str | None) -> str:
-    """'2026-11-27T16:40:12+00:00' -> '2026-11-27 16:40 UTC'."""
-    return f"{iso[:10]} {iso[11:16]} UTC" if iso and len(iso) >= 16 else (iso or "never")
 
 
 def freshness(answer: Mapping[str, Any]) -> tuple[str, bool]:
@@ -73,13 +65,13 @@ def partition_rows(project: Mapping[str, Any]) -> list[tuple]:
 
 def _fmt(granted: dict, used: dict, left: dict, unit: str) -> tuple[str, str, str]:
     if not granted[unit]:  # drawn from the project's pool (Slurm limits the project's total)
-        return "-", _num(used[unit]), "-"
-    return _num(granted[unit]), _num(used[unit]), _num(left[unit])
+        return "-", amount(used[unit]), "-"
+    return amount(granted[unit]), amount(used[unit]), amount(left[unit])
 
 
 def member_rows(project: Mapping[str, Any]) -> list[tuple]:
     return [
-        (m["username"], m["role"], _num(m["gpu_hours"]), _num(m["cpu_hours"]))
+        (m["username"], m["role"], amount(m["gpu_hours"]), amount(m["cpu_hours"]))
         for m in project.get("members") or []
     ]
 
@@ -87,7 +79,7 @@ def member_rows(project: Mapping[str, Any]) -> list[tuple]:
 def projection_text(project: Mapping[str, Any]) -> str:
     """Burn rate over the last 7 days and when the hours run out at that rate."""
     burn = project.get("burn_per_day") or {}
-    rate = ", ".join(f"{_num(burn.get(unit, 0))} {label}/day" for unit, label in RESOURCES)
+    rate = ", ".join(f"{amount(burn.get(unit, 0))} {label}/day" for unit, label in RESOURCES)
     text = f"Burn rate over the last 7 days: {rate}."
     if not project.get("has_allocation"):
         return text + " No recorded allocation, so no projection."
@@ -164,7 +156,7 @@ class ProjectUsageCard(w.VBox):
         """A bar per partition and granted resource; one line when nothing is recorded."""
         if not self.project.get("has_allocation"):
             used = self.project.get("used") or {}
-            text = ", ".join(f"{_num(used.get(u))} {label}" for u, label in RESOURCES)
+            text = ", ".join(f"{amount(used.get(u))} {label}" for u, label in RESOURCES)
             return [w.Label(f"No recorded allocation. Used so far: {text}.")]
         bars: list[w.Widget] = []
         style = BAR_STYLE.get(self.project.get("level", "none"), "info")
@@ -178,7 +170,7 @@ class ProjectUsageCard(w.VBox):
                     value=min(used, granted), min=0, max=granted, bar_style=style, description=name
                 )
                 bar.style.description_width = "140px"
-                note = f"{_num(used)} of {_num(granted)} used, {_num(granted - used)} left"
+                note = f"{amount(used)} of {amount(granted)} used, {amount(granted - used)} left"
                 bars.append(w.HBox([bar, w.Label(note)]))
         return bars
 

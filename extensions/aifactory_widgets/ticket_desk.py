@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 import ipywidgets as w
 
 from aifactory_widgets.ui.client import FactoryClient
+from aifactory_widgets.ui.format import plural
 
 from .ticket_panel import API, TicketPanel
 from .ticket_view import context_html, conversation_html, first_reply_text, median_first_reply
@@ -103,8 +104,7 @@ class TicketDesk(TicketPanel):
 
     def load(self) -> None:
         super().load()
-        count = len(self.items)
-        tickets = "1 ticket" if count == 1 else f"{count} tickets"
+        tickets = plural(len(self.items), "ticket")
         self.summary.value = f"{tickets}; {median_first_reply(self.items)}"
 
     def show_item(self, ticket: dict[str, Any] | None) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from aifactory_widgets.ui.format import duration_text, plural, short_time, utc_moment
 from aifactory_widgets.ui.tables import STYLE, html_table
 
 LIST_COLUMNS = ("id", "topic", "subject", "status", "from", "project", "assigned to", "filed",
@@ -19,38 +20,14 @@ JOB_COLUMNS = ("job", "name", "partition", "project", "state", "exit code", "sta
 STATUS_WORDS = {"open": "open: waiting for an expert", "answered": "answered", "closed": "closed"}
 
 
-def duration_text(seconds: float | None) -> str:
-    """45 -> '45 s', 750 -> '12 min', 11100 -> '3 h 05 min', 187200 -> '2 d 4 h'."""
-    if seconds is None:
-        return ""
-    s = int(max(seconds, 0))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min"
-    if s < 86400:
-        return f"{s // 3600} h {s % 3600 // 60:02d} min"
-    return f"{s // 86400} d {s % 86400 // 3600} h"
-
-
-def parse_time(iso: str | None) -> datetime | None:
-    return datetime.fromisoformat(iso) if iso else None
-
-
-def short_time(iso: str | None) -> str:
-    """'2026-11-27T16:40:12.123+00:00' -> '2026-11-27 16:40 UTC'."""
-    when = parse_time(iso)
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if when else ""
-
-
 def first_reply_text(ticket: Mapping[str, Any], now: datetime | None = None) -> str:
     """'after 12 min', or for an unanswered open ticket 'none yet (waiting 3 h 05 min)'."""
     if ticket.get("first_reply_s") is not None:
         return f"after {duration_text(ticket['first_reply_s'])}"
-    created = parse_time(ticket.get("created_at"))
-    if ticket.get("status") == "closed" or created is None:
+    created = ticket.get("created_at")
+    if ticket.get("status") == "closed" or not created:
         return "none"
-    waited = ((now or datetime.now(UTC)) - created).total_seconds()
+    waited = ((now or datetime.now(UTC)) - utc_moment(created)).total_seconds()
     return f"none yet (waiting {duration_text(waited)})"
 
 
@@ -76,9 +53,8 @@ def median_first_reply(tickets: Sequence[Mapping[str, Any]]) -> str:
     known = [t["first_reply_s"] for t in tickets if t.get("first_reply_s") is not None]
     if not known:
         return "no ticket in this list has a reply yet"
-    plural = "" if len(known) == 1 else "s"
     median = duration_text(statistics.median(known))
-    return f"median time to first reply: {median} (over {len(known)} answered ticket{plural})"
+    return f"median time to first reply: {median} (over {plural(len(known), 'answered ticket')})"
 
 
 def conversation_html(ticket: Mapping[str, Any]) -> str:

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import ipywidgets as w
 
 from aifactory_widgets.ui.client import FactoryClient
+from aifactory_widgets.ui.format import amount
 from aifactory_widgets.ui.panel import Panel
 from aifactory_widgets.ui.tables import csv_link, html_table
 
@@ -44,10 +45,6 @@ def preset_period(name: str, today: date) -> tuple[date, date]:
     return today.replace(day=1), today
 
 
-def _h(value: float) -> str:
-    return f"{value:,.2f}"
-
-
 def billing_rows(report: dict[str, Any]) -> list[tuple]:
     rows = []
     for r in report.get("rows") or []:
@@ -56,8 +53,8 @@ def billing_rows(report: dict[str, Any]) -> list[tuple]:
         charge = f"{r['charge']} {report.get('currency', '')}" if r.get("charge") else "free"
         rows.append((
             r["account"], r["title"], str(r["access_mode"]).replace("_", " "), r["pi"],
-            _h(g["gpu_hours"]), _h(p["gpu_hours"]), _h(t["gpu_hours"]),
-            _h(g["cpu_hours"]), _h(p["cpu_hours"]), _h(t["cpu_hours"]),
+            amount(g["gpu_hours"]), amount(p["gpu_hours"]), amount(t["gpu_hours"]),
+            amount(g["cpu_hours"]), amount(p["cpu_hours"]), amount(t["cpu_hours"]),
             share, LEVELS.get(r["level"], r["level"]), charge,
         ))  # fmt: skip
     return rows
@@ -65,8 +62,9 @@ def billing_rows(report: dict[str, Any]) -> list[tuple]:
 
 def funder_rows(rows: list[dict[str, Any]]) -> list[tuple]:
     return [
-        (r["label"], r["projects"], _h(r["granted"]["gpu_hours"]), _h(r["used"]["gpu_hours"]),
-         _h(r["granted"]["cpu_hours"]), _h(r["used"]["cpu_hours"]))
+        (r["label"], r["projects"], amount(r["granted"]["gpu_hours"]),
+         amount(r["used"]["gpu_hours"]), amount(r["granted"]["cpu_hours"]),
+         amount(r["used"]["cpu_hours"]))
         for r in rows
     ]  # fmt: skip
 
@@ -144,7 +142,8 @@ class UsageDesk(Panel):
         totals = report["totals"]
         self.totals.value = (
             f"<p><b>{html.escape(report['from'])} to {html.escape(report['to'])}</b>: "
-            f"{_h(totals['gpu_hours'])} GPU-hours and {_h(totals['cpu_hours'])} CPU-hours used; "
+            f"{amount(totals['gpu_hours'])} GPU-hours and "
+            f"{amount(totals['cpu_hours'])} CPU-hours used; "
             f"charges {html.escape(totals['charge'])} {html.escape(report['currency'])} "
             f"(rates: {report['rates']['gpu_hour_eur']} {html.escape(report['currency'])} per "
             f"GPU-hour, {report['rates']['cpu_hour_eur']} per CPU-hour).</p>"

@@ -1,4 +1,4 @@
-"""A workshop participant's help button, and the UTC times both sides of a workshop show.
+"""A workshop participant's help button.
 
 A participant is stuck in a notebook and the trainer is across the room with thirty others:
 `HelpButton()` raises their hand in the trainer's room view (workshop_room.py) without a word
@@ -8,33 +8,17 @@ Times are shown in UTC, as the trainer entered them, so both read the same clock
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import ipywidgets as w
 
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
+from aifactory_widgets.ui.format import clock
 from aifactory_widgets.ui.panel import Panel, refusal
 
 RAISE = "✋ Raise my hand"
 SEEN = "Your trainer sees your raised hand."
 HAND = "api/workshops/mine/hand"
-
-
-def utc_moment(iso: str) -> dt.datetime:
-    """An ISO time from the service as an aware UTC datetime (a naive one is taken as UTC)."""
-    moment = dt.datetime.fromisoformat(iso)
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-
-
-def clock(iso: str | None) -> str:
-    """'2026-11-27T10:42:05+00:00' -> '10:42' (UTC); text that is no time is shown as it is."""
-    if not iso:
-        return ""
-    try:
-        return utc_moment(iso).strftime("%H:%M")
-    except ValueError:
-        return iso
 
 
 class HelpButton(Panel):

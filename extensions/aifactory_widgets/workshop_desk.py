@@ -21,10 +21,10 @@ from typing import Any
 import ipywidgets as w
 
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
+from aifactory_widgets.ui.format import short_time
 from aifactory_widgets.ui.panel import Panel, refusal
 from aifactory_widgets.ui.tables import csv_link, html_table
 
-from .cluster import short_time
 from .workshop_room import RoomPanel
 
 TAB_TITLES = ("My workshops", "New workshop")

@@ -19,12 +19,10 @@ from typing import Any
 import ipywidgets as w
 
 from aifactory_widgets.ui.client import FactoryClient
+from aifactory_widgets.ui.format import clock, plural, short_time, utc_moment
 from aifactory_widgets.ui.panel import ListPanel
 from aifactory_widgets.ui.refresh import BrowserRefresh, start_soon
 from aifactory_widgets.ui.tables import cell
-
-from .cluster import short_time
-from .workshop import clock, utc_moment
 
 WORKSHOP_COLUMNS = ("workshop", "title", "status", "starts", "ends", "partition",
                     "participants", "each gets")  # fmt: skip
@@ -33,10 +31,6 @@ WITH_SESSION = frozenset({"pending", "running", "idle"})
 EXTENSIONS = (("Extend by 30 min", 30), ("Extend by 1 h", 60))
 HAND_COLOUR = "#ffd54f"
 CELL = "130px"  # the width of a room row's cells
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def raised_hands(room: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

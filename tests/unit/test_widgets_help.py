@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
-import pytest
 
 from aifactory_hub.console.dashboards import from_metadata, read_metadata
 from aifactory_hub.service.routes.site import public_site
@@ -354,11 +353,3 @@ def test_a_refusal_is_shown_in_words():
     desk.reply_box.value = "hello"
     desk.reply_button.click()
     assert desk.message.value == "Reply not sent: ticket 3 is closed"
-
-
-@pytest.mark.parametrize("seconds, text", [(45, "45 s"), (750, "12 min"), (11100, "3 h 05 min"),
-                                           (187200, "2 d 4 h")])  # fmt: skip
-def test_durations(seconds, text):
-    from aifactory_widgets.ticket_view import duration_text
-
-    assert duration_text(seconds) == text
