@@ -69,8 +69,8 @@ def hand_written(user: str, account: str, partition: str) -> dict[str, float]:
 def widget(user: str, account: str, partition: str) -> dict[str, float]:
     from aifactory_hub.service.routes.jobs import jobs_facts, project_partitions
     from aifactory_hub.site import load_site
-    from aifactory_widgets.dask_launcher import DaskLauncher
-    from aifactory_widgets.limits import JobSite
+    from aifactory_widgets import DaskLauncher
+    from aifactory_widgets.jobs.limits import JobSite
 
     site = load_site()
     facts = JobSite.from_json(jobs_facts(site, project_partitions(site, {}, user)))

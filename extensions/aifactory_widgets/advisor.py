@@ -5,7 +5,7 @@ The formulas are the access policy's pure functions (`aifactory_hub.advisor.trai
 `advisor_plan`); the GPU specs, partitions, access modes and rates come from the factory's
 public site facts; the project's remaining hours from the usage API (or, where that is not
 there, its grant from the projects API, and the advisor says so). It can hand its numbers to
-the training launcher of `aifactory_widgets.training_launcher` when that is installed.
+the training launcher of `aifactory_widgets.jobs.training` when that is installed.
 """
 
 from __future__ import annotations

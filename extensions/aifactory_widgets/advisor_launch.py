@@ -1,6 +1,6 @@
 """From the advisor's numbers to the training launcher, when this installation has one.
 
-The launcher (`aifactory_widgets.training_launcher.TrainingLauncher`) is another part of the
+The launcher (`aifactory_widgets.jobs.training.TrainingLauncher`) is another part of the
 project: it is imported only when asked for, built as a researcher would build it, and then
 its fields are set to the advisor's numbers (project, partition, nodes, GPUs per node, wall
 time). A field it lacks or a value it refuses is left as the launcher chose, and said so; the
@@ -17,7 +17,7 @@ from typing import Any
 import ipywidgets as w
 from traitlets import TraitError
 
-MODULE = "aifactory_widgets.training_launcher"
+MODULE = "aifactory_widgets.jobs.training"
 FACTORY = "TrainingLauncher"
 
 

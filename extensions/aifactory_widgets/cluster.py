@@ -3,7 +3,7 @@
 Staff see it in the console's cluster dashboard. It reads one snapshot from the factory
 service per refresh; the service takes at most one per interval for all viewers. The refresh
 timer is a Play widget ticking in the browser, so a kernel whose page is gone stops asking
-and goes idle (and the console culls it); refresh.py says how it is started.
+and goes idle (and the console culls it); ui/refresh.py says how it is started.
 """
 
 from __future__ import annotations

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from aifactory_hub.helpdesk.bodies import JOB_ID, MAX_TAIL
-
-from .jobs import JobRunner, SlurmError, scontrol_job_argv
+from aifactory_widgets.jobs.commands import JobRunner, SlurmError, scontrol_job_argv
 
 RECENT = "now-7days"
 MAX_JOBS = 30

@@ -16,10 +16,10 @@ from typing import Any
 import ipywidgets as w
 
 from aifactory_hub.helpdesk.bodies import TOPICS
+from aifactory_widgets.jobs.commands import JobRunner, SlurmRunner
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
 
 from . import ticket_context
-from .jobs import JobRunner, SlurmRunner
 from .ticket_panel import API, TicketPanel
 from .ticket_view import context_html, conversation_html, first_reply_text
 

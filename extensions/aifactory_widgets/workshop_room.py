@@ -1,7 +1,7 @@
 """The trainer's room view: who in a workshop is logged in, running or idle, and whose hand is up.
 
 A trainer glances at it while teaching, so it refreshes itself with the cluster view's
-browser-ticking timer (refresh.py): a page that is closed stops the requests. Rows are rebuilt
+browser-ticking timer (ui/refresh.py): a page that is closed stops the requests. Rows are rebuilt
 only when the room changed and keep the participants' order, so a click never lands on a row
 that moved under the pointer; raised hands are summed up above the rows instead. A question
 (restart, end) lives in the panel's confirm row, outside the rows, and survives the refreshes.

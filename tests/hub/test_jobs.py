@@ -62,7 +62,7 @@ def process_envs(job: str, marker: str) -> list[dict[str, str]]:
     return found
 
 
-# A small job as bob, by the kernel's own jobs.py; NAME is replaced.
+# A small job as bob, by the kernel's own jobs/commands.py; NAME is replaced.
 TEST_JOB = """#!/bin/bash
 #SBATCH --job-name=NAME
 #SBATCH --account=ai-alpha
@@ -72,8 +72,8 @@ TEST_JOB = """#!/bin/bash
 SHORT_JOB = TEST_JOB + "sleep 1\n"
 HELD_JOB = TEST_JOB + "#SBATCH --hold\nsleep 1\n"
 START_CLUSTER = """
-from aifactory_widgets import jobs
 from aifactory_widgets import DaskLauncher
+from aifactory_widgets.jobs import commands
 launcher = DaskLauncher()
 launcher.minimum.value, launcher.maximum.value = 2, 2
 launcher.placement.walltime.value = 15
@@ -121,7 +121,9 @@ def test_killing_the_kernel_cancels_running_and_pending_workers(kernel):
     kernel.execute(START_CLUSTER.format(wait=QUEUE_WAIT_S), timeout=QUEUE_WAIT_S + 60)
     name = kernel.value("name")
     # A worker job that cannot start yet (held): no scheduler could ever tell it to go.
-    held = kernel.value(f"jobs.submit(jobs.SlurmRunner(), {HELD_JOB!r}.replace('NAME', name))")
+    held = kernel.value(
+        f"commands.submit(commands.SlurmRunner(), {HELD_JOB!r}.replace('NAME', name))"
+    )
     assert held in live_jobs(name) and len(live_jobs(name)) == 3
     pid = kernel.value("__import__('os').getpid()")
     os.kill(pid, signal.SIGKILL)
@@ -194,10 +196,11 @@ def test_three_point_sweep_runs_as_a_job_array(kernel):
 
 def test_the_monitor_agrees_with_squeue_and_sacct_and_cancels(kernel):
     kernel.execute(
-        "from aifactory_widgets import jobs\n"
         "from aifactory_widgets import JobMonitor\n"
-        f"done = jobs.submit(jobs.SlurmRunner(), {SHORT_JOB!r}.replace('NAME', 'aif-monitor'))\n"
-        f"held = jobs.submit(jobs.SlurmRunner(), {HELD_JOB!r}.replace('NAME', 'aif-monitor'))\n"
+        "from aifactory_widgets.jobs import commands\n"
+        "runner = commands.SlurmRunner()\n"
+        f"done = commands.submit(runner, {SHORT_JOB!r}.replace('NAME', 'aif-monitor'))\n"
+        f"held = commands.submit(runner, {HELD_JOB!r}.replace('NAME', 'aif-monitor'))\n"
     )
     done, held = kernel.value("done"), kernel.value("held")
     wait_finished(done)

@@ -13,8 +13,9 @@ from tornado.httpclient import AsyncHTTPClient
 from tornado.websocket import websocket_connect
 
 from aifactory_hub.service.routes.jobs import jobs_facts, project_partitions
-from aifactory_widgets import dask_cluster
-from aifactory_widgets.dask_cluster import (
+from aifactory_widgets import DaskLauncher
+from aifactory_widgets.jobs.dask import cluster as dask_cluster
+from aifactory_widgets.jobs.dask.cluster import (
     DaskRequest,
     FactorySLURMCluster,
     FactorySLURMJob,
@@ -26,8 +27,7 @@ from aifactory_widgets.dask_cluster import (
     dashboard_options,
     lifetime_args,
 )
-from aifactory_widgets.dask_launcher import DaskLauncher
-from aifactory_widgets.limits import JobSite
+from aifactory_widgets.jobs.limits import JobSite
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from aifactory_hub.service.routes.jobs import jobs_facts, project_partitions
-from aifactory_widgets.dask_cluster import DaskRequest, WorkerSize, check_dask, worker_sizes
-from aifactory_widgets.limits import JobSite, LimitError, Resources, check_resources
+from aifactory_widgets.jobs.dask.cluster import DaskRequest, WorkerSize, check_dask, worker_sizes
+from aifactory_widgets.jobs.limits import JobSite, LimitError, Resources, check_resources
 
 
 @pytest.fixture

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from aifactory_widgets.job_scripts import (
+from aifactory_widgets.jobs.limits import LimitError, Resources
+from aifactory_widgets.jobs.scripts import (
     JobContext,
     render_sweep_script,
     render_training_script,
     script_args,
     script_path,
 )
-from aifactory_widgets.limits import LimitError, Resources
 
 CTX = JobContext(home="/home/bob", python="/opt/aifactory/venv/bin/python", interface="lo")
 CPU = Resources("ai-alpha", "cpu", nodes=1, tasks_per_node=2, cpus_per_task=1, memory_gb=2,

@@ -1,4 +1,5 @@
-"""Parsing squeue/sacct, cost in the project's units, the grid of a sweep, jobs.py's argv."""
+"""Parsing squeue/sacct, cost in the project's units, the grid of a sweep, and the argv of
+jobs/commands.py."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import json
 
 import pytest
 
-from aifactory_widgets import jobs
-from aifactory_widgets.job_status import (
+from aifactory_widgets.jobs import commands
+from aifactory_widgets.jobs.limits import LimitError
+from aifactory_widgets.jobs.status import (
     cost_so_far,
     merge,
     output_candidates,
@@ -16,8 +18,7 @@ from aifactory_widgets.job_status import (
     stdout_of,
     tail,
 )
-from aifactory_widgets.limits import LimitError
-from aifactory_widgets.sweep_grid import MAX_POINTS, expand_grid, grid_lines, parse_grid
+from aifactory_widgets.jobs.sweep_grid import MAX_POINTS, expand_grid, grid_lines, parse_grid
 
 SQUEUE = (  # the console's format: the job name last
     "12|bob|ai-alpha|cpu|PENDING|Priority|2026-11-27T17:00:00|0:00|1|aif-train\n"
@@ -73,7 +74,7 @@ def test_output_files(tmp_path):
 
 
 def test_jobs_get_a_clean_environment_without_the_session_token():
-    env = jobs.job_env({"HOME": "/home/bob", "USER": "bob", "JUPYTERHUB_API_TOKEN": "secret",
+    env = commands.job_env({"HOME": "/home/bob", "USER": "bob", "JUPYTERHUB_API_TOKEN": "secret",
                         "SLURM_JOB_ID": "7", "SLURM_CONF": "/etc/slurm/slurm.conf"})  # fmt: skip
     assert env == {"HOME": "/home/bob", "USER": "bob", "SLURM_CONF": "/etc/slurm/slurm.conf"}
 
@@ -90,21 +91,24 @@ class Scripted:
 
 def test_submit_reads_the_job_id_and_cancel_validates_it():
     runner = Scripted("123;aifactory\n")
-    assert jobs.submit(runner, "#!/bin/bash\n") == "123"
+    assert commands.submit(runner, "#!/bin/bash\n") == "123"
     assert runner.calls == [(["sbatch", "--parsable"], "#!/bin/bash\n")]
-    with pytest.raises(jobs.SlurmError, match="no job id"):
-        jobs.submit(Scripted("sbatch: error"), "x")
-    jobs.cancel(runner, "9_1")
+    with pytest.raises(commands.SlurmError, match="no job id"):
+        commands.submit(Scripted("sbatch: error"), "x")
+    commands.cancel(runner, "9_1")
     assert runner.calls[-1][0] == ["scancel", "9_1"]
     for bad in ("1;scancel -u bob", "-1", "12 13", ""):
         with pytest.raises(ValueError, match="not a Slurm job id"):
-            jobs.cancel(runner, bad)
+            commands.cancel(runner, bad)
 
 
 def test_monitor_argv():
-    assert jobs.squeue_argv("bob")[0] == "squeue" and jobs.squeue_argv("bob")[-1] == "--user=bob"
-    assert "--starttime=now-1days" in jobs.sacct_argv("bob")
-    assert jobs.scontrol_job_argv("12_3") == ["scontrol", "--oneliner", "show", "job", "12_3"]
+    assert (
+        commands.squeue_argv("bob")[0] == "squeue"
+        and commands.squeue_argv("bob")[-1] == "--user=bob"
+    )
+    assert "--starttime=now-1days" in commands.sacct_argv("bob")
+    assert commands.scontrol_job_argv("12_3") == ["scontrol", "--oneliner", "show", "job", "12_3"]
 
 
 def test_a_grid_becomes_one_json_line_per_combination():

@@ -9,12 +9,9 @@ import sys
 import pytest
 
 from aifactory_hub.service.routes.jobs import jobs_facts, project_partitions
-from aifactory_widgets import reaper
-from aifactory_widgets.dask_launcher import DaskLauncher
-from aifactory_widgets.job_monitor import JobMonitor
-from aifactory_widgets.limits import JobSite
-from aifactory_widgets.sweep_launcher import SweepLauncher
-from aifactory_widgets.training_launcher import TrainingLauncher
+from aifactory_widgets import DaskLauncher, JobMonitor, SweepLauncher, TrainingLauncher
+from aifactory_widgets.jobs.dask import reaper
+from aifactory_widgets.jobs.limits import JobSite
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from aifactory_hub.helpdesk.bodies import Context
 from aifactory_widgets import ticket_context as tc
-from aifactory_widgets.jobs import SlurmError
+from aifactory_widgets.jobs.commands import SlurmError
 
 ROWS = [
     "101|gpu|ai-alpha|COMPLETED|0:0|2026-11-27T10:00|2026-11-27T10:05|00:05:00|/home/alice|prep",

@@ -187,7 +187,7 @@ def test_bad_input_is_shown_not_raised():
 
 def test_the_advisor_opens_the_training_launcher_with_its_numbers(monkeypatch, tmp_path):
     from aifactory_hub.service.routes.jobs import jobs_facts
-    from aifactory_widgets.training_launcher import TrainingLauncher
+    from aifactory_widgets import TrainingLauncher
 
     facts = jobs_facts(load_site(), {"ai-alpha": ["cpu", "gpu"]})
     client = FakeClient({("GET", "api/site/partitions"): facts})

@@ -1,6 +1,6 @@
 """Cancel a Dask cluster's worker jobs once the kernel that owns them is gone.
 
-`python -m aifactory_widgets.reaper USER NAME` waits on its stdin, a pipe whose other end
+`python -m aifactory_widgets.jobs.dask.reaper USER NAME` waits on its stdin, a pipe whose other end
 only the kernel holds. End-of-file means the kernel died, was restarted or shut down, or the
 cluster was stopped: then it cancels USER's jobs named NAME (pending ones too, which no
 scheduler can reach) and exits. SIGTERM, which Slurm sends when the session's job ends, does
@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 import sys
 
-from .jobs import SlurmError, SlurmRunner, cancel_named
+from aifactory_widgets.jobs.commands import SlurmError, SlurmRunner, cancel_named
 
 
 def main(argv: list[str]) -> int:

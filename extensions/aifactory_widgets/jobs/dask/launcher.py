@@ -1,11 +1,11 @@
 """One-click Dask: a SLURMCluster charged to the session's project, a ready Client, one-click stop.
 
-    from aifactory_widgets.dask_launcher import DaskLauncher
+    from aifactory_widgets import DaskLauncher
     launcher = DaskLauncher()
     launcher                       # pick size and min/max workers, click Start
     client = launcher.client       # a connected dask.distributed Client
 
-dask_cluster.py holds the defaults (and why); this module is only the widget.
+cluster.py holds the defaults (and why); this module is only the widget.
 """
 
 from __future__ import annotations
@@ -20,12 +20,8 @@ from typing import Any
 import ipywidgets as w
 from IPython.display import display
 
-from aifactory_widgets.ui.client import FactoryClient, FactoryError
-from aifactory_widgets.ui.confirm import ConfirmRow
-from aifactory_widgets.ui.refresh import start_soon
-from aifactory_widgets.ui.tables import html_table
-
-from .dask_cluster import (
+from aifactory_widgets.jobs.commands import SlurmError, job_dir
+from aifactory_widgets.jobs.dask.cluster import (
     DaskRequest,
     FactorySLURMCluster,
     PrivateDashboardScheduler,
@@ -38,9 +34,12 @@ from .dask_cluster import (
     tls_options,
     worker_sizes,
 )
-from .jobs import SlurmError, job_dir
-from .limits import JobSite, LimitError, load_site, session_place
-from .placement import Placement, field
+from aifactory_widgets.jobs.limits import JobSite, LimitError, load_site, session_place
+from aifactory_widgets.jobs.placement import Placement, field
+from aifactory_widgets.ui.client import FactoryClient, FactoryError
+from aifactory_widgets.ui.confirm import ConfirmRow
+from aifactory_widgets.ui.refresh import start_soon
+from aifactory_widgets.ui.tables import html_table
 
 WORKER_COLUMNS = ("worker", "address", "threads", "memory", "tasks running")
 WATCH_EVERY_S = 1.0

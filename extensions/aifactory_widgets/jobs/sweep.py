@@ -1,6 +1,6 @@
 """One-click parameter sweep: a Slurm job array over a small grid the user fills in.
 
-    from aifactory_widgets.sweep_launcher import SweepLauncher
+    from aifactory_widgets import SweepLauncher
     SweepLauncher()     # script, rows of name + values (0.1, 0.01); Review, then Submit
 
 Every combination becomes one line (JSON) of a file in ~/.aifactory-jobs/sweeps/; array task
@@ -18,13 +18,12 @@ from typing import Any
 
 import ipywidgets as w
 
+from aifactory_widgets.jobs.commands import JOB_DIR, job_dir
+from aifactory_widgets.jobs.launcher import ScriptLauncher
+from aifactory_widgets.jobs.placement import field
+from aifactory_widgets.jobs.scripts import render_sweep_script
+from aifactory_widgets.jobs.sweep_grid import expand_grid, grid_lines, parse_grid
 from aifactory_widgets.ui.tables import html_table
-
-from .job_scripts import render_sweep_script
-from .jobs import JOB_DIR, job_dir
-from .placement import field
-from .script_launcher import ScriptLauncher
-from .sweep_grid import expand_grid, grid_lines, parse_grid
 
 ROWS = 3
 

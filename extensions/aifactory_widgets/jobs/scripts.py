@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aifactory_hub.hubside.batch import safe_path as safe_home
-
-from .jobs import JOB_DIR
-from .limits import LimitError, Resources
+from aifactory_widgets.jobs.commands import JOB_DIR
+from aifactory_widgets.jobs.limits import LimitError, Resources
 
 TRAIN_JOB = "aif-train"
 SWEEP_JOB = "aif-sweep"

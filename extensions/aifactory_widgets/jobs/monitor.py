@@ -1,11 +1,11 @@
 """The researcher's jobs: live ones from squeue, recent ones from sacct, with cost and output.
 
-    from aifactory_widgets.job_monitor import JobMonitor
+    from aifactory_widgets import JobMonitor
     JobMonitor()
 
 State, pending reason and expected start, elapsed, cost so far in the project's units, the
 tail of a job's output, and cancel (asks first). It refreshes on a Play widget that ticks in
-the browser (refresh.py), so a closed page costs Slurm nothing.
+the browser (ui/refresh.py), so a closed page costs Slurm nothing.
 """
 
 from __future__ import annotations
@@ -16,12 +16,7 @@ from pathlib import Path
 
 import ipywidgets as w
 
-from aifactory_widgets.ui.confirm import ConfirmRow
-from aifactory_widgets.ui.refresh import BrowserRefresh, start_soon
-from aifactory_widgets.ui.tables import cell
-
-from .job_status import JobRow, merge, output_candidates, parse_sacct, parse_squeue, stdout_of, tail
-from .jobs import (
+from aifactory_widgets.jobs.commands import (
     JobRunner,
     SlurmError,
     SlurmRunner,
@@ -30,7 +25,19 @@ from .jobs import (
     scontrol_job_argv,
     squeue_argv,
 )
-from .limits import session_place
+from aifactory_widgets.jobs.limits import session_place
+from aifactory_widgets.jobs.status import (
+    JobRow,
+    merge,
+    output_candidates,
+    parse_sacct,
+    parse_squeue,
+    stdout_of,
+    tail,
+)
+from aifactory_widgets.ui.confirm import ConfirmRow
+from aifactory_widgets.ui.refresh import BrowserRefresh, start_soon
+from aifactory_widgets.ui.tables import cell
 
 COLUMNS = ("job", "name", "state", "reason", "expected start", "elapsed", "project",
            "partition", "cost so far")  # fmt: skip

@@ -12,8 +12,7 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from aifactory_hub.site import Partition
-
-from .limits import JobSite, SessionPlace
+from aifactory_widgets.jobs.limits import JobSite, SessionPlace
 
 STYLE = {"description_width": "140px"}
 DEFAULT_WALLTIME_MIN = 60

@@ -9,7 +9,7 @@ Defaults, from what dask-jobqueue's users run into:
   dask-{secret}/status` (jupyter-server-proxy; see PrivateDashboardScheduler);
 - workers of long runs restart before Slurm's walltime kills them: `--lifetime` (walltime - 5
   min) with `--lifetime-stagger`, and adaptive scaling submits the replacements;
-- worker jobs are submitted through jobs.py with a clean environment: no hub token in them.
+- worker jobs are submitted through jobs/commands.py with a clean environment: no hub token in them.
 - workers start in the notebook's folder (relative paths in tasks mean what they mean there);
 - the scheduler speaks TLS with credentials made for this one cluster (`tls_options`): other
   users on the node can reach its port, and dask's plain tcp:// comms have no authentication,
@@ -40,10 +40,9 @@ from tornado import web
 from tornado.routing import PathMatches, Rule
 
 from aifactory_hub.hubside.batch import safe_path
+from aifactory_widgets.jobs.commands import JOB_DIR, SlurmRunner
+from aifactory_widgets.jobs.limits import JobSite, check_range, check_walltime
 from aifactory_widgets.ui.format import walltime_text
-
-from .jobs import JOB_DIR, SlurmRunner
-from .limits import JobSite, check_range, check_walltime
 
 DASHBOARD_PREFIX = "{JUPYTERHUB_SERVICE_PREFIX}proxy/absolute/{port}/dask-{secret}"
 LIFETIME_MARGIN_MIN = 5
@@ -222,7 +221,7 @@ class PrivateDashboardScheduler(Scheduler):
 
 
 class FactorySLURMJob(SLURMJob):
-    """dask-jobqueue's Slurm job, with its sbatch/scancel run by jobs.py (clean environment)."""
+    """dask-jobqueue's Slurm job, its sbatch/scancel run by jobs/commands.py (clean environment)."""
 
     @staticmethod
     async def _call(cmd: list[str], **kwargs: Any) -> str:
@@ -243,7 +242,7 @@ class FactorySLURMCluster(SLURMCluster):
 def start_reaper(user: str, name: str) -> subprocess.Popen:
     """The guard for pending workers: it cancels the cluster's jobs when this pipe closes."""
     return subprocess.Popen(
-        [sys.executable, "-m", "aifactory_widgets.reaper", user, name],
+        [sys.executable, "-m", "aifactory_widgets.jobs.dask.reaper", user, name],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

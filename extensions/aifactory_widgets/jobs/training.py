@@ -1,7 +1,7 @@
 """One-click multi-node / multi-GPU training: srun one process per task (or per GPU) with
 torchrun's rendezvous variables, from a script in the user's home.
 
-    from aifactory_widgets.training_launcher import TrainingLauncher
+    from aifactory_widgets import TrainingLauncher
     TrainingLauncher()     # script, nodes, tasks or GPUs per node; Review, then Submit
 
 In the script, `torch.distributed.init_process_group(backend)` reads MASTER_ADDR,
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from .job_scripts import render_training_script
-from .placement import field
-from .script_launcher import ScriptLauncher
+from aifactory_widgets.jobs.launcher import ScriptLauncher
+from aifactory_widgets.jobs.placement import field
+from aifactory_widgets.jobs.scripts import render_training_script
 
 
 class TrainingLauncher(ScriptLauncher):

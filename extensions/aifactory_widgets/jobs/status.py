@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aifactory_hub.service.cluster import QueueJob, parse_queue
+from aifactory_widgets.jobs.commands import JOB_DIR, SACCT_FIELDS
 from aifactory_widgets.ui.format import elapsed_text
-
-from .jobs import JOB_DIR, SACCT_FIELDS
 
 LIVE_STATES = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED"}
 TAIL_BYTES = 16_384

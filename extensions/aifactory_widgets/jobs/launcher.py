@@ -15,12 +15,25 @@ from pathlib import Path
 
 import ipywidgets as w
 
+from aifactory_widgets.jobs.commands import (
+    JOB_DIR,
+    JobRunner,
+    SlurmError,
+    SlurmRunner,
+    job_dir,
+    submit,
+)
+from aifactory_widgets.jobs.limits import (
+    JobSite,
+    LimitError,
+    Resources,
+    check_resources,
+    load_site,
+    session_place,
+)
+from aifactory_widgets.jobs.placement import Placement, field
+from aifactory_widgets.jobs.scripts import JobContext, script_args, script_path
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
-
-from .job_scripts import JobContext, script_args, script_path
-from .jobs import JOB_DIR, JobRunner, SlurmError, SlurmRunner, job_dir, submit
-from .limits import JobSite, LimitError, Resources, check_resources, load_site, session_place
-from .placement import Placement, field
 
 
 class ScriptLauncher(w.VBox):

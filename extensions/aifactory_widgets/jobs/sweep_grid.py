@@ -2,7 +2,7 @@
 
 Values read as JSON where they can (0.1, 32, true, "a b") and as plain text otherwise, so a
 script gets numbers as numbers. The file holds one parameter set per line; array task N runs
-line N+1 (job_scripts.render_sweep_script).
+line N+1 (scripts.render_sweep_script).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .limits import LimitError
+from aifactory_widgets.jobs.limits import LimitError
 
 MAX_POINTS = 1000  # Slurm's default MaxArraySize is 1001 (indices 0-1000)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
