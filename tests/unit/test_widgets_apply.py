@@ -12,9 +12,9 @@ import ipywidgets as w
 import pytest
 
 from aifactory_hub.policy import model
-from aifactory_widgets import FactoryError
-from aifactory_widgets import apply as form_module
-from aifactory_widgets.apply import DRAFT_FIELDS, ProposalForm, parse_data_sources
+from aifactory_widgets import FactoryError, ProposalForm
+from aifactory_widgets.access import form as form_module
+from aifactory_widgets.access.form import DRAFT_FIELDS, parse_data_sources
 
 XSS = "<img src=x onerror=alert(1)>"
 CALL = {

@@ -16,9 +16,7 @@ import ipywidgets as w
 import pytest
 
 from aifactory_hub.console.dashboards import from_metadata, read_metadata
-from aifactory_widgets import FactoryError
-from aifactory_widgets.proposal_desk import ProposalDesk
-from aifactory_widgets.review_desk import ReviewDesk
+from aifactory_widgets import FactoryError, ProposalDesk, ReviewDesk
 from aifactory_widgets.ui.panel import ERROR_COLOUR
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"

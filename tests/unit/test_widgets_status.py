@@ -8,8 +8,8 @@ from typing import Any
 
 import ipywidgets as w
 
-from aifactory_widgets import FactoryError
-from aifactory_widgets.status import MyApplications, MyProjects, ProjectCard, decision_text
+from aifactory_widgets import FactoryError, MyApplications, MyProjects
+from aifactory_widgets.access.status import ProjectCard, decision_text
 from tests.unit.test_widgets_apply import DRAFT, PROPOSAL, XSS, FakeClient
 
 PROJECT = {

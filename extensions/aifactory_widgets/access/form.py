@@ -14,12 +14,11 @@ from typing import Any
 import ipywidgets as w
 
 from aifactory_hub import policy
+from aifactory_widgets.access.proposal_view import labels
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
 from aifactory_widgets.ui.confirm import ConfirmRow
 from aifactory_widgets.ui.format import plural
 from aifactory_widgets.ui.panel import refusal as error_text
-
-from .proposal_view import labels
 
 API = "api/"  # the client's base URL is the service's; its REST API lives under api/
 MAX_HOURS = 1e7

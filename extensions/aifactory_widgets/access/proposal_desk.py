@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import ipywidgets as w
 
+from aifactory_widgets.access.proposal_desk_calls import CallsPanel
+from aifactory_widgets.access.proposal_desk_decision import DecisionPanel
+from aifactory_widgets.access.proposal_desk_projects import ProjectsPanel
+from aifactory_widgets.access.proposal_desk_proposals import ProposalsPanel
 from aifactory_widgets.ui.client import FactoryClient
-
-from .proposal_desk_calls import CallsPanel
-from .proposal_desk_decision import DecisionPanel
-from .proposal_desk_projects import ProjectsPanel
-from .proposal_desk_proposals import ProposalsPanel
 
 TAB_TITLES = ("Calls", "Proposals", "Decision", "Projects")
 

@@ -9,12 +9,7 @@ from typing import Any
 import ipywidgets as w
 
 from aifactory_hub.policy.model import AccessMode
-from aifactory_widgets.ui.client import FactoryClient, FactoryError
-from aifactory_widgets.ui.format import number, yes_no
-from aifactory_widgets.ui.panel import ListPanel, refusal
-from aifactory_widgets.ui.tables import html_table
-
-from .proposal_view import (
+from aifactory_widgets.access.proposal_view import (
     FIELD_COLUMNS,
     FINDING_COLUMNS,
     REVIEW_COLUMNS,
@@ -27,6 +22,10 @@ from .proposal_view import (
     section,
     technical_rows,
 )
+from aifactory_widgets.ui.client import FactoryClient, FactoryError
+from aifactory_widgets.ui.format import number, yes_no
+from aifactory_widgets.ui.panel import ListPanel, refusal
+from aifactory_widgets.ui.tables import html_table
 
 PROPOSAL_COLUMNS = ("id", "applicant", "organisation", "title", "mode", "status", "eligible?",
                     "score", "rank")  # fmt: skip

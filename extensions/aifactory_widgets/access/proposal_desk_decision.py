@@ -12,11 +12,10 @@ from typing import Any
 
 import ipywidgets as w
 
+from aifactory_widgets.access.proposal_view import hours_text, option_text, section
 from aifactory_widgets.ui.client import FactoryClient
 from aifactory_widgets.ui.format import number, percent, yes_no
 from aifactory_widgets.ui.panel import Panel
-
-from .proposal_view import hours_text, option_text, section
 
 PREVIEW_COLUMNS = ("rank", "score", "title", "applicant", "requested", "would be", "fraction",
                    "would get", "ready", "why not")  # fmt: skip

@@ -9,11 +9,10 @@ from typing import Any
 import ipywidgets as w
 
 from aifactory_hub.policy.model import AccessMode
+from aifactory_widgets.access.proposal_view import REQUEST_COLUMNS, label, request_rows, section
 from aifactory_widgets.ui.client import FactoryClient
 from aifactory_widgets.ui.format import yes_no
 from aifactory_widgets.ui.panel import ListPanel
-
-from .proposal_view import REQUEST_COLUMNS, label, request_rows, section
 
 PROJECT_COLUMNS = ("account", "PI", "mode", "status", "ends on", "charged", "obligation due",
                    "overdue", "provisioned")  # fmt: skip

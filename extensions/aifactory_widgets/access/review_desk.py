@@ -15,10 +15,9 @@ from typing import Any
 import ipywidgets as w
 
 from aifactory_hub.policy.model import AccessMode
+from aifactory_widgets.access.proposal_view import label, option_text, proposal_html
 from aifactory_widgets.ui.client import FactoryClient
 from aifactory_widgets.ui.panel import ListPanel
-
-from .proposal_view import label, option_text, proposal_html
 
 MARKS = [("1 poor", 1), ("2 fair", 2), ("3 good", 3), ("4 very good", 4), ("5 excellent", 5)]
 ASSIGNED_COLUMNS = ("id", "title", "mode", "status", "your review")

@@ -9,12 +9,11 @@ from typing import Any
 import ipywidgets as w
 
 from aifactory_hub.policy.model import AccessMode
+from aifactory_widgets.access.proposal_view import label, option_text
 from aifactory_widgets.ui.client import FactoryClient
 from aifactory_widgets.ui.format import number
 from aifactory_widgets.ui.panel import Panel
 from aifactory_widgets.ui.tables import html_table
-
-from .proposal_view import label, option_text
 
 CALL_COLUMNS = ("call", "mode", "title", "status", "deadline", "partition",
                 "GPU h left / total", "CPU h left / total")  # fmt: skip

@@ -14,12 +14,11 @@ from urllib.parse import quote
 
 import ipywidgets as w
 
+from aifactory_widgets.access.form import ACCESS_MODES, API, error_text, finding_text
+from aifactory_widgets.access.proposal_view import hours_text
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
 from aifactory_widgets.ui.confirm import ConfirmRow
 from aifactory_widgets.ui.tables import html_table
-
-from .apply import ACCESS_MODES, API, error_text, finding_text
-from .proposal_view import hours_text
 
 PROPOSAL_COLUMNS = (
     "id",
