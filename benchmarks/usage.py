@@ -194,8 +194,7 @@ def main() -> None:
     parser.add_argument("--store-url", default="", help="an empty database (default: SQLite)")
     args = parser.parse_args()
 
-    from aifactory_widgets import FactoryClient
-    from aifactory_widgets.usage_desk import UsageDesk
+    from aifactory_widgets import FactoryClient, UsageDesk
 
     tmp = tempfile.mkdtemp(prefix="aifactory-usage-bench-")
     url = args.store_url or f"sqlite:///{tmp}/factory.sqlite"

@@ -30,9 +30,9 @@ _HOMES = {
     "MyProjects": "aifactory_widgets.access.status",
     "ProposalDesk": "aifactory_widgets.access.proposal_desk",
     "ReviewDesk": "aifactory_widgets.access.review_desk",
-    "QuotaView": "aifactory_widgets.quota",
-    "UsageDesk": "aifactory_widgets.usage_desk",
-    "ClusterView": "aifactory_widgets.cluster",
+    "QuotaView": "aifactory_widgets.usage.quota",
+    "UsageDesk": "aifactory_widgets.usage.desk",
+    "ClusterView": "aifactory_widgets.cluster.view",
     "GuideBrowser": "aifactory_widgets.guides",
     "Advisor": "aifactory_widgets.advisor",
     "AskAnExpert": "aifactory_widgets.tickets",
@@ -41,8 +41,8 @@ _HOMES = {
     "TrainingLauncher": "aifactory_widgets.jobs.training",
     "SweepLauncher": "aifactory_widgets.jobs.sweep",
     "JobMonitor": "aifactory_widgets.jobs.monitor",
-    "HelpButton": "aifactory_widgets.workshop",
-    "WorkshopDesk": "aifactory_widgets.workshop_desk",
+    "HelpButton": "aifactory_widgets.workshops.help",
+    "WorkshopDesk": "aifactory_widgets.workshops.desk",
 }
 __all__ = sorted(_HOMES)
 

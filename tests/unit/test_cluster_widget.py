@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import html
 
-from aifactory_widgets import FactoryError
-from aifactory_widgets.cluster import ClusterView
+from aifactory_widgets import ClusterView, FactoryError
 from aifactory_widgets.ui.tables import html_table
 
 XSS = "<img src=x onerror=alert(1)>"

@@ -13,9 +13,9 @@ import ipywidgets as w
 from aifactory_hub.hubside.spawn_form import render_form
 from aifactory_hub.policy import Hours, project_quota
 from aifactory_hub.site import load_site
-from aifactory_widgets import FactoryError
-from aifactory_widgets.quota import QuotaView, freshness, projection_text
-from aifactory_widgets.usage_desk import UsageDesk, preset_period
+from aifactory_widgets import FactoryError, QuotaView, UsageDesk
+from aifactory_widgets.usage.desk import preset_period
+from aifactory_widgets.usage.quota import freshness, projection_text
 from tests.unit.test_widgets_apply import FakeClient
 from tests.unit.test_widgets_status import texts, walk
 

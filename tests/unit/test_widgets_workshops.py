@@ -16,12 +16,12 @@ import ipywidgets as w
 import pytest
 
 from aifactory_hub.console.dashboards import from_metadata, read_metadata
-from aifactory_widgets import FactoryError
+from aifactory_widgets import FactoryError, HelpButton, WorkshopDesk
 from aifactory_widgets.ui.panel import ERROR_COLOUR
 from aifactory_widgets.ui.tables import csv_link
-from aifactory_widgets.workshop import SEEN, HelpButton
-from aifactory_widgets.workshop_desk import WorkshopDesk, credentials_csv
-from aifactory_widgets.workshop_room import extended_end
+from aifactory_widgets.workshops.desk import credentials_csv
+from aifactory_widgets.workshops.help import SEEN
+from aifactory_widgets.workshops.room import extended_end
 from tests.unit.test_widgets_desks import DASHBOARDS, XSS, FakeClient, html_values
 
 WORKSHOP = {

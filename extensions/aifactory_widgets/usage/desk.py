@@ -21,8 +21,7 @@ from aifactory_widgets.ui.client import FactoryClient
 from aifactory_widgets.ui.format import amount
 from aifactory_widgets.ui.panel import Panel
 from aifactory_widgets.ui.tables import csv_link, html_table
-
-from .quota import freshness
+from aifactory_widgets.usage.quota import freshness
 
 API = "api/usage/"
 PRESETS = ("This month", "Last month", "Last 30 days", "This year", "Custom")

@@ -24,8 +24,7 @@ from aifactory_widgets.ui.client import FactoryClient, FactoryError
 from aifactory_widgets.ui.format import short_time
 from aifactory_widgets.ui.panel import Panel, refusal
 from aifactory_widgets.ui.tables import csv_link, html_table
-
-from .workshop_room import RoomPanel
+from aifactory_widgets.workshops.room import RoomPanel
 
 TAB_TITLES = ("My workshops", "New workshop")
 MAX_PARTICIPANTS = 200

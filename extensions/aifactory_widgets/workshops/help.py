@@ -1,7 +1,7 @@
 """A workshop participant's help button.
 
 A participant is stuck in a notebook and the trainer is across the room with thirty others:
-`HelpButton()` raises their hand in the trainer's room view (workshop_room.py) without a word
+`HelpButton()` raises their hand in the trainer's room view (room.py) without a word
 said. It talks to the factory service with the session's own token, like every widget here.
 Times are shown in UTC, as the trainer entered them, so both read the same clock.
 """
