@@ -16,7 +16,7 @@ import websocket
 
 from aifactory_hub import slurm
 from aifactory_hub.slurm import RunAs
-from aifactory_widgets.ticket_context import parse_sacct, sacct_argv
+from aifactory_widgets.helpdesk.context import parse_sacct, sacct_argv
 from tests.stack import session_env, session_jobs, submit
 
 

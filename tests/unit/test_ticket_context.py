@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 
 from aifactory_hub.helpdesk.bodies import Context
-from aifactory_widgets import ticket_context as tc
+from aifactory_widgets.helpdesk import context as tc
 from aifactory_widgets.jobs.commands import SlurmError
 
 ROWS = [

@@ -2,8 +2,8 @@
 
 Gathered in the researcher's own kernel (which runs as them, inside their session job): the
 session's project, partition and job from Slurm's environment variables, their recent jobs
-from `sacct` (through `jobs.SlurmRunner`: argv, no shell, a timeout), the end of one job's
-output, and package versions. Whatever cannot be gathered is named in `problems`, never
+from `sacct` (through `jobs.commands.SlurmRunner`: argv, no shell, a timeout), the end of one
+job's output, and package versions. Whatever cannot be gathered is named in `problems`, never
 raised: a question must be sendable even when Slurm's accounting is down.
 """
 

@@ -16,12 +16,11 @@ from typing import Any
 import ipywidgets as w
 
 from aifactory_hub.helpdesk.bodies import TOPICS
+from aifactory_widgets.helpdesk.context import gather, latest_failed, read_tail
+from aifactory_widgets.helpdesk.panel import API, TicketPanel
+from aifactory_widgets.helpdesk.view import context_html, conversation_html, first_reply_text
 from aifactory_widgets.jobs.commands import JobRunner, SlurmRunner
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
-
-from . import ticket_context
-from .ticket_panel import API, TicketPanel
-from .ticket_view import context_html, conversation_html, first_reply_text
 
 NO_JOB = "none"
 
@@ -44,7 +43,7 @@ class AskAnExpert(TicketPanel):
         environ: Mapping[str, str] | None = None,
         runner: JobRunner | None = None,
         now: datetime | None = None,
-        reader: Callable[[str], str | None] = ticket_context.read_tail,
+        reader: Callable[[str], str | None] = read_tail,
     ):
         try:
             client = client or FactoryClient.from_env()
@@ -115,12 +114,12 @@ class AskAnExpert(TicketPanel):
         tail_of = "auto" if first else (self.tail_job.value if self.attach.value else None)
         if tail_of == NO_JOB:
             tail_of = None
-        self.context, jobs = ticket_context.gather(self.environ, self.runner, tail_of, self.reader)
+        self.context, jobs = gather(self.environ, self.runner, tail_of, self.reader)
         if first:
             self.jobs = jobs
             options = [(NO_JOB, NO_JOB), *((job_option(j), j["id"]) for j in jobs)]
             self.set_options(self.tail_job, options)
-            chosen = ticket_context.latest_failed(jobs, skip=self.environ.get("SLURM_JOB_ID", ""))
+            chosen = latest_failed(jobs, skip=self.environ.get("SLURM_JOB_ID", ""))
             self._quiet = True
             self.tail_job.value = chosen or NO_JOB
             self._quiet = False

@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from aifactory_widgets.helpdesk.view import LIST_COLUMNS, list_rows
 from aifactory_widgets.ui.client import FactoryClient
 from aifactory_widgets.ui.panel import ListPanel
-
-from .ticket_view import LIST_COLUMNS, list_rows
 
 API = "api/tickets"
 

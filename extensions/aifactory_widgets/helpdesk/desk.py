@@ -14,11 +14,15 @@ from urllib.parse import urlencode
 
 import ipywidgets as w
 
+from aifactory_widgets.helpdesk.panel import API, TicketPanel
+from aifactory_widgets.helpdesk.view import (
+    context_html,
+    conversation_html,
+    first_reply_text,
+    median_first_reply,
+)
 from aifactory_widgets.ui.client import FactoryClient
 from aifactory_widgets.ui.format import plural
-
-from .ticket_panel import API, TicketPanel
-from .ticket_view import context_html, conversation_html, first_reply_text, median_first_reply
 
 ANY = ""
 UNASSIGNED = "-"
