@@ -33,7 +33,7 @@ _HOMES = {
     "QuotaView": "aifactory_widgets.usage.quota",
     "UsageDesk": "aifactory_widgets.usage.desk",
     "ClusterView": "aifactory_widgets.cluster.view",
-    "GuideBrowser": "aifactory_widgets.guides",
+    "GuideBrowser": "aifactory_widgets.guides.browser",
     "Advisor": "aifactory_widgets.advisor",
     "AskAnExpert": "aifactory_widgets.helpdesk.ask",
     "TicketDesk": "aifactory_widgets.helpdesk.desk",

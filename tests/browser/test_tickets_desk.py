@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from aifactory_hub.service.routes.site import public_site
-from aifactory_widgets.guide_facts import site_facts
-from aifactory_widgets.guide_library import fill, load_guides, segments
+from aifactory_widgets.guides.facts import site_facts
+from aifactory_widgets.guides.library import fill, load_guides, segments
 from tests.access import api, ok
 from tests.browser.conftest import login
 from tests.helpdesk import failed_job, file_ticket, output_of, read_ticket, session

@@ -9,8 +9,8 @@ import pytest
 
 from aifactory_hub.service.routes.site import public_site
 from aifactory_hub.site import DEMO_SITE, SiteError, load_site, parse_site
-from aifactory_widgets.guide_facts import site_facts
-from aifactory_widgets.guide_library import (
+from aifactory_widgets.guides.facts import site_facts
+from aifactory_widgets.guides.library import (
     GuideError,
     fill,
     load_guides,

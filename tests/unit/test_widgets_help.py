@@ -18,10 +18,9 @@ import ipywidgets as w
 from aifactory_hub.console.dashboards import from_metadata, read_metadata
 from aifactory_hub.service.routes.site import public_site
 from aifactory_hub.site import load_site
-from aifactory_widgets import AskAnExpert, FactoryError, TicketDesk, advisor_launch
+from aifactory_widgets import AskAnExpert, FactoryError, GuideBrowser, TicketDesk, advisor_launch
 from aifactory_widgets.advisor import Advisor
-from aifactory_widgets.guide_library import parse_guide
-from aifactory_widgets.guides import GuideBrowser
+from aifactory_widgets.guides.library import parse_guide
 from tests.unit.test_ticket_context import ENV, SACCT, Scripted
 from tests.unit.test_widgets_desks import html_values
 

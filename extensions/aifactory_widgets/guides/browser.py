@@ -14,10 +14,8 @@ from typing import Any
 
 import ipywidgets as w
 
-from aifactory_widgets.ui.client import FactoryClient, FactoryError
-
-from .guide_facts import site_facts as facts_of
-from .guide_library import (
+from aifactory_widgets.guides.facts import site_facts as facts_of
+from aifactory_widgets.guides.library import (
     AUDIENCES,
     LEVELS,
     Guide,
@@ -28,6 +26,7 @@ from .guide_library import (
     search,
     segments,
 )
+from aifactory_widgets.ui.client import FactoryClient, FactoryError
 
 STYLE = """<style>
 .af-guide{font-size:14px;line-height:1.5;max-width:58rem}

@@ -1,10 +1,11 @@
 """The centre's guides: Markdown files with front matter, site facts filled in, searchable.
 
-A guide is `guides/<slug>.md`: YAML front matter (title, audience, level, tags, summary) and a
-Markdown body in which `{{ gpu.name }}`-style placeholders stand for facts of this centre. The
-facts come from the factory service's public site facts (`GET api/site`), never from text
-typed into a guide, so a renamed partition or a new rate shows in every guide at once. An
-unknown placeholder is an error (a guide must not show "{{ gpu.nmae }}" to a researcher).
+A guide is `<slug>.md` in this package: YAML front matter (title, audience, level, tags,
+summary) and a Markdown body in which `{{ gpu.name }}`-style placeholders stand for facts of
+this centre. The facts come from the factory service's public site facts (`GET api/site`),
+never from text typed into a guide, so a renamed partition or a new rate shows in every guide
+at once. An unknown placeholder is an error (a guide must not show "{{ gpu.nmae }}" to a
+researcher).
 
 Rendering escapes raw HTML in the sources (mistune's `escape=True`) and keeps links to safe
 schemes; code blocks are cut out so the browser can offer a copy button for each.
@@ -15,13 +16,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import mistune
 import yaml
 
-GUIDES_DIR = Path(__file__).parent / "guides"
+# The guides are this package's data (pyproject.toml's package-data), installed beside it.
+GUIDES_DIR = Path(str(resources.files(__package__)))
 AUDIENCES = ("researcher", "staff", "trainer")
 LEVELS = ("beginner", "intermediate", "advanced")
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*)\s*\}\}")
