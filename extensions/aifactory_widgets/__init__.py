@@ -34,7 +34,7 @@ _HOMES = {
     "UsageDesk": "aifactory_widgets.usage.desk",
     "ClusterView": "aifactory_widgets.cluster.view",
     "GuideBrowser": "aifactory_widgets.guides.browser",
-    "Advisor": "aifactory_widgets.advisor",
+    "Advisor": "aifactory_widgets.advisor.form",
     "AskAnExpert": "aifactory_widgets.helpdesk.ask",
     "TicketDesk": "aifactory_widgets.helpdesk.desk",
     "DaskLauncher": "aifactory_widgets.jobs.dask.launcher",

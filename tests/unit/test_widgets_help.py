@@ -18,8 +18,7 @@ import ipywidgets as w
 from aifactory_hub.console.dashboards import from_metadata, read_metadata
 from aifactory_hub.service.routes.site import public_site
 from aifactory_hub.site import load_site
-from aifactory_widgets import AskAnExpert, FactoryError, GuideBrowser, TicketDesk, advisor_launch
-from aifactory_widgets.advisor import Advisor
+from aifactory_widgets import Advisor, AskAnExpert, FactoryError, GuideBrowser, TicketDesk
 from aifactory_widgets.guides.library import parse_guide
 from tests.unit.test_ticket_context import ENV, SACCT, Scripted
 from tests.unit.test_widgets_desks import html_values
@@ -195,9 +194,9 @@ def test_the_advisor_opens_the_training_launcher_with_its_numbers(monkeypatch, t
         built.append(TrainingLauncher(client=client, runner=Scripted(), environ=env))
         return built[-1]
 
-    monkeypatch.setattr(advisor_launch, "find_factory", lambda: (factory, ""))
     monkeypatch.setenv("SLURM_JOB_ACCOUNT", "ai-alpha")
     advisor = Advisor(FakeClient({("GET", "api/usage"): USAGE}), SITE)
+    advisor.launcher.open_launcher = factory
     small_run(advisor)
     advisor.project.value = "prj-7"
     advisor.launcher.button.click()
@@ -211,13 +210,30 @@ def test_the_advisor_opens_the_training_launcher_with_its_numbers(monkeypatch, t
     assert advisor.launcher.area.children[1] is launcher
 
 
-def test_without_a_launcher_the_advisor_says_what_to_ask_slurm_for(monkeypatch):
-    monkeypatch.setattr(advisor_launch, "MODULE", "aifactory_widgets.no_such_launcher")
+def test_a_launcher_that_fails_to_open_leaves_the_advisor_saying_what_to_ask_slurm_for():
+    def broken() -> w.Widget:
+        raise RuntimeError("no partitions")
+
     advisor = Advisor(None, SITE)
+    advisor.launcher.open_launcher = broken
     small_run(advisor)
     advisor.launcher.button.click()
     (note,) = advisor.launcher.area.children
-    assert "not installed" in note.value and "partition gpu, 1 node(s) x 1 GPU(s)" in note.value
+    assert note.value.startswith("The training launcher failed to open (no partitions).")
+    assert "Ask Slurm for: partition gpu, 1 node(s) x 1 GPU(s)" in note.value
+
+
+def test_the_advisor_opens_the_real_training_launcher(monkeypatch):
+    from aifactory_widgets import TrainingLauncher
+
+    monkeypatch.delenv("AIFACTORY_FACTORY_URL", raising=False)  # it says it needs the hub
+    advisor = Advisor(None, SITE)
+    small_run(advisor)
+    advisor.launcher.button.click()
+    note, launcher = advisor.launcher.area.children
+    assert isinstance(launcher, TrainingLauncher)
+    assert "Cannot offer distributed training jobs" in launcher.children[0].value
+    assert note.value.endswith("Not set (check them): project, partition, nodes, wall time.")
 
 
 # --- ask an expert ----------------------------------------------------------------------------

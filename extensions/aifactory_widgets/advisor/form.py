@@ -4,8 +4,8 @@ at what price, on which partition, and whether the project has that much left.
 The formulas are the access policy's pure functions (`aifactory_hub.advisor.training` and
 `advisor_plan`); the GPU specs, partitions, access modes and rates come from the factory's
 public site facts; the project's remaining hours from the usage API (or, where that is not
-there, its grant from the projects API, and the advisor says so). It can hand its numbers to
-the training launcher of `aifactory_widgets.jobs.training` when that is installed.
+there, its grant from the projects API, and the advisor says so). It hands its numbers to the
+training launcher (launch.py).
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from pydantic import ValidationError
 
 from aifactory_hub.advisor import plan
 from aifactory_hub.advisor import training as adv
+from aifactory_widgets.advisor.launch import LauncherLink
+from aifactory_widgets.advisor.view import compute_rows, cost_rows, memory_rows
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
 from aifactory_widgets.ui.tables import html_table
-
-from . import advisor_launch
-from .advisor_view import compute_rows, cost_rows, memory_rows
 
 MEMORY_COLUMNS = ("sharding", "weights", "gradients", "optimiser", "activations", "per GPU",
                   "fits")  # fmt: skip
@@ -110,7 +109,7 @@ class Advisor(w.VBox):
         self.costs = w.HTML()
         self.allocation = w.Label()
         self.estimate: dict[str, Any] = {}
-        self.launcher = advisor_launch.LauncherLink(lambda: self.estimate)
+        self.launcher = LauncherLink(lambda: self.estimate)
         inputs = [self.parameters_b, self.data_kind, self.tokens_b, self.samples, self.epochs,
                   self.seq_len, self.micro_batch, self.precision, self.optimiser, self.sharding,
                   self.checkpointing, self.mfu, self.gpus, self.project]  # fmt: skip

@@ -1,38 +1,20 @@
-"""From the advisor's numbers to the training launcher, when this installation has one.
+"""From the advisor's numbers to the training launcher.
 
-The launcher (`aifactory_widgets.jobs.training.TrainingLauncher`) is another part of the
-project: it is imported only when asked for, built as a researcher would build it, and then
-its fields are set to the advisor's numbers (project, partition, nodes, GPUs per node, wall
-time). A field it lacks or a value it refuses is left as the launcher chose, and said so; the
+The launcher (jobs/training.py) is built as a researcher would build it, and then its fields
+are set to the advisor's numbers (project, partition, nodes, GPUs per node, wall time). A
+field it lacks or a value it refuses is left as the launcher chose, and said so; the
 launcher's own Review still checks everything before anything is submitted.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as w
 from traitlets import TraitError
 
-MODULE = "aifactory_widgets.jobs.training"
-FACTORY = "TrainingLauncher"
-
-
-def find_factory() -> tuple[Callable[[], Any] | None, str]:
-    """(the launcher's class, '') or (None, why not)."""
-    try:
-        if importlib.util.find_spec(MODULE) is None:
-            return None, "The training launcher is not installed in this environment."
-        module = importlib.import_module(MODULE)
-    except Exception as exc:  # a broken launcher must not break the advisor
-        return None, f"The training launcher could not be loaded: {exc}"
-    factory = getattr(module, FACTORY, None)
-    if not callable(factory):
-        return None, "The training launcher offers no widget to open."
-    return factory, ""
+from aifactory_widgets.jobs.training import TrainingLauncher
 
 
 def prefill(launcher: Any, estimate: Mapping[str, Any]) -> list[str]:
@@ -60,6 +42,7 @@ def prefill(launcher: Any, estimate: Mapping[str, Any]) -> list[str]:
 
 
 def summary(estimate: Mapping[str, Any]) -> str:
+    """The estimate in one line, as the button's note and the launcher's note say it."""
     return (
         f"partition {estimate['partition']}, {estimate['nodes']} node(s) x "
         f"{estimate['gpus_per_node']} GPU(s), {estimate['walltime_hours']:.1f} h per job, "
@@ -68,10 +51,17 @@ def summary(estimate: Mapping[str, Any]) -> str:
 
 
 class LauncherLink(w.VBox):
-    """A button that opens the training launcher with the advisor's current estimate."""
+    """A button that opens the training launcher with the advisor's current estimate.
 
-    def __init__(self, estimate: Callable[[], Mapping[str, Any]]):
+    `open_launcher` builds the launcher (TrainingLauncher, as a researcher would build it)."""
+
+    def __init__(
+        self,
+        estimate: Callable[[], Mapping[str, Any]],
+        open_launcher: Callable[[], w.Widget] = TrainingLauncher,
+    ):
         self.estimate = estimate
+        self.open_launcher = open_launcher
         self.button = w.Button(description="Open the training launcher", icon="rocket")
         self.button.on_click(lambda _: self.launch())
         self.note = w.Label()
@@ -87,18 +77,14 @@ class LauncherLink(w.VBox):
         current = self.estimate()
         if not current:
             return
-        factory, why = find_factory()
-        if factory is None:
-            self.area.children = [w.Label(f"{why} Ask Slurm for: {summary(current)}.")]
-            return
         try:
-            launcher = factory()
+            launcher = self.open_launcher()
             skipped = prefill(launcher, current)
         except Exception as exc:  # shown, not raised: the advisor stays usable
-            self.area.children = [w.Label(f"The training launcher failed to open: {exc}")]
+            failed = f"The training launcher failed to open ({exc})."
+            self.area.children = [w.Label(f"{failed} Ask Slurm for: {summary(current)}.")]
             return
         note = f"Opened with {summary(current)}."
         if skipped:
             note += f" Not set (check them): {', '.join(skipped)}."
-        shown = launcher if isinstance(launcher, w.Widget) else w.Label(str(launcher))
-        self.area.children = [w.Label(note), shown]
+        self.area.children = [w.Label(note), launcher]
