@@ -17,14 +17,18 @@ from typing import Annotated
 
 from pydantic import Field
 
-USERNAME_PATTERN = r"^[a-z_][a-z0-9_.-]{0,31}$"
-SLURM_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
+_USERNAME = r"[a-z_][a-z0-9_.-]{0,31}"
+_SLURM_NAME = r"[a-z][a-z0-9_-]{0,31}"
+USERNAME_PATTERN = rf"^{_USERNAME}$"
+SLURM_NAME_PATTERN = rf"^{_SLURM_NAME}$"
 
 USERNAME = re.compile(USERNAME_PATTERN)
 SLURM_NAME = re.compile(SLURM_NAME_PATTERN)
 
 Username = Annotated[str, Field(pattern=USERNAME_PATTERN)]
 SlurmName = Annotated[str, Field(pattern=SLURM_NAME_PATTERN)]
+# A Slurm name or nothing: a field that may be left empty (a ticket asked outside a session).
+OptionalSlurmName = Annotated[str, Field(pattern=rf"^({_SLURM_NAME})?$")]
 
 
 def is_username(text: object) -> bool:
@@ -35,3 +39,18 @@ def is_username(text: object) -> bool:
 def is_slurm_name(text: object) -> bool:
     """True when ``text`` is an account, partition, cluster, QOS or reservation name."""
     return isinstance(text, str) and SLURM_NAME.fullmatch(text) is not None
+
+
+def require_username(text: str, what: str = "user name") -> str:
+    """``text`` if it is a user name, else ValueError saying it is not a `what`."""
+    if not is_username(text):
+        raise ValueError(f"not a {what}: {text!r}")
+    return text
+
+
+def require_slurm_name(text: str, what: str = "Slurm name") -> str:
+    """``text`` if it is an account, partition, cluster, QOS or reservation name, else
+    ValueError saying it is not a `what`."""
+    if not is_slurm_name(text):
+        raise ValueError(f"not a {what}: {text!r}")
+    return text
