@@ -1,14 +1,10 @@
+from dataclasses import replace
+
 import pytest
 
-from aifactory_hub.hubside.batch import (
-    ScriptContext,
-    render_session_script,
-    sacct_argv,
-    scancel_argv,
-    squeue_argv,
-    user_sessions_argv,
-)
+from aifactory_hub.hubside.batch import JOB_NAME, ScriptContext, render_session_script
 from aifactory_hub.hubside.options import validate_options
+from aifactory_hub.slurm.jobs import named_jobs_argv
 
 CTX = ScriptContext(
     home="/home/alice",
@@ -69,18 +65,14 @@ def test_odd_home_directory_is_refused(demo_site):
         render_session_script(req, ScriptContext("/home/a b", "/v/bin", ["x"]))
 
 
-def test_command_lines():
-    assert squeue_argv(["12", "7"]) == [
-        "squeue",
-        "--noheader",
-        "--states=all",
-        "--jobs=12,7",
-        "--format=%i|%T|%r|%S|%N|%a|%P|%u",
-    ]
-    assert scancel_argv("12") == ["scancel", "12"]
-    assert sacct_argv(["3"])[-2:] == ["--jobs=3", "--format=JobID,State,ExitCode,Reason"]
-    with pytest.raises(ValueError, match="not a Slurm job id"):
-        scancel_argv("12; scancel -u alice")
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("account", "ai-alpha\n#SBATCH --uid=0"), ("partition", "cpu gpu"), ("reservation", "R1")],
+)
+def test_a_name_outside_the_slurm_grammar_never_reaches_an_sbatch_line(demo_site, field, value):
+    req = validate_options({}, site=demo_site, projects=demo_site.projects_of("alice"))
+    with pytest.raises(ValueError, match=f"not a {field}"):
+        render_session_script(replace(req, **{field: value}), CTX)
 
 
 def test_a_spawn_marks_its_job_so_a_timed_out_sbatch_can_be_swept(demo_site):
@@ -89,6 +81,6 @@ def test_a_spawn_marks_its_job_so_a_timed_out_sbatch_can_be_swept(demo_site):
     assert "#SBATCH --comment=aifactory-spawn-0123456789abcdef" in render_session_script(req, ctx)
     with pytest.raises(ValueError, match="spawn id"):
         render_session_script(req, ScriptContext("/h", "/v/bin", ["x"], spawn_id="x\n#SBATCH"))
-    assert user_sessions_argv("alice")[-1] == "--format=%i|%k"
+    assert named_jobs_argv("alice", JOB_NAME)[-2:] == [f"--name={JOB_NAME}", "--format=%i|%k"]
     with pytest.raises(ValueError, match="user name"):
-        user_sessions_argv("alice --all")
+        named_jobs_argv("alice --all", JOB_NAME)

@@ -7,6 +7,7 @@ import asyncio
 
 from aifactory_hub import slurm
 from aifactory_hub.service import cluster
+from aifactory_hub.slurm.jobs import parse_queue
 
 NODE = (
     "NodeName=n1 CPUTot=32 State=MIXED Partitions=cpu,gpu CfgTRES=cpu=32,mem=64G,gres/gpu=4 "
@@ -22,7 +23,7 @@ QUEUE = (
 
 
 def test_parse_queue_keeps_pipes_in_job_names_and_skips_garbage():
-    jobs, skipped = cluster.parse_queue(QUEUE)
+    jobs, skipped = parse_queue(QUEUE)
     assert [j.id for j in jobs] == ["12", "13", "14"]
     assert jobs[0].reason == "" and jobs[0].expected_start == "2026-11-27T10:00:00"
     assert jobs[1].name == "<img src=x onerror=alert(1)>" and jobs[1].reason == "Resources"

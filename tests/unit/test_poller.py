@@ -6,7 +6,8 @@ import asyncio
 import pytest
 
 from aifactory_hub import slurm
-from aifactory_hub.hubside.poller import SlurmPoller, parse_sacct, parse_squeue
+from aifactory_hub.hubside.poller import SlurmPoller
+from aifactory_hub.slurm.jobs import parse_sacct, parse_squeue
 
 
 class FakeSlurm:

@@ -1,4 +1,5 @@
-"""Batch scripts and Slurm command lines, rendered by pure functions.
+"""The session's batch script, rendered by a pure function (its sbatch, scancel and squeue
+command lines are `slurm.jobs`').
 
 Only values from a validated `SessionRequest` and from the hub's own configuration reach a
 script; the hub's API token travels in the job's environment, never in the script text.
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aifactory_hub.hubside.options import SessionRequest
+from aifactory_hub.site.names import require_slurm_name
 
 JOB_NAME = "jupyterhub-session"
 SPAWN_MARK = "aifactory-spawn-"
@@ -32,11 +34,12 @@ class ScriptContext:
 
 def render_session_script(request: SessionRequest, ctx: ScriptContext) -> str:
     """The sbatch script that starts a user's JupyterLab, as text."""
+    # Slurm does not unquote #SBATCH lines: a name outside the grammar never reaches one.
     lines = [
         "#!/bin/bash",
         f"#SBATCH --job-name={JOB_NAME}",
-        f"#SBATCH --account={request.account}",
-        f"#SBATCH --partition={request.partition}",
+        f"#SBATCH --account={require_slurm_name(request.account, 'account')}",
+        f"#SBATCH --partition={require_slurm_name(request.partition, 'partition')}",
         "#SBATCH --nodes=1",
         "#SBATCH --ntasks=1",
         f"#SBATCH --cpus-per-task={request.cpus}",
@@ -46,7 +49,9 @@ def render_session_script(request: SessionRequest, ctx: ScriptContext) -> str:
     if request.gpus:
         lines.append(f"#SBATCH --gres=gpu:{request.gpu_type}:{request.gpus}")
     if request.reservation:
-        lines.append(f"#SBATCH --reservation={request.reservation}")
+        lines.append(
+            f"#SBATCH --reservation={require_slurm_name(request.reservation, 'reservation')}"
+        )
     if ctx.spawn_id:
         if not re.fullmatch(r"[0-9a-f]{8,64}", ctx.spawn_id):
             raise ValueError(f"not a spawn id: {ctx.spawn_id!r}")
@@ -83,54 +88,3 @@ def safe_path(path: str) -> str:
     if not path.startswith("/") or any(c.isspace() or c in "\\\"'$`;" for c in path):
         raise ValueError(f"unsupported home directory path: {path!r}")
     return path
-
-
-def sbatch_argv() -> list[str]:
-    """sbatch reading the script from stdin and printing only the job id."""
-    return ["sbatch", "--parsable"]
-
-
-def scancel_argv(job_id: str) -> list[str]:
-    return ["scancel", _job_id(job_id)]
-
-
-def squeue_argv(job_ids: Sequence[str]) -> list[str]:
-    """One squeue for many jobs; fields are '|'-separated so node lists with commas survive."""
-    return [
-        "squeue",
-        "--noheader",
-        "--states=all",
-        "--jobs=" + ",".join(_job_id(j) for j in job_ids),
-        "--format=%i|%T|%r|%S|%N|%a|%P|%u",
-    ]
-
-
-def user_sessions_argv(user: str) -> list[str]:
-    """The user's queued and running session jobs with their comments (the spawn marks)."""
-    if not re.fullmatch(r"[a-z_][a-z0-9_.@-]{0,63}", user):
-        raise ValueError(f"not a user name: {user!r}")
-    return [
-        "squeue",
-        "--noheader",
-        f"--user={user}",
-        f"--name={JOB_NAME}",
-        "--format=%i|%k",
-    ]
-
-
-def sacct_argv(job_ids: Sequence[str]) -> list[str]:
-    """Accounting's word on jobs squeue no longer lists."""
-    return [
-        "sacct",
-        "--noheader",
-        "--parsable2",
-        "--allocations",
-        "--jobs=" + ",".join(_job_id(j) for j in job_ids),
-        "--format=JobID,State,ExitCode,Reason",
-    ]
-
-
-def _job_id(job_id: str) -> str:
-    if not job_id.isdigit():
-        raise ValueError(f"not a Slurm job id: {job_id!r}")
-    return job_id

@@ -21,95 +21,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from aifactory_hub import slurm
-from aifactory_hub.hubside import batch
+from aifactory_hub.slurm.jobs import (
+    JobInfo,
+    check_job_id,
+    parse_sacct,
+    parse_squeue,
+    sacct_argv,
+    squeue_argv,
+)
 
 log = logging.getLogger(__name__)
-
-PENDING_STATES = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "RESIZING", "SUSPENDED"}
-RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"}
-_STATE = re.compile(r"[A-Z]+(_[A-Z]+)*")
-
-
-@dataclass(frozen=True)
-class JobInfo:
-    """What Slurm last said about one job."""
-
-    job_id: str
-    phase: str  # "pending" | "running" | "gone" | "unknown"
-    state: str = ""
-    reason: str = ""
-    expected_start: str = ""
-    node: str = ""
-    account: str = ""
-    partition: str = ""
-    exit_code: str = ""
-    error: str = ""
-
-    @property
-    def alive(self) -> bool:
-        return self.phase in ("pending", "running", "unknown")
-
-
-def parse_squeue(text: str) -> tuple[dict[str, JobInfo], list[str]]:
-    """Parse `--format=%i|%T|%r|%S|%N|%a|%P|%u` output; return jobs and the lines skipped."""
-    jobs: dict[str, JobInfo] = {}
-    skipped: list[str] = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        parts = line.strip().split("|")
-        # States are upper case with underscores (NODE_FAIL, OUT_OF_MEMORY): a check for
-        # letters only once made every such job "unparsable", so a session whose node failed
-        # was never noticed.
-        if len(parts) != 8 or not parts[0].isdigit() or not _STATE.fullmatch(parts[1]):
-            skipped.append(line)
-            continue
-        job_id, state, reason, start, node, account, partition, _user = parts
-        jobs[job_id] = JobInfo(
-            job_id=job_id,
-            phase=_phase(state),
-            state=state,
-            reason="" if reason in ("None", "(null)") else reason,
-            expected_start="" if start in ("N/A", "Unknown", "(null)") else start,
-            node=node if node not in ("", "(null)") else "",
-            account=account,
-            partition=partition,
-        )
-    return jobs, skipped
-
-
-def parse_sacct(text: str) -> dict[str, JobInfo]:
-    """Parse `sacct --parsable2 --format=JobID,State,ExitCode,Reason` for whole jobs."""
-    jobs: dict[str, JobInfo] = {}
-    for line in text.splitlines():
-        parts = line.strip().split("|")
-        if len(parts) != 4 or not parts[0].isdigit() or not parts[1]:
-            continue
-        job_id, state, exit_code, reason = parts
-        state = state.split()[0]  # "CANCELLED by 1001" -> "CANCELLED"
-        jobs[job_id] = JobInfo(
-            job_id=job_id,
-            phase=_phase(state),
-            state=state,
-            exit_code=exit_code,
-            reason="" if reason in ("None", "(null)") else reason,
-        )
-    return jobs
-
-
-def _phase(state: str) -> str:
-    if state in PENDING_STATES:
-        return "pending"
-    if state in RUNNING_STATES:
-        return "running"
-    return "gone"
-
 
 Runner = Callable[..., Awaitable[slurm.CommandResult]]
 
@@ -167,9 +93,7 @@ class SlurmPoller:
 
     def track(self, job_id: str) -> None:
         # One bad id would break the squeue of every job of the hub: refuse it here.
-        if not (isinstance(job_id, str) and job_id.isascii() and job_id.isdigit()):
-            raise ValueError(f"not a Slurm job id: {job_id!r}")
-        self._tracked.add(job_id)
+        self._tracked.add(check_job_id(job_id))
 
     def untrack(self, job_id: str) -> None:
         self._tracked.discard(job_id)
@@ -294,7 +218,7 @@ class SlurmPoller:
     async def _query(self, ids: list[str], previous: dict[str, JobInfo]) -> dict[str, JobInfo]:
         self.calls += 1
         try:
-            result = await self._runner(batch.squeue_argv(ids), timeout=self._timeout, check=False)
+            result = await self._runner(squeue_argv(ids), timeout=self._timeout, check=False)
         except slurm.SlurmError as exc:
             return self._unknown(ids, previous, str(exc))
         if result.returncode != 0:
@@ -319,7 +243,7 @@ class SlurmPoller:
         """Ask accounting about jobs squeue did not list; only an end state there is 'gone'."""
         self.calls += 1
         try:
-            result = await self._runner(batch.sacct_argv(missing), timeout=self._timeout)
+            result = await self._runner(sacct_argv(missing), timeout=self._timeout)
         except slurm.SlurmError as exc:
             return self._unknown(missing, previous, str(exc))
         known = parse_sacct(result.stdout)

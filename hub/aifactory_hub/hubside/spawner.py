@@ -2,8 +2,9 @@
 
 Built on batchspawner's SlurmSpawner (its traits, state and singleuser wrapper), but with
 the parts that must be safe replaced: options go through the allow-list in options.py, the
-script is rendered by batch.py, commands run without a shell through slurm.py, and job state
-comes from the hub's single poller instead of one squeue per user.
+script is rendered by batch.py, its command lines are slurm.jobs' and run without a shell
+through slurm.runner, and job state comes from the hub's single poller instead of one squeue
+per user.
 """
 
 from __future__ import annotations
@@ -31,11 +32,19 @@ from aifactory_hub.hubside.options import (
     form_to_options,
     validate_options,
 )
-from aifactory_hub.hubside.poller import JobInfo, shared_poller
+from aifactory_hub.hubside.poller import shared_poller
 from aifactory_hub.hubside.spawn_form import render_form, workshop_form
 from aifactory_hub.hubside.store_view import StoreView, store_view
 from aifactory_hub.site import Site, load_site
 from aifactory_hub.slurm.capacity import partition_capacity
+from aifactory_hub.slurm.jobs import (
+    JobInfo,
+    named_jobs_argv,
+    parse_job_comments,
+    parse_sbatch,
+    sbatch_argv,
+    scancel_argv,
+)
 
 
 class SessionFailed(RuntimeError):
@@ -245,7 +254,7 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         )
         try:
             result = await slurm.arun(
-                batch.sbatch_argv(),
+                sbatch_argv(),
                 input=script,
                 env=self.job_env(),
                 run_as=run_as,
@@ -261,8 +270,8 @@ class FactorySpawner(batchspawner.SlurmSpawner):
             ) from None
         except slurm.SlurmError as exc:
             raise SessionFailed(f"Slurm refused the session: {_last_line(exc.stderr)}") from None
-        job_id = result.stdout.strip().split(";")[0]
-        if not job_id.isdigit():
+        job_id = parse_sbatch(result.stdout)
+        if not job_id:
             raise SessionFailed(f"sbatch gave no job id: {result.stdout.strip()[:200]!r}")
         self.job_id = job_id
         self._save_state()
@@ -405,13 +414,13 @@ class FactorySpawner(batchspawner.SlurmSpawner):
             await asyncio.sleep(self.site.hub.poll_interval_s)
             try:
                 result = await slurm.arun(
-                    batch.user_sessions_argv(self.user.name), timeout=self.slurm_timeout
+                    named_jobs_argv(self.user.name, batch.JOB_NAME), timeout=self.slurm_timeout
                 )
             except slurm.SlurmError:
                 clean = 0
                 continue
-            lines = (line.partition("|") for line in result.stdout.splitlines())
-            orphans = [job for job, _, comment in lines if comment == mark and job.isdigit()]
+            jobs = parse_job_comments(result.stdout)
+            orphans = [job for job, comment in jobs if comment == mark]
             for job in orphans:
                 self.log.warning(
                     "Cancelling job %s of %s: queued by an sbatch that had timed out",
@@ -426,7 +435,7 @@ class FactorySpawner(batchspawner.SlurmSpawner):
     async def _cancel(self, job_id: str) -> None:
         try:
             await slurm.arun(
-                batch.scancel_argv(job_id), run_as=self._run_as(), timeout=self.slurm_timeout
+                scancel_argv(job_id), run_as=self._run_as(), timeout=self.slurm_timeout
             )
         except slurm.SlurmError as exc:
             self.log.warning("scancel %s failed: %s", job_id, exc)

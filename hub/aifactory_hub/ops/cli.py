@@ -15,10 +15,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from aifactory_hub.hubside.batch import JOB_NAME
 from aifactory_hub.ops import localcluster
 from aifactory_hub.ops.accounts import apply_site
 from aifactory_hub.ops.localcluster.daemons import is_alive
 from aifactory_hub.site import SITE_ENV, Site, SiteError, load_site, paths
+from aifactory_hub.slurm.jobs import scancel_named_argv
 
 PASSWORDS = Path("/var/lib/aifactory/demo-passwords")
 
@@ -151,7 +153,7 @@ def cmd_down(args: argparse.Namespace, site: Site) -> int:
         _say("hub stopped")
     if site.site.local_cluster:
         # Sessions are Slurm jobs: end them before the daemons so nothing is left running.
-        subprocess.run(["scancel", "--name=jupyterhub-session"], capture_output=True, check=False)
+        subprocess.run(scancel_named_argv(JOB_NAME), capture_output=True, check=False)
         for line in localcluster.stop():
             _say(line)
     return 0

@@ -1,8 +1,9 @@
 """What the staff console shows about the cluster: partitions, queue and the hub's sessions.
 
 One snapshot is taken per refresh interval for every viewer: one `scontrol show node`, one
-`squeue` for all jobs and one hub API call, however many dashboards are open. Parsing is pure;
-`ClusterMonitor` is the only part that runs commands or talks HTTP.
+`squeue` for all jobs and one hub API call, however many dashboards are open. The commands
+and their parsers are `slurm`'s; `ClusterMonitor` is the only part that runs commands or
+talks HTTP.
 """
 
 from __future__ import annotations
@@ -16,32 +17,8 @@ from typing import Any
 
 from aifactory_hub import slurm
 from aifactory_hub.slurm import capacity
-
-# The job name is last: it is the only field a user chooses, and it may hold '|'.
-QUEUE_FIELDS = ("id", "user", "account", "partition", "state", "reason", "start", "elapsed",
-                "nodes", "name")  # fmt: skip
-QUEUE_ARGV = (
-    "squeue",
-    "--noheader",
-    "--all",
-    "--states=PENDING,RUNNING,CONFIGURING,COMPLETING,SUSPENDED",
-    "--format=%i|%u|%a|%P|%T|%r|%S|%M|%D|%j",
-)
-NODES_ARGV = ("scontrol", "show", "node", "--oneliner")
-
-
-@dataclass(frozen=True)
-class QueueJob:
-    id: str
-    user: str
-    account: str
-    partition: str
-    state: str
-    reason: str
-    expected_start: str
-    elapsed: str
-    nodes: int
-    name: str
+from aifactory_hub.slurm.jobs import QUEUE_ARGV, QueueJob, parse_queue
+from aifactory_hub.slurm.nodes import show_nodes_argv
 
 
 @dataclass(frozen=True)
@@ -71,35 +48,6 @@ class Snapshot:
         for part, cap in zip(data["partitions"], self.partitions, strict=True):
             part.update(cpus_free=cap.cpus_free, gpus_free=cap.gpus_free)
         return data
-
-
-def parse_queue(text: str) -> tuple[list[QueueJob], list[str]]:
-    """Parse QUEUE_ARGV output into jobs; return the lines that did not parse as well."""
-    jobs: list[QueueJob] = []
-    skipped: list[str] = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        parts = line.split("|", len(QUEUE_FIELDS) - 1)
-        if len(parts) != len(QUEUE_FIELDS) or not parts[0].replace("_", "").isdigit():
-            skipped.append(line)
-            continue
-        row = dict(zip(QUEUE_FIELDS, parts, strict=True))
-        jobs.append(
-            QueueJob(
-                id=row["id"],
-                user=row["user"],
-                account=row["account"],
-                partition=row["partition"],
-                state=row["state"],
-                reason="" if row["reason"] in ("None", "(null)") else row["reason"],
-                expected_start="" if row["start"] in ("N/A", "Unknown") else row["start"],
-                elapsed=row["elapsed"],
-                nodes=int(row["nodes"]) if row["nodes"].isdigit() else 0,
-                name=row["name"],
-            )
-        )
-    return jobs, skipped
 
 
 def parse_sessions(users: Iterable[dict[str, Any]]) -> list[Session]:
@@ -149,7 +97,7 @@ class ClusterMonitor:
     async def _take(self) -> Snapshot:
         errors: dict[str, str] = {}
         nodes, queue, users = await asyncio.gather(
-            self._run(list(NODES_ARGV), timeout=10),
+            self._run(show_nodes_argv(), timeout=10),
             self._run(list(QUEUE_ARGV), timeout=10),
             self._hub_get("/users?" + urllib.parse.urlencode({"state": "active"})),
             return_exceptions=True,
