@@ -21,3 +21,10 @@ def test_down_node_offers_nothing():
 
 def test_garbage_is_ignored():
     assert parse_nodes("garbage\n= = =\n") == {}
+
+
+def test_a_node_that_does_not_answer_or_fails_offers_nothing():
+    # The same test of a node's state as the local cluster's own check (slurm.nodes).
+    for state in ("IDLE+NOT_RESPONDING", "MIXED*", "IDLE+FAIL", "MIXED+DRAIN"):
+        cap = parse_nodes(NODE.format(state=state))
+        assert cap["gpu"].nodes == 1 and cap["gpu"].nodes_up == 0 and cap["gpu"].gpus_total == 0

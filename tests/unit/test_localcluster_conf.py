@@ -248,7 +248,7 @@ def test_bad_cli_arguments_are_an_argparse_error(capsys):
 
 
 def test_node_state_and_reason_from_scontrol_one_line_output():
-    from aifactory_hub.slurm import parse_oneliner as _fields
+    from aifactory_hub.slurm.nodes import parse_oneliner as _fields
 
     line = (
         "NodeName=vm Arch=x86_64 State=IDLE+DRAIN ThreadsPerCore=1 Partitions=cpu,gpu "

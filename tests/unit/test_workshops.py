@@ -13,6 +13,7 @@ from aifactory_hub.core.bodies import parse
 from aifactory_hub.core.errors import AccessError
 from aifactory_hub.hubside.batch import materials_lines
 from aifactory_hub.site import load_site, paths
+from aifactory_hub.slurm import reservations
 from aifactory_hub.workshops import materials, plan
 
 SITE = load_site()
@@ -37,11 +38,23 @@ def test_names_and_hours_cover_every_participant():
 
 
 def test_reservation_argv_is_one_argument_per_setting():
-    argv = plan.create_reservation_argv("ws-7", "ws-7", "cpu", 30, T0, T0 + timedelta(hours=8))
+    argv = reservations.create_reservation_argv(
+        "ws-7", "ws-7", "cpu", 30, T0, T0 + timedelta(hours=8)
+    )
     assert argv[:4] == ["scontrol", "create", "reservation", "ReservationName=ws-7"]
     assert "Accounts=ws-7" in argv and "CoreCnt=30" in argv and "PartitionName=cpu" in argv
     assert any(a.startswith("StartTime=2026-12-01T") for a in argv)
-    assert plan.delete_reservation_argv("ws-7") == ["scontrol", "delete", "ReservationName=ws-7"]
+    assert reservations.delete_reservation_argv("ws-7") == [
+        "scontrol", "delete", "ReservationName=ws-7"
+    ]  # fmt: skip
+    extend = reservations.extend_reservation_argv("ws-7", T0 + timedelta(hours=9))
+    assert extend[:3] == ["scontrol", "update", "ReservationName=ws-7"]
+    assert extend[3].startswith("EndTime=2026-12-01T")
+    with pytest.raises(ValueError, match="not a Slurm name"):
+        reservations.create_reservation_argv("ws 7", "ws-7", "cpu", 1, T0, T0)
+    # A delete of a reservation that is already gone has nothing left to do.
+    assert reservations.reservation_missing("scontrol: error: Invalid reservation name\n")
+    assert not reservations.reservation_missing("Unable to delete: Access/permission denied")
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,15 @@
-"""Slurm: the one runner (`runner`) and, beside it, Slurm's text: argv builders and parsers.
+"""Slurm: the one runner (`runner`) and, beside it, Slurm's text, each written once.
 
-Only `runner` starts processes; everything else in this package is pure.
+- `states`: the job states, each pending, running (together: live) or ended;
+- `jobs`: sbatch, scancel, squeue, sacct and `scontrol show job`: argv builders and parsers;
+- `sacctmgr`: accounts, associations, limits and QOS: the commands, the state sacctmgr
+  reports and the one plan that diffs a wanted state against it;
+- `nodes`: `scontrol show node`, `ping` and node resume; `capacity`: free cores and GPUs;
+- `reservations`: `scontrol create|update|delete reservation`;
+- `tres`: TRES lists ("cpu=2,gres/gpu=1") both ways.
+
+Only `runner` starts processes; the rest is pure, but for the reads that go through it
+(`sacctmgr.read_state`, `capacity.partition_capacity`).
 """
 
 from aifactory_hub.slurm.runner import (
@@ -11,7 +20,6 @@ from aifactory_hub.slurm.runner import (
     SlurmError,
     arun,
     classify,
-    parse_oneliner,
     run,
 )
 
@@ -23,6 +31,5 @@ __all__ = [
     "SlurmError",
     "arun",
     "classify",
-    "parse_oneliner",
     "run",
 ]

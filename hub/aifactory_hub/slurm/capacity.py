@@ -11,9 +11,10 @@ import time
 from dataclasses import dataclass
 
 from aifactory_hub import slurm
+from aifactory_hub.slurm.nodes import node_usable, parse_oneliner, show_nodes_argv
+from aifactory_hub.slurm.tres import CPU, GPU, parse_tres
 
 CACHE_SECONDS = 15.0
-_AVAILABLE_STATES = ("IDLE", "MIXED", "ALLOCATED", "COMPLETING")
 
 
 @dataclass(frozen=True)
@@ -35,36 +36,26 @@ class PartitionCapacity:
         return max(self.gpus_total - self.gpus_alloc, 0)
 
 
-def _tres(text: str) -> dict[str, str]:
-    out = {}
-    for item in text.split(","):
-        key, _, value = item.partition("=")
-        if key:
-            out[key] = value
-    return out
-
-
 def parse_nodes(text: str) -> dict[str, PartitionCapacity]:
-    """Aggregate `scontrol show node --oneliner` into capacity per partition."""
+    """Aggregate `show_nodes_argv()`'s output into capacity per partition."""
     totals: dict[str, dict[str, int]] = {}
     for line in text.splitlines():
-        fields = slurm.parse_oneliner(line)
+        fields = parse_oneliner(line)
         if "NodeName" not in fields:
             continue
-        cfg = _tres(fields.get("CfgTRES", ""))
-        alloc = _tres(fields.get("AllocTRES", ""))
-        state = fields.get("State", "")
-        up = state.split("+")[0] in _AVAILABLE_STATES and "DRAIN" not in state
+        cfg = parse_tres(fields.get("CfgTRES", ""))
+        alloc = parse_tres(fields.get("AllocTRES", ""))
+        up = node_usable(fields.get("State", ""))
         for part in filter(None, fields.get("Partitions", "").split(",")):
             agg = totals.setdefault(part, dict.fromkeys(PartitionCapacity.__dataclass_fields__, 0))
             agg["nodes"] += 1
             if not up:
                 continue
             agg["nodes_up"] += 1
-            agg["cpus_total"] += _int(cfg.get("cpu"))
-            agg["cpus_alloc"] += _int(alloc.get("cpu"))
-            agg["gpus_total"] += _int(cfg.get("gres/gpu"))
-            agg["gpus_alloc"] += _int(alloc.get("gres/gpu"))
+            agg["cpus_total"] += _int(cfg.get(CPU))
+            agg["cpus_alloc"] += _int(alloc.get(CPU))
+            agg["gpus_total"] += _int(cfg.get(GPU))
+            agg["gpus_alloc"] += _int(alloc.get(GPU))
     return {
         name: PartitionCapacity(**{**agg, "name": name}) for name, agg in sorted(totals.items())
     }
@@ -87,7 +78,7 @@ async def partition_capacity(max_age: float = CACHE_SECONDS) -> dict[str, Partit
         if _cache is not None and time.monotonic() - _cache[0] < max_age:
             return _cache[1]
         try:
-            result = await slurm.arun(["scontrol", "show", "node", "--oneliner"], timeout=10)
+            result = await slurm.arun(show_nodes_argv(), timeout=10)
             value = parse_nodes(result.stdout)
         except slurm.SlurmError:
             value = {}

@@ -170,16 +170,6 @@ async def arun(
     return result
 
 
-def parse_oneliner(line: str) -> dict[str, str]:
-    """Key=Value pairs of one `scontrol -o show node` line; Reason=..., which may hold spaces,
-    comes last there (not in job lines, where other fields follow it)."""
-    head, sep, reason = line.strip().partition(" Reason=")
-    fields = dict(w.split("=", 1) for w in head.split() if "=" in w)
-    if sep:
-        fields["Reason"] = reason.split(" [")[0]
-    return fields
-
-
 def _text(value: bytes | str | None) -> str:
     if value is None:
         return ""

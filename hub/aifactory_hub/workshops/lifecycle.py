@@ -17,6 +17,7 @@ from aifactory_hub.access import projects as prj
 from aifactory_hub.core.errors import AccessError, conflict, not_found
 from aifactory_hub.hubside.options import SessionRequest
 from aifactory_hub.site import Site
+from aifactory_hub.slurm import reservations
 from aifactory_hub.store import models as m
 from aifactory_hub.store.audit import event
 from aifactory_hub.workshops import people, plan
@@ -115,7 +116,7 @@ def create(store: Store, site: Site, trainer: str, body: plan.NewWorkshop) -> tu
         if not done:
             raise RuntimeError(f"provisioning {account} failed: {error}")
         cores = body.participants * body.cpus
-        slurm.run(plan.create_reservation_argv(
+        slurm.run(reservations.create_reservation_argv(
             reservation, account, body.partition, cores, body.starts_at, body.ends_at))  # fmt: skip
     except Exception as exc:
         log.exception("workshop %s could not be made; tearing down", workshop_id)
@@ -133,7 +134,7 @@ def extend(store: Store, trainer: str, workshop_id: int, ends_at: datetime) -> N
             raise AccessError(400, "the new end must be later (with a time zone)", "ends_at")
         if ends_at - ws.starts_at > timedelta(days=14):
             raise AccessError(400, "a workshop lasts at most 14 days", "ends_at")
-        slurm.run(plan.extend_reservation_argv(ws.reservation, ends_at))
+        slurm.run(reservations.extend_reservation_argv(ws.reservation, ends_at))
         people.extend([p.username for p in ws.people], (ends_at + timedelta(days=1)).date())
         ws.ends_at = ends_at
         event(db, trainer, "extend workshop", f"workshop {ws.id}", ends_at=ends_at.isoformat())
@@ -168,8 +169,9 @@ def teardown(store: Store, site: Site, workshop_id: int, actor: str) -> list[str
         users = [p.username for p in ws.people]
         reservation, account = ws.reservation, ws.account
     if reservation:
-        result = slurm.run(plan.delete_reservation_argv(reservation), check=False)
-        if result.returncode and "invalid" not in (result.stderr + result.stdout).lower():
+        result = slurm.run(reservations.delete_reservation_argv(reservation), check=False)
+        output = result.stderr + result.stdout
+        if result.returncode and not reservations.reservation_missing(output):
             problems.append(f"reservation: {result.stderr.strip()}")
     try:
         people.disable(users)

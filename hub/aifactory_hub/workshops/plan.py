@@ -1,5 +1,5 @@
-"""Pure parts of a workshop: names, sizes, the reservation's scontrol argv, the fixed session
-of a participant, and what the trainer's form may ask for."""
+"""Pure parts of a workshop: names, sizes, the fixed session of a participant, and what the
+trainer's form may ask for (its reservation's commands are `slurm.reservations`')."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from aifactory_hub.core.bodies import Body
 from aifactory_hub.hubside.options import SessionRequest
 from aifactory_hub.site import Site, paths
+from aifactory_hub.site.names import SlurmName
 
 MAX_PARTICIPANTS = 200
 IDLE_AFTER_S = 15 * 60
@@ -24,7 +25,7 @@ class NewWorkshop(Body):
     starts_at: datetime
     ends_at: datetime
     participants: Annotated[int, Field(ge=1, le=MAX_PARTICIPANTS, strict=True)]
-    partition: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+    partition: SlurmName
     cpus: Annotated[int, Field(ge=1, le=1024, strict=True)] = 1
     memory_gb: Annotated[int, Field(ge=1, le=4096, strict=True)] = 2
     gpus: Annotated[int, Field(ge=0, le=64, strict=True)] = 0
@@ -87,32 +88,6 @@ def hours(body: NewWorkshop) -> tuple[float, float]:
         math.ceil(body.participants * body.gpus * span),
         math.ceil(body.participants * body.cpus * span),
     )
-
-
-def _slurm_time(moment: datetime) -> str:
-    # scontrol reads times in the controller's local time zone.
-    return moment.astimezone().strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def create_reservation_argv(
-    name: str, account: str, partition: str, cores: int, start: datetime, end: datetime
-) -> list[str]:
-    """Cores for the participants on `partition`, usable by the workshop account only.
-    IGNORE_JOBS: a reservation starting now is made even if running jobs hold cores."""
-    return [
-        "scontrol", "create", "reservation", f"ReservationName={name}",
-        f"StartTime={_slurm_time(start)}", f"EndTime={_slurm_time(end)}",
-        f"Accounts={account}", f"PartitionName={partition}", f"CoreCnt={cores}",
-        "Flags=IGNORE_JOBS",
-    ]  # fmt: skip
-
-
-def extend_reservation_argv(name: str, end: datetime) -> list[str]:
-    return ["scontrol", "update", f"ReservationName={name}", f"EndTime={_slurm_time(end)}"]
-
-
-def delete_reservation_argv(name: str) -> list[str]:
-    return ["scontrol", "delete", f"ReservationName={name}"]
 
 
 def session_request(site: Site, ws, now: datetime | None = None) -> SessionRequest:

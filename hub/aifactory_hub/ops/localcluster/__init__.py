@@ -132,7 +132,7 @@ def status(site: Site | None = None, paths: Paths = DEFAULT_PATHS) -> list[Daemo
     checks = {
         d.MUNGED: d.munge_works,
         d.MARIADB: d.mariadb_works,
-        d.SLURMDBD: lambda: d.probe(["sacctmgr", "-n", "show", "cluster", site.site.cluster]),
+        d.SLURMDBD: d.accounting_up,
         d.SLURMCTLD: d.controller_up,
         d.SLURMD: lambda: d.node_problem(host),
     }

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from aifactory_hub import slurm
 from aifactory_hub.ops.localcluster.conf import DB_NAME, DB_USER, Paths
+from aifactory_hub.slurm import nodes, sacctmgr
 
 log = logging.getLogger(__name__)
 MUNGE_KEY = Path("/etc/munge/munge.key")
@@ -289,7 +290,12 @@ def stop_mariadb(pid: int, paths: Paths, timeout: float = 60.0) -> None:
 
 def start_slurmdbd(paths: Paths, timeout: float = 60.0) -> None:
     spawn_forking(SLURMDBD, ["/usr/sbin/slurmdbd"], paths, timeout)
-    wait_for(SLURMDBD, paths, lambda: probe(["sacctmgr", "-n", "show", "cluster"]), timeout)
+    wait_for(SLURMDBD, paths, accounting_up, timeout)
+
+
+def accounting_up() -> str | None:
+    """None if slurmdbd answers sacctmgr, else why not."""
+    return probe(sacctmgr.clusters_query())
 
 
 def start_slurmctld(paths: Paths, timeout: float = 60.0) -> None:
@@ -299,10 +305,12 @@ def start_slurmctld(paths: Paths, timeout: float = 60.0) -> None:
 
 def controller_up() -> str | None:
     try:
-        out = slurm.run(["scontrol", "ping"], timeout=15, check=False).stdout
+        out = slurm.run(nodes.ping_argv(), timeout=15, check=False).stdout
     except slurm.SlurmError as exc:
         return str(exc)
-    return None if " is UP" in out else (out.strip() or "scontrol ping printed nothing")
+    return (
+        None if nodes.controller_answers(out) else (out.strip() or "scontrol ping printed nothing")
+    )
 
 
 def start_slurmd(paths: Paths, hostname: str, timeout: float = 60.0) -> None:
@@ -312,8 +320,8 @@ def start_slurmd(paths: Paths, hostname: str, timeout: float = 60.0) -> None:
 
 def node_state(hostname: str) -> tuple[str, str]:
     """(State, Reason) of the node as slurmctld sees it, e.g. ("IDLE", "")."""
-    out = slurm.run(["scontrol", "-o", "show", "node", hostname], timeout=15).stdout
-    fields = slurm.parse_oneliner(out)
+    out = slurm.run(nodes.show_nodes_argv(hostname), timeout=15).stdout
+    fields = nodes.parse_oneliner(out)
     return fields.get("State", "UNKNOWN"), fields.get("Reason", "")
 
 
@@ -327,14 +335,11 @@ def node_problem(hostname: str, resume: bool = False) -> str | None:
         state, reason = node_state(hostname)
     except slurm.SlurmError as exc:
         return str(exc)
-    words = set(state.replace("*", "+NOT_RESPONDING").split("+"))
-    usable = {"IDLE", "MIXED", "ALLOCATED", "COMPLETING"} & words
-    broken = {"DOWN", "DRAIN", "DRAINED", "DRAINING", "FAIL"} & words
-    if usable and not broken and "NOT_RESPONDING" not in words:
+    if nodes.node_usable(state):
         return None
-    if resume and broken:
+    if resume and nodes.node_out_of_service(state):
         log.info("slurmd: node %s is %s (%s): resuming it", hostname, state, reason)
-        slurm.run(["scontrol", "update", f"nodename={hostname}", "state=resume"], check=False)
+        slurm.run(nodes.resume_node_argv(hostname), check=False)
     return f"node {hostname} is {state}" + (f" ({reason})" if reason else "")
 
 
