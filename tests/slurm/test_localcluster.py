@@ -11,16 +11,10 @@ import pytest
 
 from aifactory_hub import slurm
 from aifactory_hub.ops import localcluster
-from aifactory_hub.ops.accounts import (
-    apply_site,
-    memberships,
-    plan,
-    query_state,
-    read_passwords,
-    wanted_associations,
-)
+from aifactory_hub.ops.accounts import apply_site, memberships, plan, read_passwords, wanted
 from aifactory_hub.ops.localcluster.conf import DEFAULT_PATHS
 from aifactory_hub.slurm import RunAs, SlurmError
+from aifactory_hub.slurm.sacctmgr import read_state, wanted_associations
 from tests.stack import submit
 
 pytestmark = pytest.mark.slurm
@@ -85,7 +79,7 @@ def test_sacctmgr_shows_the_demo_associations(local_cluster, demo_accounts):
         ("ai-beta", "carol", "cpu"),
     }
     assert users - {("root", "root", "")} == {
-        (a, u, p) for u, a, p in wanted_associations(local_cluster)
+        (a, u, p) for u, a, p in wanted_associations(wanted(local_cluster))
     }
     # The account-level associations stay without a partition.
     accounts = {(a, p) for _, a, u, p in rows if not u}
@@ -176,7 +170,7 @@ def test_slurmdbd_conf_is_private_to_slurm(local_cluster):
 
 
 def test_apply_site_twice_changes_nothing(local_cluster, demo_accounts):
-    assert plan(local_cluster, query_state(local_cluster)) == []
+    assert plan(local_cluster, read_state(local_cluster.site.cluster)) == []
     assert apply_site(local_cluster, PASSWORD_FILE) == demo_accounts
     stored = read_passwords(PASSWORD_FILE)
     assert {user: stored[user] for user in demo_accounts} == demo_accounts

@@ -12,10 +12,10 @@ from typing import TypeVar
 import pytest
 
 from aifactory_hub import slurm
-from aifactory_hub.access.provision import Grant, Step, apply, plan, read_state
-from aifactory_hub.ops.accounts import SACCTMGR
+from aifactory_hub.access.provision import Grant, apply, plan
 from aifactory_hub.site import Site
 from aifactory_hub.slurm import SlurmError
+from aifactory_hub.slurm.sacctmgr import SACCTMGR, Step, read_state
 from tests.slurm.test_localcluster import submit, wait_for_job
 
 pytestmark = pytest.mark.slurm
@@ -161,7 +161,7 @@ def test_provisioning_twice_changes_nothing(local_cluster, new_grant):
     grant = new_grant()
     run_apply(grant, cluster)
     before = show_assoc(cluster, grant.account), default_accounts("alice", "bob")
-    assert plan(grant, cluster, read_state(cluster, [grant.account])) == []
+    assert plan(grant, cluster, read_state(cluster)) == []
     assert run_apply(grant, cluster) == ([], [])
     assert (show_assoc(cluster, grant.account), default_accounts("alice", "bob")) == before
 
@@ -215,4 +215,4 @@ def test_an_ended_project_keeps_its_account_with_zero_limits_and_no_members(
         submit("alice", *job_args(grant.account, "--time=1"))
     assert "Invalid account" in err.value.stderr
     assert default_accounts("alice", "bob") == {"alice": "ai-alpha", "bob": "ai-alpha"}
-    assert plan(ended, cluster, read_state(cluster, [grant.account])) == []
+    assert plan(ended, cluster, read_state(cluster)) == []

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import replace
 
 import pytest
 
 from aifactory_hub import slurm
 from aifactory_hub.access import provision
-from aifactory_hub.access.provision import (
-    AccountLimits,
-    Grant,
-    SlurmState,
-    Step,
-    parse_limits,
-    parse_qos,
-    parse_tres,
-    plan,
-    tres_minutes,
-)
-
-CLUSTER = "aifactory"
-SACCTMGR = ("sacctmgr", "-i")
+from aifactory_hub.access.provision import Grant, plan, tres_minutes
+from aifactory_hub.slurm import sacctmgr
+from aifactory_hub.slurm.sacctmgr import Account, SlurmState, Step
+from tests.unit.test_sacctmgr import CLUSTER, SACCTMGR, simulate
 
 GRANT = Grant(
     account="ai-gamma",
@@ -39,7 +28,12 @@ GRANT = Grant(
 def demo_state() -> SlurmState:
     """Slurm with the demo site's projects and no ai-gamma yet."""
     return SlurmState(
-        accounts={},
+        clusters={CLUSTER},
+        accounts={
+            "root": Account("root", "default root account"),
+            "ai-alpha": Account("alpha robotics (start-up)", "alpha robotics: vision models"),
+            "ai-beta": Account("ai-beta", "beta health"),
+        },
         associations={
             ("root", "root", ""),
             ("alice", "ai-alpha", "cpu"),
@@ -57,58 +51,6 @@ def demo_state() -> SlurmState:
         },
         qos={"normal": 0},
     )
-
-
-def simulate(state: SlurmState, steps: list[Step]) -> SlurmState:
-    """What sacctmgr reports after `steps`: a small model of the commands a plan uses.
-
-    It also checks what slurmdbd 22.05 would get wrong or refuse: a remove that leaves a user
-    with associations but none in their default account.
-    """
-    state = copy.deepcopy(state)
-    for step in steps:
-        assert step.argv[:2] == SACCTMGR
-        verb, entity, *where = step.argv[2:]
-        where = where[1:] if where[:1] == ["where"] else where
-        settings: dict[str, str] = {}
-        if "set" in where:
-            cut = where.index("set")
-            where, settings = where[:cut], dict(a.split("=", 1) for a in where[cut + 1 :])
-        keys = dict(a.split("=", 1) for a in where if "=" in a)
-        if (verb, entity) == ("add", "qos"):
-            state.qos[where[0]] = int(keys["Priority"])
-        elif (verb, entity) == ("modify", "qos"):
-            state.qos[keys["Name"]] = int(settings["Priority"])
-        elif (verb, entity) == ("add", "account"):
-            state.accounts[where[0]] = AccountLimits(qos=frozenset({"normal"}))
-        elif (verb, entity) == ("modify", "account"):
-            limits = state.accounts[keys["Name"]]
-            limits.grp_tres_mins.update(parse_tres(settings["GrpTRESMins"]))
-            if "QOS" in settings:
-                limits.qos = frozenset(settings["QOS"].split(","))
-                limits.default_qos = settings["DefaultQOS"]
-        elif (verb, entity) == ("add", "user"):
-            user = where[0]
-            assert keys["Account"] in state.accounts, "add user before add account"
-            for partition in keys["Partition"].split(","):
-                state.associations.add((user, keys["Account"], partition))
-            if "DefaultAccount" in keys:
-                # 22.05 on a known user: makes it their default AND adds an association of
-                # that account on the partitions. plan() must never ask for that.
-                assert user not in state.default_accounts, f"DefaultAccount for known {user}"
-                state.default_accounts[user] = keys["DefaultAccount"]
-        elif (verb, entity) == ("modify", "user"):
-            state.default_accounts[keys["Name"]] = settings["DefaultAccount"]
-        elif (verb, entity) == ("delete", "user"):
-            user = keys["Name"]
-            state.associations.remove((user, keys["Account"], keys["Partition"]))
-            left = {a for u, a, _ in state.associations if u == user}
-            if not left:
-                del state.default_accounts[user]  # no association left: no user
-            assert not left or state.default_accounts[user] in left, f"{user} lost the default"
-        else:
-            raise AssertionError(f"unexpected command {step.argv}")
-    return state
 
 
 def provisioned(grant: Grant = GRANT, state: SlurmState | None = None) -> SlurmState:
@@ -173,8 +115,12 @@ def test_each_access_mode_has_its_own_qos():
 
 def test_a_second_plan_on_the_resulting_state_is_empty():
     state = provisioned()
-    assert state.accounts["ai-gamma"] == AccountLimits(
-        {"cpu": 6000, "gres/gpu": 600}, frozenset({"af-fastlane"}), "af-fastlane"
+    assert state.accounts["ai-gamma"] == Account(
+        "gamma vision (start-up)",
+        "gamma vision: defect detection",
+        {"cpu": 6000, "gres/gpu": 600},
+        frozenset({"af-fastlane"}),
+        "af-fastlane",
     )
     assert {a for a in state.associations if a[1] == "ai-gamma"} == {
         ("alice", "ai-gamma", "cpu"),
@@ -357,29 +303,28 @@ def test_an_ended_project_is_provisioned_again_when_reactivated():
 # --- parsing sacctmgr output -------------------------------------------------------------
 
 
-def test_parse_limits_keeps_account_rows_only():
-    # As `sacctmgr -n -P show association format=Account,User,GrpTRESMins,QOS,DefaultQOS`.
-    out = (
-        "ai-gamma||cpu=6000,gres/gpu=600|af-fastlane|af-fastlane\n"
-        "ai-gamma|alice||af-fastlane|af-fastlane\n"
-        "ai-delta|||normal|\n"
-        "ai-eps||cpu=0,mem=10,gres/gpu=0|af-playground,normal|normal\n"
+def test_account_limits_come_from_account_rows_only():
+    # As `sacctmgr -n -P show association Cluster=... format=Account,User,Partition,
+    # GrpTRESMins,QOS,DefaultQOS` prints it.
+    associations = (
+        "ai-gamma|||cpu=6000,gres/gpu=600|af-fastlane|af-fastlane\n"
+        "ai-gamma|alice|cpu||af-fastlane|af-fastlane\n"
+        "ai-delta||||normal|\n"
+        "ai-eps|||cpu=0,mem=10,gres/gpu=0|af-playground,normal|normal\n"
     )
-    assert parse_limits(out) == {
-        "ai-gamma": AccountLimits(
-            {"cpu": 6000, "gres/gpu": 600}, frozenset({"af-fastlane"}), "af-fastlane"
+    state = sacctmgr.parse_state("", "", associations, "", "normal|0\naf-fastlane|300\n\n")
+    assert state.accounts == {
+        "ai-gamma": Account(
+            "", "", {"cpu": 6000, "gres/gpu": 600}, frozenset({"af-fastlane"}), "af-fastlane"
         ),
-        "ai-delta": AccountLimits({}, frozenset({"normal"}), ""),
-        "ai-eps": AccountLimits(
-            {"cpu": 0, "mem": 10, "gres/gpu": 0}, frozenset({"af-playground", "normal"}), "normal"
+        "ai-delta": Account("", "", {}, frozenset({"normal"}), ""),
+        "ai-eps": Account(
+            "", "", {"cpu": 0, "mem": 10, "gres/gpu": 0}, frozenset({"af-playground", "normal"}),
+            "normal",
         ),
-    }
-
-
-def test_parse_tres_and_qos():
-    assert parse_tres("") == {}
-    assert parse_tres("cpu=3,gres/gpu=0") == {"cpu": 3, "gres/gpu": 0}
-    assert parse_qos("normal|0\naf-fastlane|300\n\n") == {"normal": 0, "af-fastlane": 300}
+    }  # fmt: skip
+    assert state.associations == {("alice", "ai-gamma", "cpu")}
+    assert state.qos == {"normal": 0, "af-fastlane": 300}
 
 
 # --- grants are validated ----------------------------------------------------------------
@@ -409,7 +354,7 @@ def test_a_bad_grant_is_refused_naming_the_field(change, field):
 
 
 def test_apply_records_each_step_and_stops_at_the_first_failure(monkeypatch):
-    monkeypatch.setattr(provision, "read_state", lambda cluster, accounts: demo_state())
+    monkeypatch.setattr(sacctmgr, "read_state", lambda cluster: demo_state())
     ran: list[tuple[str, ...]] = []
 
     def run(argv):
@@ -436,6 +381,6 @@ def test_apply_records_each_step_and_stops_at_the_first_failure(monkeypatch):
 
 
 def test_apply_on_a_provisioned_grant_runs_nothing(monkeypatch):
-    monkeypatch.setattr(provision, "read_state", lambda cluster, accounts: provisioned())
+    monkeypatch.setattr(sacctmgr, "read_state", lambda cluster: provisioned())
     monkeypatch.setattr(slurm, "run", lambda argv: pytest.fail(f"ran {argv}"))
     assert provision.apply(GRANT, CLUSTER, lambda *a: pytest.fail("recorded")) == []

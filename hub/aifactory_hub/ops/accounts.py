@@ -1,22 +1,10 @@
 """Provision the site's demo users and projects: POSIX users and Slurm associations.
 
-The Slurm part is split in two: pure functions that turn (site, what Slurm has now) into
-the sacctmgr commands still needed, and a thin layer that queries Slurm and runs them.
-Querying first makes re-running a no-op that prints no errors ("Nothing new added" is an
-error exit in sacctmgr). Users in no project get no association, so they cannot submit.
-
-A member gets one association per (account, partition) the project lists, and none without a
-partition: with AccountingStorageEnforce=associations Slurm then refuses a job on any other
-partition ("Invalid account or account/partition combination specified"). A partition-less
-user association would match every partition, so one left over is removed. The account-level
-association (no user) has no partition.
-
-Order of the commands: adds, then default-account fixes, then removes, one association per
-remove. Adding first means a user never loses their last association on the way (that would
-delete the user from Slurm). Fixing the default first means a removed association no longer
-carries the default flag: slurmdbd 22.05 leaves a user whose default-account associations are
-all removed with no default, and refuses ("You can not remove the default account of a user")
-one remove that takes default and non-default associations of a user together.
+The Slurm part is the site's projects as a `slurm.sacctmgr.Wanted`: each project an account
+(its description kept in line with the site file), its members on its partitions, and every
+member's default account their first project in the site file. `slurm.sacctmgr` reads what
+Slurm has and plans the steps still needed (its docstring says in which order, and why);
+users in no project get no association, so they cannot submit.
 """
 
 from __future__ import annotations
@@ -26,29 +14,14 @@ import logging
 import os
 import pwd
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from aifactory_hub import slurm
-from aifactory_hub.site import FACTORY_GROUP, Project, Site
-
-SACCTMGR = ("sacctmgr", "-i")  # -i: commit without the interactive "Would you like to..."
-QUERY = ("sacctmgr", "-n", "-P")  # -n: no header, -P: '|'-separated, no padding
+from aifactory_hub.site import FACTORY_GROUP, Site
+from aifactory_hub.slurm import sacctmgr
+from aifactory_hub.slurm.sacctmgr import SlurmState, Step, Wanted, WantedAccount
 
 log = logging.getLogger(__name__)
-
-
-class AccountInfo(Protocol):
-    """What a Slurm account is made from: a site project, or a granted allocation."""
-
-    @property
-    def account(self) -> str: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def organisation(self) -> str: ...
 
 
 # --- pure: what the site wants ---------------------------------------------------------
@@ -63,214 +36,46 @@ def memberships(site: Site) -> dict[str, list[str]]:
     return result
 
 
-def cluster_argv(site: Site) -> list[str]:
-    return [*SACCTMGR, "add", "cluster", site.site.cluster]
+def wanted(site: Site) -> Wanted:
+    """The site's projects as sacctmgr should have them on the site's cluster."""
+    accounts = tuple(
+        WantedAccount(
+            name=project.account,
+            description=project.title,
+            organisation=project.organisation,
+            members=tuple(project.members),
+            partitions=tuple(project.partitions),
+            describe=True,  # the site file is where a project's title is changed
+        )
+        for project in site.projects
+    )
+    defaults = {user: accounts[0] for user, accounts in memberships(site).items()}
+    return Wanted(cluster=site.site.cluster, accounts=accounts, defaults=defaults)
 
 
-def _account_fields(project: AccountInfo) -> list[str]:
-    fields = [f"Description={project.title}"]
-    if project.organisation:
-        fields.append(f"Organization={project.organisation}")
-    return fields
-
-
-def account_argv(site: Site, project: Project) -> list[str]:
-    """Create the project's Slurm account (under root) on the site's cluster."""
-    return add_account_argv(site.site.cluster, project)
-
-
-def add_account_argv(cluster: str, project: AccountInfo) -> list[str]:
-    """Create `project.account` (under root) on `cluster`."""
-    return [
-        *SACCTMGR, "add", "account", project.account,
-        f"Cluster={cluster}", *_account_fields(project),
-    ]  # fmt: skip
-
-
-def modify_account_argv(project: AccountInfo) -> list[str]:
-    """Bring an existing account's description and organisation in line with the site."""
-    return [
-        *SACCTMGR, "modify", "account", "where", f"Name={project.account}",
-        "set", *_account_fields(project),
-    ]  # fmt: skip
-
-
-def project_partitions(site: Site) -> dict[str, dict[str, list[str]]]:
-    """user -> {account: its partitions}, in site order (the first account is the default)."""
-    result: dict[str, dict[str, list[str]]] = {}
-    for project in site.projects:
-        for member in project.members:
-            result.setdefault(member, {})[project.account] = list(project.partitions)
-    return result
-
-
-def wanted_associations(site: Site) -> set[tuple[str, str, str]]:
-    """Every (user, account, partition) association the site asks for."""
-    return {
-        (user, account, partition)
-        for user, accounts in project_partitions(site).items()
-        for account, partitions in accounts.items()
-        for partition in partitions
-    }
-
-
-def association_argv(
-    site: Site, user: str, account: str, partitions: list[str], known: bool = False
-) -> list[str]:
-    """Add `user` to `account` on `partitions`; a user new to Slurm (not `known`) gets their
-    first project as default."""
-    default = None if known else memberships(site)[user][0]
-    return add_user_argv(site.site.cluster, user, account, partitions, default)
-
-
-def add_user_argv(
-    cluster: str, user: str, account: str, partitions: Sequence[str], default: str | None
-) -> list[str]:
-    """Add `user` to `account` on `partitions` (one association each).
-
-    `default` only for a user new to Slurm: on a known user slurmdbd 22.05 makes
-    DefaultAccount their default AND adds an association of that account on `partitions`
-    (seen: `add user carol Account=prj-4 Partition=gpu DefaultAccount=ai-beta` created
-    ai-beta/carol/gpu). Without it a known user keeps their default and gets only the
-    associations asked for; `default_account_argv` changes a default without adding anything.
-    """
-    argv = [
-        *SACCTMGR, "add", "user", user, f"Account={account}",
-        f"Partition={','.join(partitions)}", f"Cluster={cluster}",
-    ]  # fmt: skip
-    return [*argv, f"DefaultAccount={default}"] if default else argv
-
-
-def default_account_argv(user: str, account: str) -> list[str]:
-    """Make `account` the user's default (used when a job names no --account)."""
-    return [
-        *SACCTMGR,
-        "modify",
-        "user",
-        "where",
-        f"Name={user}",
-        "set",
-        f"DefaultAccount={account}",
-    ]
-
-
-def remove_association_argv(site: Site, user: str, account: str, partition: str) -> list[str]:
-    """Remove one association of `user` in a site project."""
-    return delete_user_argv(site.site.cluster, user, account, partition)
-
-
-def delete_user_argv(cluster: str, user: str, account: str, partition: str) -> list[str]:
-    """Remove one association of `user` in `account` on `cluster`.
-
-    `partition` "" selects only the association without a partition (`Partition=` with an
-    empty value); the ones with a partition are kept.
-    """
-    return [
-        *SACCTMGR, "delete", "user", "where", f"Name={user}", f"Account={account}",
-        f"Partition={partition}", f"Cluster={cluster}",
-    ]  # fmt: skip
-
-
-# --- pure: what Slurm has, and the difference ------------------------------------------
-
-
-@dataclass
-class SlurmState:
-    """What sacctmgr reports now (only the parts apply_site manages)."""
-
-    clusters: set[str] = field(default_factory=set)
-    accounts: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (org, description)
-    # (user, account, partition); partition "" for an association without one
-    associations: set[tuple[str, str, str]] = field(default_factory=set)
-    default_accounts: dict[str, str] = field(default_factory=dict)  # user -> account
-
-
-def parse_rows(stdout: str, columns: int) -> list[list[str]]:
-    """Rows of `sacctmgr -n -P` output; the last column may itself contain '|'."""
-    return [line.split("|", columns - 1) for line in stdout.splitlines() if line.strip()]
-
-
-def parse_state(clusters: str, accounts: str, associations: str, users: str) -> SlurmState:
-    """Build a SlurmState from the four query outputs (see `QUERIES` for their formats)."""
-    state = SlurmState()
-    state.clusters = {row[0] for row in parse_rows(clusters, 1)}
-    state.accounts = {r[0]: (r[1], r[2]) for r in parse_rows(accounts, 3) if len(r) == 3}
-    state.associations = {
-        (r[1], r[0], r[2]) for r in parse_rows(associations, 3) if len(r) == 3 and r[1]
-    }
-    state.default_accounts = {r[0]: r[1] for r in parse_rows(users, 2) if len(r) == 2}
-    return state
-
-
-def plan(site: Site, state: SlurmState) -> list[list[str]]:
-    """The sacctmgr commands that make Slurm match the site; [] when it already does."""
-    commands: list[list[str]] = []
-    if site.site.cluster not in state.clusters:
-        commands.append(cluster_argv(site))
-    for project in site.projects:
-        current = state.accounts.get(project.account)
-        if current is None:
-            commands.append(account_argv(site, project))
-        # Slurm lower-cases descriptions and organisations, so compare without case.
-        elif _norm(current) != _norm((project.organisation or current[0], project.title)):
-            commands.append(modify_account_argv(project))
-    wanted = wanted_associations(site)
-    for user, accounts in project_partitions(site).items():
-        for account, partitions in accounts.items():
-            missing = [p for p in partitions if (user, account, p) not in state.associations]
-            if missing:
-                known = user in state.default_accounts
-                commands.append(association_argv(site, user, account, missing, known))
-        default = next(iter(accounts))
-        # A user new to Slurm gets the default from the first add above.
-        if user in state.default_accounts and state.default_accounts[user] != default:
-            commands.append(default_account_argv(user, default))
-    managed = {p.account for p in site.projects}
-    for user, account, partition in sorted(state.associations):
-        if account in managed and (user, account, partition) not in wanted:
-            commands.append(remove_association_argv(site, user, account, partition))
-    return commands
-
-
-def _norm(pair: tuple[str, str]) -> tuple[str, str]:
-    return (pair[0].lower(), pair[1].lower())
+def plan(site: Site, state: SlurmState) -> list[Step]:
+    """The sacctmgr steps that make Slurm match the site; [] when it already does."""
+    return sacctmgr.plan(wanted(site), state)
 
 
 # --- impure: query and apply -----------------------------------------------------------
 
 
-def query_state(site: Site) -> SlurmState:
-    """Ask sacctmgr for the clusters, accounts, associations and default accounts."""
-    return query_cluster_state(site.site.cluster)
-
-
-def query_cluster_state(cluster_name: str) -> SlurmState:
-    """`query_state` for the cluster called `cluster_name` (associations on it only)."""
-    cluster = f"Cluster={cluster_name}"
-    outputs = [
-        slurm.run([*QUERY, "show", "cluster", "format=Cluster"]).stdout,
-        slurm.run([*QUERY, "show", "account", "format=Account,Organization,Description"]).stdout,
-        slurm.run([*QUERY, "show", "association", cluster, "format=Account,User,Partition"]).stdout,
-        slurm.run([*QUERY, "show", "user", "format=User,DefaultAccount"]).stdout,
-    ]
-    return parse_state(*outputs)
-
-
 def ensure_cluster(site: Site) -> None:
     """Register the cluster in slurmdbd if it is not there yet."""
-    out = slurm.run([*QUERY, "show", "cluster", "format=Cluster"]).stdout
-    if site.site.cluster not in {row[0] for row in parse_rows(out, 1)}:
-        slurm.run(cluster_argv(site))
-        log.info("added cluster %s to slurmdbd", site.site.cluster)
+    cluster = site.site.cluster
+    if cluster not in sacctmgr.parse_clusters(slurm.run(sacctmgr.clusters_query()).stdout):
+        slurm.run(sacctmgr.add_cluster_argv(cluster))
+        log.info("added cluster %s to slurmdbd", cluster)
 
 
-def apply_slurm(site: Site) -> list[list[str]]:
-    """Create the site's accounts and associations; return the commands that were run."""
-    commands = plan(site, query_state(site))
-    for argv in commands:
-        slurm.run(argv)
-        log.info("ran %s", " ".join(argv))
-    return commands
+def apply_slurm(site: Site) -> list[Step]:
+    """Create the site's accounts and associations; return the steps that were run."""
+    steps = plan(site, sacctmgr.read_state(site.site.cluster))
+    for step in steps:
+        slurm.run(step.argv)
+        log.info("ran %s", " ".join(step.argv))
+    return steps
 
 
 def read_passwords(password_file: Path) -> dict[str, str]:
