@@ -9,18 +9,17 @@ from pydantic import Field
 
 from aifactory_hub.core.bodies import Body, Id
 from aifactory_hub.policy import AccessMode, ApplicantType, EthicsAssessment
+from aifactory_hub.site.names import SlurmName, Username
 
 Text = Annotated[str, Field(max_length=200)]
 LongText = Annotated[str, Field(max_length=20_000)]
-Username = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")]
-Partition = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 Hours = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
 
 
 class RequestBody(Body):
     """Hours asked for on one partition; absurd numbers are refused here, before any check."""
 
-    partition: Partition
+    partition: SlurmName
     gpu_hours: Hours = 0
     cpu_hours: Hours = 0
 
@@ -50,7 +49,7 @@ class NewCall(Body):
     mode: AccessMode
     title: Annotated[str, Field(min_length=3, max_length=200)]
     deadline: date | None = None
-    capacity: Annotated[dict[Partition, CapacityRow], Field(min_length=1, max_length=50)]
+    capacity: Annotated[dict[SlurmName, CapacityRow], Field(min_length=1, max_length=50)]
 
 
 class TechnicalCheckBody(Body):

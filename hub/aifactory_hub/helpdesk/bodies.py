@@ -11,8 +11,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from aifactory_hub.access.bodies import Username
 from aifactory_hub.core.bodies import Body
+from aifactory_hub.site.names import OptionalSlurmName, Username
+from aifactory_hub.slurm.jobs import JOB_ID_PATTERN
 
 # The fixed list of topics: code (stored, sent over REST) -> what the researcher reads.
 TOPICS: dict[str, str] = {
@@ -40,9 +41,8 @@ def _known_topic(code: str) -> str:
 
 Topic = Annotated[str, AfterValidator(_known_topic)]
 Short = Annotated[str, Field(max_length=64)]
-Name = Annotated[str, Field(pattern=r"^([a-z][a-z0-9_-]{0,31})?$")]
-# 123, an array task 123_4, a pending array 123_[0-9%2], a het job part 123+1, a step 123.batch
-JOB_ID = r"^(\d{1,12}(_\d{1,8}|_\[[0-9,%-]{1,64}\]|\+\d{1,8})?(\.[A-Za-z0-9_-]{1,16})?)?$"
+# A job as sacct names it (slurm.jobs), or one of its steps (123.batch, 123.0); or nothing.
+JOB_ID = rf"^({JOB_ID_PATTERN}(\.[A-Za-z0-9_-]{{1,16}})?)?$"
 JobId = Annotated[str, Field(pattern=JOB_ID)]
 
 
@@ -71,8 +71,8 @@ class OutputTail(Body):
 class Context(Body):
     """Where the question was asked from; every field may be empty (outside a session)."""
 
-    project: Name = ""
-    partition: Name = ""
+    project: OptionalSlurmName = ""
+    partition: OptionalSlurmName = ""
     job_id: JobId = ""
     node: Short = ""
     jobs: Annotated[tuple[JobRecord, ...], Field(max_length=50)] = ()

@@ -8,7 +8,6 @@ back to `open`, also after it was closed: the same question goes on in the same 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,10 +17,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from aifactory_hub.core.errors import AccessError, conflict, not_found
 from aifactory_hub.helpdesk.bodies import TOPICS, AssignBody, NewTicket, ReplyBody
+from aifactory_hub.site.names import is_username
 from aifactory_hub.store import models as m
 from aifactory_hub.store.audit import event
-
-USERNAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 
 
 @dataclass(frozen=True)
@@ -85,7 +83,7 @@ def listing(
         query = query.where(m.Ticket.topic == topic)
     if assignee == "-":
         query = query.where(m.Ticket.assignee.is_(None))
-    elif assignee and not USERNAME.match(assignee):
+    elif assignee and not is_username(assignee):
         raise AccessError(400, "a user name, or - for the unassigned tickets", "assignee")
     elif assignee:
         query = query.where(m.Ticket.assignee == assignee)

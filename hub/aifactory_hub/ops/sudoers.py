@@ -4,7 +4,7 @@ A hub running as root becomes the session's user itself (setuid in the child, sl
 running as a service account instead prefixes ``sudo -n -E -u USER --`` to the commands it runs
 as the user, and needs exactly these sudo rules:
 
-- only the commands the spawner runs as the user (spawner.py through batch.py): ``sbatch
+- only the commands the spawner runs as the user (spawner.py through slurm.jobs): ``sbatch
   --parsable`` (the script comes on stdin) and ``scancel JOBID``, by absolute path and with
   exactly those arguments; squeue, sacct and scontrol run as the hub itself (the poller), not
   as the user, so they are not here;
@@ -24,7 +24,6 @@ lands in /etc/sudoers.d (a broken file there stops sudo for everyone).
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -32,6 +31,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from aifactory_hub.site import FACTORY_GROUP
+from aifactory_hub.site.names import is_username
+from aifactory_hub.slurm.jobs import sbatch_argv
 
 SUDOERS_D = Path("/etc/sudoers.d")
 DEFAULT_FILE = SUDOERS_D / "aifactory-hub"
@@ -39,10 +40,9 @@ VISUDO = "/usr/sbin/visudo"
 # What the spawner runs as the user, with the only arguments it passes (sudoers syntax: a
 # literal argument list, or ^...$ for a regular expression; sudo >= 1.9.10).
 SPAWNER_COMMANDS: Mapping[str, str] = {
-    "sbatch": "--parsable",  # batch.sbatch_argv(); the script comes on stdin
-    "scancel": "^[0-9]+$",  # batch.scancel_argv(job_id); one numeric job id
+    "sbatch": " ".join(sbatch_argv()[1:]),  # --parsable; the script comes on stdin
+    "scancel": "^[0-9]+$",  # slurm.jobs.scancel_argv(job_id); one numeric job id
 }
-_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
 
 class SudoersError(RuntimeError):
@@ -65,8 +65,9 @@ def render(
 ) -> str:
     """The /etc/sudoers.d file for a hub running as `hub_user` (pure but for `command_paths`
     when `commands` is not given)."""
+    # A POSIX group name has the grammar of a user name; neither needs escaping in sudoers.
     for what, name in (("hub user", hub_user), ("group", group)):
-        if not _NAME.match(name):
+        if not is_username(name):
             raise SudoersError(f"not a valid {what} name for sudoers: {name!r}")
     if hub_user == "root":
         raise SudoersError("a hub running as root needs no sudo rules")
