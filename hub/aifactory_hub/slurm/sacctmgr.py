@@ -249,7 +249,7 @@ class WantedAccount:
     qos: str | None = None  # with `limits`: the account's only and default QOS; None: as is
     # Keep description and organisation in line after the account is made. A site project's
     # come from the site file; a grant's title is free text that sacctmgr may store altered
-    # (it lower-cases it and stops at a quote), so comparing it would never settle.
+    # (lower-cased, a quote in it turned into '`'), so comparing it might never settle.
     describe: bool = False
 
 
