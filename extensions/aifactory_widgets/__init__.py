@@ -6,11 +6,11 @@ session: it talks to the factory service with the session's (or the console's) o
     from aifactory_widgets import QuotaView
     QuotaView()
 
-Researchers: ProposalForm, MyApplications, MyProjects (access); QuotaView (usage); GuideBrowser,
-Advisor, AskAnExpert (help); DaskLauncher, TrainingLauncher, SweepLauncher, JobMonitor (jobs);
-HelpButton (workshops). Staff, reviewers and trainers: ClusterView, ProposalDesk, ReviewDesk,
-TicketDesk, UsageDesk, WorkshopDesk, GuideBrowser. FactoryClient and FactoryError are the way
-to the service, for a widget given another client.
+Researchers: ProposalForm, MyApplications, MyProjects (access); QuotaView (usage);
+GuideBrowser, Advisor, AskAnExpert (guides, advisor, helpdesk); DaskLauncher, TrainingLauncher,
+SweepLauncher, JobMonitor (jobs); HelpButton (workshops). Staff, reviewers and trainers:
+ClusterView, ProposalDesk, ReviewDesk, TicketDesk, UsageDesk, WorkshopDesk, GuideBrowser.
+FactoryClient and FactoryError are the way to the service, for a widget given another client.
 
 A name is imported on first use, so `import aifactory_widgets` stays cheap: a notebook that
 shows its quota does not load dask.
@@ -48,6 +48,7 @@ __all__ = sorted(_HOMES)
 
 
 def __getattr__(name: str) -> Any:
+    """The public `name`, imported from its module the first time it is asked for."""
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -57,4 +58,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
+    """What a notebook's completion offers: the public names too, before they are imported."""
     return sorted({*globals(), *__all__})

@@ -12,6 +12,7 @@ import ast
 import importlib
 import inspect
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,9 @@ SERVICE_WIDGETS = (
     "HelpButton",
 )  # fmt: skip
 USED = ROOT / "notebooks", ROOT / "dashboards"
+IMPORT = re.compile(
+    r"from\s+aifactory_widgets(?P<module>\.[\w.]+)?\s+import\s+(?P<names>\w+(?:,\s*\w+)*)"
+)
 
 
 def test_every_public_name_is_a_class_of_the_module_it_is_said_to_live_in():
@@ -65,6 +69,20 @@ def test_notebooks_and_dashboards_use_only_the_public_names():
                         if node.module == "aifactory_widgets":
                             names = {a.name for a in node.names}
                             assert names <= set(aifactory_widgets.__all__), path
+
+
+def test_the_guides_and_the_readme_show_only_the_public_names():
+    guides = Path(aifactory_widgets.__file__).parent / "guides"
+    texts = {p: p.read_text() for p in [*guides.glob("*.md"), ROOT / "README.md"]}
+    imports = [
+        (path.name, match["module"], match["names"])
+        for path, text in texts.items()
+        for match in IMPORT.finditer(text)
+    ]
+    assert len(imports) >= 10  # the guides show the widgets they are about
+    for where, module, names in imports:
+        assert module is None, (where, module)
+        assert {n.strip() for n in names.split(",")} <= set(aifactory_widgets.__all__), where
 
 
 @pytest.mark.parametrize("name", SERVICE_WIDGETS)
