@@ -8,7 +8,6 @@ and goes idle (and the console culls it); ui/refresh.py says how it is started.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import ipywidgets as w
@@ -16,7 +15,7 @@ import ipywidgets as w
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
 from aifactory_widgets.ui.confirm import ConfirmRow
 from aifactory_widgets.ui.format import short_time
-from aifactory_widgets.ui.refresh import BrowserRefresh, start_soon
+from aifactory_widgets.ui.refresh import BrowserRefresh, start_soon, updated_line
 from aifactory_widgets.ui.tables import cell, html_table
 
 PARTITION_COLUMNS = (
@@ -68,8 +67,7 @@ def session_state(session: dict[str, Any]) -> str:
 
 
 def status_line(snapshot: dict[str, Any], refresh_s: float) -> str:
-    taken = time.strftime("%H:%M:%S", time.gmtime(snapshot.get("taken_at", 0)))
-    line = f"Updated {taken} UTC; refreshes every {refresh_s:g} s."
+    line = updated_line(refresh_s, snapshot.get("taken_at", 0))
     for part, error in sorted((snapshot.get("errors") or {}).items()):
         line += f" {part}: {error} (showing the last figures)."
     return line

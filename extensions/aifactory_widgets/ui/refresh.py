@@ -9,11 +9,19 @@ have been opened).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 import ipywidgets as w
 
 TIMER_OFF = "Auto-refresh is off (no page answered); use Refresh now."
+
+
+def updated_line(refresh_s: float, at: float | None = None) -> str:
+    """'Updated 10:42:05 UTC; refreshes every 10 s.': when the figures shown were taken (`at`,
+    seconds since the epoch; now by default)."""
+    taken = time.strftime("%H:%M:%S", time.gmtime(time.time() if at is None else at))
+    return f"Updated {taken} UTC; refreshes every {refresh_s:g} s."
 
 
 def browser_timer(interval_s: float) -> w.Play:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,7 +20,7 @@ import ipywidgets as w
 from aifactory_widgets.ui.client import FactoryClient
 from aifactory_widgets.ui.format import clock, plural, short_time, utc_moment
 from aifactory_widgets.ui.panel import ListPanel
-from aifactory_widgets.ui.refresh import BrowserRefresh, start_soon
+from aifactory_widgets.ui.refresh import BrowserRefresh, start_soon, updated_line
 from aifactory_widgets.ui.tables import cell
 
 WORKSHOP_COLUMNS = ("workshop", "title", "status", "starts", "ends", "partition",
@@ -168,8 +167,7 @@ class RoomPanel(BrowserRefresh, ListPanel):
             self.summary.value, self.hands.value = "No workshop picked.", ""
             self.room_rows.children, self._room_key = [], None
             return
-        updated = time.strftime("%H:%M:%S", time.gmtime())
-        self.say(f"Updated {updated} UTC; refreshes every {self.refresh_s:g} s.", label=self.status)
+        self.say(updated_line(self.refresh_s), label=self.status)
         self.summary.value = (
             f"{item.get('title', '')}: {item.get('status', '')}, {short_time(item['starts_at'])}"
             f" to {short_time(item['ends_at'])}; partition {item.get('partition', '')}, "
