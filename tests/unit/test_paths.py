@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -75,9 +76,7 @@ def test_no_data_anywhere_is_a_clear_error(monkeypatch: pytest.MonkeyPatch):
     assert field == "materials" and "[paths] notebooks" in why
 
 
-def test_the_installed_share_is_found_through_the_distributions_record(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+def test_the_installed_share_is_found_through_the_distributions_record(tmp_path: Path):
     # What pip leaves for a wheel installed under a prefix: the data files' place is in RECORD.
     site = tmp_path / "prefix" / "lib" / "python3.11" / "site-packages"
     info = site / "aifactory_hub-0.1.0.dist-info"
@@ -88,8 +87,8 @@ def test_the_installed_share_is_found_through_the_distributions_record(
         "../../../share/aifactory-hub/dashboards/cluster.ipynb,,\n"
         "aifactory_hub-0.1.0.dist-info/RECORD,,\n"
     )
-    monkeypatch.syspath_prepend(str(site))
-    assert paths.installed_share() == tmp_path / "prefix" / "share" / "aifactory-hub"
+    found = metadata.PathDistribution(info)
+    assert paths.installed_share(found) == tmp_path / "prefix" / "share" / "aifactory-hub"
     assert paths.installed_share("no-such-distribution-aifactory") is None
 
 

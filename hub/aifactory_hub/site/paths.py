@@ -63,13 +63,16 @@ def checkout(package: Path = _PACKAGE) -> Path | None:
     return root if name == DISTRIBUTION else None
 
 
-def installed_share(distribution: str = DISTRIBUTION) -> Path | None:
-    """`<prefix>/share/aifactory-hub` of the installed distribution, from its RECORD, or None
-    when it is not installed or has no data files there."""
-    try:
-        dist = metadata.distribution(distribution)
-    except metadata.PackageNotFoundError:
-        return None
+def installed_share(distribution: str | metadata.Distribution = DISTRIBUTION) -> Path | None:
+    """`<prefix>/share/aifactory-hub` of the installed distribution (by name, or one already
+    found), from its RECORD, or None when it is not installed or has no data files there."""
+    if isinstance(distribution, metadata.Distribution):
+        dist = distribution
+    else:
+        try:
+            dist = metadata.distribution(distribution)
+        except metadata.PackageNotFoundError:
+            return None
     for file in dist.files or ():
         parts = file.parts
         for i in range(len(parts) - 1):
