@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from aifactory_hub import slurm
 from aifactory_hub.access.views import Caller
-from aifactory_hub.hubside.options import OptionError, SessionRequest, check_allocation
 from aifactory_hub.site import load_site
+from aifactory_hub.site.sessions import OptionError, SessionRequest, check_allocation
 from aifactory_hub.store import models as m
 from aifactory_hub.usage import billing
 from aifactory_hub.usage import collector as accounting

@@ -3,7 +3,7 @@ from dataclasses import replace
 import pytest
 
 from aifactory_hub.hubside.batch import JOB_NAME, ScriptContext, render_session_script
-from aifactory_hub.hubside.options import validate_options
+from aifactory_hub.site.sessions import validate_options
 from aifactory_hub.slurm.jobs import named_jobs_argv
 
 CTX = ScriptContext(

@@ -1,6 +1,6 @@
 import pytest
 
-from aifactory_hub.hubside.options import OptionError, form_to_options, validate_options
+from aifactory_hub.site.sessions import OptionError, form_to_options, validate_options
 
 
 def check(site, user, raw):

@@ -12,8 +12,8 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aifactory_hub.hubside.options import SessionRequest
 from aifactory_hub.site.names import require_slurm_name
+from aifactory_hub.site.sessions import SessionRequest
 
 JOB_NAME = "jupyterhub-session"
 SPAWN_MARK = "aifactory-spawn-"

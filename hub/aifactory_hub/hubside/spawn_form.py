@@ -12,9 +12,9 @@ import json
 from collections.abc import Mapping, Sequence
 from html import escape
 
-from aifactory_hub.hubside.options import SessionRequest, allowed_partitions, validate_options
 from aifactory_hub.policy import ProjectQuota, quota_note
 from aifactory_hub.site import Project, Site
+from aifactory_hub.site.sessions import SessionRequest, allowed_partitions, validate_options
 from aifactory_hub.slurm.capacity import PartitionCapacity
 
 

@@ -1,7 +1,7 @@
 """FactorySpawner: a user's JupyterLab as a Slurm job charged to one of their projects.
 
 Built on batchspawner's SlurmSpawner (its traits, state and singleuser wrapper), but with
-the parts that must be safe replaced: options go through the allow-list in options.py, the
+the parts that must be safe replaced: options go through the allow-list in site/sessions.py, the
 script is rendered by batch.py, its command lines are slurm.jobs' and run without a shell
 through slurm.runner, and job state comes from the hub's single poller instead of one squeue
 per user.
@@ -25,17 +25,17 @@ from traitlets import Float, Unicode, default
 
 from aifactory_hub import slurm
 from aifactory_hub.hubside import batch
-from aifactory_hub.hubside.options import (
+from aifactory_hub.hubside.poller import shared_poller
+from aifactory_hub.hubside.spawn_form import render_form, workshop_form
+from aifactory_hub.hubside.store_view import StoreView, store_view
+from aifactory_hub.site import Site, load_site
+from aifactory_hub.site.sessions import (
     OptionError,
     SessionRequest,
     check_allocation,
     form_to_options,
     validate_options,
 )
-from aifactory_hub.hubside.poller import shared_poller
-from aifactory_hub.hubside.spawn_form import render_form, workshop_form
-from aifactory_hub.hubside.store_view import StoreView, store_view
-from aifactory_hub.site import Site, load_site
 from aifactory_hub.slurm.capacity import partition_capacity
 from aifactory_hub.slurm.jobs import (
     JobInfo,

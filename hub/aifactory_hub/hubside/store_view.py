@@ -13,9 +13,9 @@ import logging
 from dataclasses import dataclass, field
 
 from aifactory_hub.access.projects import spawnable_projects
-from aifactory_hub.hubside.options import SessionRequest
 from aifactory_hub.policy import ProjectQuota
 from aifactory_hub.site import Project, Site
+from aifactory_hub.site.sessions import SessionRequest
 from aifactory_hub.store.db import hub_store
 from aifactory_hub.usage.ledgers import spawn_quotas
 from aifactory_hub.workshops.lifecycle import session_for

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from aifactory_hub import slurm
 from aifactory_hub.access import projects as prj
 from aifactory_hub.core.errors import AccessError, conflict, not_found
-from aifactory_hub.hubside.options import SessionRequest
 from aifactory_hub.site import Site
+from aifactory_hub.site.sessions import SessionRequest
 from aifactory_hub.slurm import reservations
 from aifactory_hub.store import models as m
 from aifactory_hub.store.audit import event

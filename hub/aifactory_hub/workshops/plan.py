@@ -11,9 +11,9 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from aifactory_hub.core.bodies import Body
-from aifactory_hub.hubside.options import SessionRequest
 from aifactory_hub.site import Site, paths
 from aifactory_hub.site.names import SlurmName
+from aifactory_hub.site.sessions import SessionRequest
 
 MAX_PARTICIPANTS = 200
 IDLE_AFTER_S = 15 * 60

@@ -1,4 +1,7 @@
-"""Session options: what a user may ask for, checked against an allow-list with bounds.
+"""Session options: what a user may ask this site for, checked against an allow-list with bounds.
+
+It sits with the site because it is the site's partitions and limits read as a grammar: the
+spawner validates a spawn with it, and a workshop fixes its participants' sessions with it.
 
 User input is hostile. Every field is parsed strictly (no coercion of odd types, no extra
 fields), every string must be one of the values the site offers this user, and every number
