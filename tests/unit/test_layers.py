@@ -29,21 +29,37 @@ LAYER = {
 PROCESSES = 3
 
 
-def hub_imports(path: Path) -> list[str]:
-    """The aifactory_hub modules `path` imports (absolute imports; the code uses no others)."""
+def imports(path: Path, package: str = "aifactory_hub") -> list[str]:
+    """The modules of `package` that `path` imports (absolute imports; the code uses no
+    others). `from package.x import y` counts as importing package.x.y when that is a module."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
             assert node.level == 0, f"{path}: relative import"
             base = node.module or ""
-            # `from aifactory_hub import slurm` imports the module aifactory_hub.slurm
-            names = [f"{base}.{a.name}" for a in node.names] if base == "aifactory_hub" else [base]
+            names = [base, *(f"{base}.{a.name}" for a in node.names)]
         elif isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         else:
             continue
-        found += [n for n in names if n == "aifactory_hub" or n.startswith("aifactory_hub.")]
+        found += [n for n in names if n in MODULES and n.startswith(package + ".")]
     return found
+
+
+def module_name(path: Path) -> str:
+    for root in (HUB, WIDGETS):
+        if path.is_relative_to(root):
+            parts = [root.name, *path.relative_to(root).with_suffix("").parts]
+            return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    raise ValueError(path)
+
+
+SOURCES = sorted(p for root in (HUB, WIDGETS) for p in root.rglob("*.py"))
+MODULES = {module_name(p) for p in SOURCES}
+
+
+def hub_imports(path: Path) -> list[str]:
+    return imports(path, "aifactory_hub")
 
 
 def hub_modules() -> list[Path]:
@@ -77,3 +93,26 @@ def test_widgets_import_only_the_pure_hub(path: Path):
         parts = module.split(".")
         allowed = parts[1] in BOTTOM or (LAYER.get(parts[1]) == 2 and parts[-1] == "bodies")
         assert allowed, f"a widget imports {module}: only the hub's pure bottom may be used"
+
+
+def test_no_import_cycle():
+    """No module imports itself through others (an import inside a function counts too)."""
+    graph = {}
+    for path in SOURCES:
+        me = module_name(path)
+        found = {m for pkg in ("aifactory_hub", "aifactory_widgets") for m in imports(path, pkg)}
+        graph[me] = found - {me}  # a package's __init__ names itself importing its submodules
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> None:
+        if module in path:
+            cycle = [*path[path.index(module) :], module]
+            pytest.fail("import cycle: " + " -> ".join(cycle))
+        if module in done:
+            return
+        for other in sorted(graph.get(module, ())):
+            visit(other, [*path, module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
