@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aifactory_hub.hubside.batch import safe_path as safe_home
+from aifactory_hub.slurm.scripts import sbatch_path
 from aifactory_widgets.jobs.commands import JOB_DIR
 from aifactory_widgets.jobs.limits import LimitError, Resources
 
@@ -72,7 +72,7 @@ def _header(name: str, res: Resources) -> list[str]:
 
 
 def _command(ctx: JobContext, script: str, args: Sequence[str]) -> str:
-    words = [ctx.python, f"{safe_home(ctx.home)}/{script}", *args]
+    words = [ctx.python, f"{sbatch_path(ctx.home)}/{script}", *args]
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -81,7 +81,7 @@ def render_training_script(
 ) -> str:
     """srun starts one process per task; each gets torchrun's variables (env:// rendezvous):
     MASTER_ADDR/PORT from the first node, WORLD_SIZE, RANK, LOCAL_RANK, LOCAL_WORLD_SIZE."""
-    home = safe_home(ctx.home)
+    home = sbatch_path(ctx.home)
     lines = _header(TRAIN_JOB, res)
     lines += [
         f"#SBATCH --chdir={home}",
@@ -123,7 +123,7 @@ def render_sweep_script(
     parallel: int,
 ) -> str:
     """A job array of `points` tasks; task N reads line N+1 of the grid file (JSON lines)."""
-    home = safe_home(ctx.home)
+    home = sbatch_path(ctx.home)
     if not grid_file.startswith(f"{home}/{JOB_DIR}/"):
         raise ValueError(f"grid file outside {home}/{JOB_DIR}: {grid_file!r}")
     lines = _header(SWEEP_JOB, res)

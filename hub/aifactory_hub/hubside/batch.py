@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from aifactory_hub.site.names import require_slurm_name
 from aifactory_hub.site.sessions import SessionRequest
+from aifactory_hub.slurm.scripts import sbatch_path
 
 JOB_NAME = "jupyterhub-session"
 SPAWN_MARK = "aifactory-spawn-"
@@ -57,8 +58,8 @@ def render_session_script(request: SessionRequest, ctx: ScriptContext) -> str:
             raise ValueError(f"not a spawn id: {ctx.spawn_id!r}")
         lines.append(f"#SBATCH --comment={SPAWN_MARK}{ctx.spawn_id}")
     lines += [
-        f"#SBATCH --chdir={safe_path(ctx.home)}",
-        f"#SBATCH --output={safe_path(ctx.home)}/{SESSION_LOG_DIR}/%j.log",
+        f"#SBATCH --chdir={sbatch_path(ctx.home)}",
+        f"#SBATCH --output={sbatch_path(ctx.home)}/{SESSION_LOG_DIR}/%j.log",
         "#SBATCH --signal=B:TERM@60",
         # A session whose node fails must end, not restart behind the hub's back.
         "#SBATCH --no-requeue",
@@ -81,10 +82,3 @@ def materials_lines(request: SessionRequest) -> list[str]:
     if not re.match(r"^[a-z0-9][a-z0-9_-]{0,63}$", request.materials):
         raise ValueError(f"not a materials folder: {request.materials!r}")
     return [f"python -m aifactory_hub.workshops.materials {request.materials} || true"]
-
-
-def safe_path(path: str) -> str:
-    # A home directory goes into #SBATCH lines, which Slurm does not unquote.
-    if not path.startswith("/") or any(c.isspace() or c in "\\\"'$`;" for c in path):
-        raise ValueError(f"unsupported home directory path: {path!r}")
-    return path

@@ -6,7 +6,8 @@
   reports and the one plan that diffs a wanted state against it;
 - `nodes`: `scontrol show node`, `ping` and node resume; `capacity`: free cores and GPUs;
 - `reservations`: `scontrol create|update|delete reservation`;
-- `tres`: TRES lists ("cpu=2,gres/gpu=1") both ways.
+- `tres`: TRES lists ("cpu=2,gres/gpu=1") both ways;
+- `scripts`: what a batch script's #SBATCH lines can carry.
 
 Only `runner` starts processes; the rest is pure, but for the reads that go through it
 (`sacctmgr.read_state`, `capacity.partition_capacity`).

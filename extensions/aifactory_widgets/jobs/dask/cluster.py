@@ -39,7 +39,7 @@ from distributed import Scheduler
 from tornado import web
 from tornado.routing import PathMatches, Rule
 
-from aifactory_hub.hubside.batch import safe_path
+from aifactory_hub.slurm.scripts import sbatch_path
 from aifactory_widgets.jobs.commands import JOB_DIR, SlurmRunner
 from aifactory_widgets.jobs.limits import JobSite, check_range, check_walltime
 from aifactory_widgets.ui.format import walltime_text
@@ -114,9 +114,9 @@ def cluster_options(
     notebook does; a folder Slurm's #SBATCH lines cannot carry falls back to the home."""
     part = site.partitions[req.partition]
     try:
-        chdir = safe_path(workdir or home)
+        chdir = sbatch_path(workdir or home)
     except ValueError:
-        chdir = safe_path(home)
+        chdir = sbatch_path(home)
     directives = [f"--chdir={chdir}"]
     if req.size.gpus:
         directives.append(f"--gres=gpu:{part.gpu_type}:{req.size.gpus}")
