@@ -16,7 +16,8 @@ import websocket
 
 from aifactory_hub import slurm
 from aifactory_hub.slurm import RunAs
-from aifactory_widgets.helpdesk.context import parse_sacct, sacct_argv
+from aifactory_hub.slurm.jobs import parse_recent_jobs, recent_jobs_argv
+from aifactory_widgets.helpdesk.context import RECENT
 from tests.stack import session_env, session_jobs, submit
 
 
@@ -108,8 +109,8 @@ def failed_job(user: str, account: str, partition: str = "cpu") -> tuple[str, st
     deadline = time.monotonic() + 90
     state: dict[str, str] = {}
     while time.monotonic() < deadline:
-        out = slurm.run(sacct_argv(user), run_as=RunAs.lookup(user)).stdout
-        state = next((j for j in parse_sacct(out, limit=10_000) if j["id"] == job), {})
+        out = slurm.run(recent_jobs_argv(user, RECENT), run_as=RunAs.lookup(user)).stdout
+        state = next((j for j in parse_recent_jobs(out) if j["id"] == job), {})
         if (state.get("state"), state.get("exit_code")) == ("FAILED", "3:0"):
             return job, marker
         time.sleep(1)

@@ -1,5 +1,5 @@
-"""Parsing squeue/sacct, cost in the project's units, the grid of a sweep, and the argv of
-jobs/commands.py."""
+"""The monitor's rows from slurm.jobs' parsed squeue/sacct, cost in the project's units, the grid
+of a sweep, and what jobs/commands.py runs."""
 
 from __future__ import annotations
 
@@ -7,17 +7,10 @@ import json
 
 import pytest
 
+from aifactory_hub.slurm.jobs import parse_queue, parse_recent_jobs
 from aifactory_widgets.jobs import commands
 from aifactory_widgets.jobs.limits import LimitError
-from aifactory_widgets.jobs.status import (
-    cost_so_far,
-    merge,
-    output_candidates,
-    parse_sacct,
-    parse_squeue,
-    stdout_of,
-    tail,
-)
+from aifactory_widgets.jobs.status import JobRow, cost_so_far, merge, output_candidates, tail
 from aifactory_widgets.jobs.sweep_grid import MAX_POINTS, expand_grid, grid_lines, parse_grid
 
 SQUEUE = (  # the console's format: the job name last
@@ -25,29 +18,38 @@ SQUEUE = (  # the console's format: the job name last
     "13|bob|ai-alpha|gpu|RUNNING|None|2026-11-27T16:00:00|5:01|1|a|b name\n"
     "garbage line\n"
 )
-SACCT = (
-    "13|a|b name|RUNNING|301|billing=4,cpu=4,gres/gpu=2,mem=8G,node=1|ai-alpha|gpu|2026-11-27\n"
-    "11|aif-sweep|CANCELLED by 1002|7200|billing=2,cpu=2,mem=4G,node=1|ai-beta|cpu|2026-11-26\n"
-    "9_1|aif-sweep|COMPLETED|36|cpu=1,mem=2G,node=1|ai-beta|cpu|2026-11-26\n"
+SACCT = (  # slurm.jobs.recent_jobs_argv's fields, the job name last
+    "13|gpu|ai-alpha|RUNNING|0:0|2026-11-27T16:00:00|Unknown|00:05:01|301|"
+    "billing=4,cpu=4,gres/gpu=2,mem=8G,node=1|/home/bob|a|b name\n"
+    "11|cpu|ai-beta|CANCELLED by 1002|0:15|2026-11-26T10:00:00|2026-11-26T12:00:00|02:00:00|7200|"
+    "billing=2,cpu=2,mem=4G,node=1|/home/bob|aif-sweep\n"
+    "9_1|cpu|ai-beta|COMPLETED|0:0|2026-11-26T09:00:00|2026-11-26T09:00:36|00:00:36|36|"
+    "cpu=1,mem=2G,node=1|/home/bob|aif-sweep\n"
 )
+
+
+def parse_squeue(text: str):
+    return parse_queue(text)[0]
 
 
 def test_parse_keeps_a_name_holding_the_separator():
     live = parse_squeue(SQUEUE)
     assert [r.id for r in live] == ["12", "13"]
     assert live[1].name == "a|b name" and live[1].partition == "gpu"
-    assert parse_sacct(SACCT)[0]["name"] == "a|b name"
-    assert parse_sacct(SACCT)[1]["state"] == "CANCELLED"
+    assert parse_recent_jobs(SACCT)[0]["name"] == "a|b name"
+    assert parse_recent_jobs(SACCT)[1]["state"] == "CANCELLED"
 
 
 def test_cost_is_gpu_hours_for_gpu_jobs_and_cpu_hours_otherwise():
     assert cost_so_far("billing=4,cpu=4,gres/gpu=2,mem=8G,node=1", 1800) == (1.0, "GPU-h")
     assert cost_so_far("cpu=2,mem=4G,node=1", 7200) == (4.0, "CPU-h")
     assert cost_so_far("cpu=x", 60) == (0.0, "CPU-h")
+    # typed GPUs only (no gres/gpu total): their sum, as the accounting collector counts them
+    assert cost_so_far("cpu=2,gres/gpu:a100=2,gres/gpu:sim=1", 3600) == (3.0, "GPU-h")
 
 
 def test_merge_live_first_then_recent_newest_first():
-    rows = merge(parse_squeue(SQUEUE), parse_sacct(SACCT))
+    rows = merge(parse_squeue(SQUEUE), parse_recent_jobs(SACCT))
     assert [r.id for r in rows] == ["12", "13", "11", "9_1"]
     pending, running, cancelled, task = rows
     assert (pending.state, pending.reason, pending.expected_start) == (
@@ -61,11 +63,19 @@ def test_merge_live_first_then_recent_newest_first():
     assert task.cost == "0.010 CPU-h"
 
 
+def test_live_is_the_one_state_table_s_pending_or_running():
+    row = JobRow("5", "x", "REQUEUE_HOLD", "", "", "", "a", "cpu", "")
+    assert row.live  # held after a requeue: Slurm holds it, it may be cancelled
+    for state, live in (("CONFIGURING", True), ("COMPLETING", True), ("NODE_FAIL", False),
+                        ("CANCELLED", False), ("NEWSTATE", False)):  # fmt: skip
+        assert JobRow("5", "x", state, "", "", "", "a", "cpu", "").live is live
+    # a job sacct lists live but squeue no longer does (a moment's lag) is not shown as finished
+    held = "14|cpu|ai-beta|REQUEUE_HOLD|0:0|Unknown|Unknown|00:00:00|0||/home/bob|x\n"
+    rows = merge(parse_squeue(SQUEUE), parse_recent_jobs(SACCT + held))
+    assert [r.id for r in rows] == ["12", "13", "11", "9_1"]
+
+
 def test_output_files(tmp_path):
-    assert stdout_of("JobId=5 JobName=x StdErr=/h/e StdIn=/dev/null StdOut=/h/5.out Power=") == (
-        "/h/5.out"
-    )
-    assert stdout_of("JobId=5") == ""
     places = output_candidates("/home/bob", "9_1")
     assert str(places[0]) == "/home/bob/.aifactory-jobs/9_1.out"
     log = tmp_path / "x.out"
@@ -97,18 +107,20 @@ def test_submit_reads_the_job_id_and_cancel_validates_it():
         commands.submit(Scripted("sbatch: error"), "x")
     commands.cancel(runner, "9_1")
     assert runner.calls[-1][0] == ["scancel", "9_1"]
-    for bad in ("1;scancel -u bob", "-1", "12 13", ""):
+    for bad in ("1;scancel -u bob", "-1", "12 13", "", "12_[1-3]"):
         with pytest.raises(ValueError, match="not a Slurm job id"):
             commands.cancel(runner, bad)
+    assert len(runner.calls) == 2  # a refused id runs nothing
 
 
-def test_monitor_argv():
-    assert (
-        commands.squeue_argv("bob")[0] == "squeue"
-        and commands.squeue_argv("bob")[-1] == "--user=bob"
-    )
-    assert "--starttime=now-1days" in commands.sacct_argv("bob")
-    assert commands.scontrol_job_argv("12_3") == ["scontrol", "--oneliner", "show", "job", "12_3"]
+def test_cancel_named_cancels_the_users_jobs_of_one_name():
+    runner = Scripted("")
+    commands.cancel_named(runner, "bob", "aif-dask-1a2b")
+    assert runner.calls == [(["scancel", "--user=bob", "--name=aif-dask-1a2b"], None)]
+    for user, name in (("bob", "a,b"), ("bob", ""), ("--all", "aif-dask-1")):
+        with pytest.raises(ValueError):
+            commands.cancel_named(runner, user, name)
+    assert len(runner.calls) == 1
 
 
 def test_a_grid_becomes_one_json_line_per_combination():

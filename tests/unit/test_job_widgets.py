@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pwd
 import sys
 
 import pytest
 
 from aifactory_hub.service.routes.jobs import jobs_facts, project_partitions
+from aifactory_hub.slurm import jobs
 from aifactory_widgets import DaskLauncher, JobMonitor, SweepLauncher, TrainingLauncher
 from aifactory_widgets.jobs.dask import reaper
 from aifactory_widgets.jobs.limits import JobSite
@@ -103,18 +106,28 @@ def test_sweep_writes_its_grid_then_submits_an_array(site, env, tmp_path):
 
 
 SQUEUE = "12|bob|ai-beta|cpu|PENDING|Priority|2026-11-27T17:00:00|0:00|1|aif-train\n"
-SACCT = "11|<b>x</b>|COMPLETED|3600|cpu=2,mem=4G,node=1|ai-beta|cpu|2026-11-26\n"
+SACCT = (  # slurm.jobs.recent_jobs_argv's fields
+    "11|cpu|ai-beta|COMPLETED|0:0|2026-11-26T10:00:00|2026-11-26T11:00:00|01:00:00|3600|"
+    "cpu=2,mem=4G,node=1|/home/bob|<b>x</b>\n"
+)
 
 
 def test_monitor_lists_cancels_after_asking_and_tails_output(env, tmp_path):
     runner = Scripted(squeue=SQUEUE, sacct=SACCT, scontrol="JobId=12 StdOut=/nonexistent")
     m = JobMonitor(runner=runner, environ=env)
+    user = pwd.getpwuid(os.getuid()).pw_name  # who Slurm sees: the kernel's own identity
+    assert [argv for argv, _ in runner.calls] == [
+        jobs.user_queue_argv(user),
+        jobs.recent_jobs_argv(user, "now-1days"),
+    ]
     assert [(r.id, r.state, r.cost) for r in m.rows] == [
         ("12", "PENDING", "0.000"),
         ("11", "COMPLETED", "2.000 CPU-h"),
     ]
     labels = [c.value for c in m.table.children[2].children if hasattr(c, "value")]
     assert "<b>x</b>" in labels  # a Label: shown as text, never as markup
+    assert m.output_path(m.rows[0]) == "/nonexistent"  # a live job's: Slurm's StdOut=
+    assert runner.calls[-1] == (jobs.show_job_argv("12"), None)
     m.ask_cancel(m.rows[0])
     assert not any(call[0][0] == "scancel" for call in runner.calls)  # it asks first
     m.confirm.yes.click()

@@ -5,15 +5,25 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import pytest
+
 from aifactory_hub.helpdesk.bodies import Context
+from aifactory_hub.slurm.jobs import recent_jobs_argv
+from aifactory_hub.slurm.states import ended_badly
 from aifactory_widgets.helpdesk import context as tc
 from aifactory_widgets.jobs.commands import SlurmError
 
+# slurm.jobs.recent_jobs_argv's fields: JobID, Partition, Account, State, ExitCode, Start, End,
+# Elapsed, ElapsedRaw, AllocTRES, WorkDir, JobName (the free text last).
 ROWS = [
-    "101|gpu|ai-alpha|COMPLETED|0:0|2026-11-27T10:00|2026-11-27T10:05|00:05:00|/home/alice|prep",
-    "102|gpu|ai-alpha|FAILED|1:0|2026-11-27T11:00|2026-11-27T11:02|00:02:00|/home/alice/run|train|big",
-    "103|gpu|ai-alpha|CANCELLED by 1000|0:15|2026-11-27T12:00|2026-11-27T12:01|00:00:09|/tmp|x",
-    "104|gpu|ai-alpha|RUNNING|0:0|2026-11-27T13:00|Unknown|00:10:00|/home/alice|jupyterhub-session",
+    "101|gpu|ai-alpha|COMPLETED|0:0|2026-11-27T10:00|2026-11-27T10:05|00:05:00|300|cpu=1|"
+    "/home/alice|prep",
+    "102|gpu|ai-alpha|FAILED|1:0|2026-11-27T11:00|2026-11-27T11:02|00:02:00|120|cpu=1|"
+    "/home/alice/run|train|big",
+    "103|gpu|ai-alpha|CANCELLED by 1000|0:15|2026-11-27T12:00|2026-11-27T12:01|00:00:09|9|cpu=1|"
+    "/tmp|x",
+    "104|gpu|ai-alpha|RUNNING|0:0|2026-11-27T13:00|Unknown|00:10:00|600|cpu=2|/home/alice|"
+    "jupyterhub-session",
 ]
 SACCT = "\n".join(ROWS) + "\n"
 ENV = {
@@ -41,45 +51,88 @@ class Scripted:
         return answer
 
 
-def test_sacct_is_asked_for_the_users_recent_allocations():
-    argv = tc.sacct_argv("alice")
-    assert argv[:4] == ["sacct", "--noheader", "--parsable2", "--allocations"]
-    assert "--user=alice" in argv and "--starttime=now-7days" in argv
-    assert argv[-1].endswith(",JobName")  # free text last
+def test_sacct_is_asked_for_the_users_jobs_of_the_last_week():
+    runner = Scripted(sacct=SACCT)
+    tc.gather(ENV, runner, None)
+    assert runner.calls == [recent_jobs_argv("alice", "now-7days")]
 
 
-def test_parse_sacct_newest_first_with_names_holding_bars():
-    jobs = tc.parse_sacct(SACCT)
+def test_the_jobs_come_newest_first_with_names_holding_bars():
+    context, jobs = tc.gather(ENV, Scripted(sacct=SACCT), None)
     assert [j["id"] for j in jobs] == ["104", "103", "102", "101"]
     assert jobs[2]["name"] == "train|big" and jobs[2]["exit_code"] == "1:0"
     assert jobs[2]["workdir"] == "/home/alice/run"
-    assert tc.parse_sacct("garbage\n\n|||\n") == []
-    pending_array = "205_[0-3%2]|cpu|ai-alpha|PENDING|0:0|Unknown|Unknown|00:00:00|/home/a|sweep"
-    odd = "x;rm|cpu|ai-alpha|PENDING|0:0|Unknown|Unknown|00:00:00|/home/a|odd"
-    assert [j["id"] for j in tc.parse_sacct(f"{pending_array}\n{odd}\n")] == ["205_[0-3%2]"]
+    # the ticket: the state as sacct printed it, no working directory, nothing else
+    assert context["jobs"][1] == {
+        "id": "103", "name": "x", "partition": "gpu", "account": "ai-alpha",
+        "state": "CANCELLED by 1000", "exit_code": "0:15", "start": "2026-11-27T12:00",
+        "end": "2026-11-27T12:01", "elapsed": "00:00:09",
+    }  # fmt: skip
+    assert tc.gather(ENV, Scripted(sacct="garbage\n\n|||\n"), None)[1] == []
+    pending_array = "205_[0-3%2]|cpu|ai-alpha|PENDING|0:0|Unknown|Unknown|00:00:00|0||/home/a|sweep"
+    odd = "x;rm|cpu|ai-alpha|PENDING|0:0|Unknown|Unknown|00:00:00|0||/home/a|odd"
+    context, jobs = tc.gather(ENV, Scripted(sacct=f"{pending_array}\n{odd}\n"), None)
+    assert [j["id"] for j in jobs] == ["205_[0-3%2]"]
+    Context.model_validate(context)
     Context.model_validate({"jobs": [{"id": "205_[0-3%2]"}, {"id": "7+1"}, {"id": "7.batch"}]})
 
 
+def test_at_most_the_newest_jobs_and_fields_within_the_services_bounds():
+    long = "n" * 300
+    rows = [f"{300 + i}|cpu|ai-alpha|COMPLETED|0:0|a|b|c|1|cpu=1|/h|{long}" for i in range(40)]
+    context, jobs = tc.gather(ENV, Scripted(sacct="\n".join(rows)), None)
+    assert len(jobs) == tc.MAX_JOBS and jobs[0]["id"] == "339" and jobs[-1]["id"] == "310"
+    assert len(context["jobs"][0]["name"]) == 200
+    Context.model_validate(context)
+
+
 def test_failed_jobs_and_the_latest_one():
-    jobs = tc.parse_sacct(SACCT)
-    assert [tc.failed(j) for j in jobs] == [False, True, True, False]
+    _, jobs = tc.gather(ENV, Scripted(sacct=SACCT), None)
+    assert [ended_badly(j["state"], j["exit_code"]) for j in jobs] == [False, True, True, False]
     assert tc.latest_failed(jobs, skip="104") == "103"
     assert tc.latest_failed(jobs, skip="103") == "102"
-    assert tc.failed({"state": "COMPLETED", "exit_code": "2:0"})
-    assert tc.failed({"state": "TIMEOUT", "exit_code": "0:0"})
+    assert tc.latest_failed(jobs[3:]) == ""  # only a clean COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("state", "exit_code", "attached"),
+    [
+        # live: waiting for its nodes, or held after a requeue; once taken for failed
+        ("CONFIGURING", "0:0", False),
+        ("REQUEUE_HOLD", "0:0", False),
+        ("PENDING", "0:0", False),
+        ("COMPLETED", "0:0", False),
+        ("FAILED", "1:0", True),
+        ("OUT_OF_MEMORY", "0:125", True),
+        ("TIMEOUT", "0:0", True),
+        ("NODE_FAIL", "0:0", True),
+        ("COMPLETED", "2:0", True),  # ended_badly: a non-zero exit code
+    ],
+)
+def test_only_a_job_that_ended_badly_is_attached_as_failed(state, exit_code, attached):
+    assert ended_badly(state, exit_code) is attached
+    line = f"105|cpu|ai-alpha|{state}|{exit_code}|a|b|c|1|cpu=1|/home/alice|job"
+    runner = Scripted(sacct=f"{ROWS[3]}\n{line}\n", scontrol="JobId=105 StdOut=/home/alice/105.out")
+    context, _ = tc.gather(ENV, runner, "auto", reader=lambda _: "the end")
+    if attached:
+        assert context["output_tail"]["job_id"] == "105"
+        assert runner.calls[1] == ["scontrol", "--oneliner", "show", "job", "105"]
+    else:
+        assert context["output_tail"] is None and len(runner.calls) == 1  # sacct only
 
 
 def test_the_context_carries_session_jobs_and_the_failed_jobs_output():
     runner = Scripted(sacct=SACCT, scontrol="JobId=103 StdOut=/home/alice/x-103.out StdErr=...")
     read = {"/home/alice/x-103.out": "step 1\nTraceback: CUDA out of memory"}
     context, jobs = tc.gather(ENV, runner, "auto", reader=read.get)
-    assert runner.calls[0] == tc.sacct_argv("alice")
+    assert runner.calls[0] == recent_jobs_argv("alice", "now-7days")
     assert runner.calls[1] == ["scontrol", "--oneliner", "show", "job", "103"]
     assert (context["project"], context["partition"], context["job_id"], context["node"]) == (
         "ai-alpha", "gpu", "104", "node1",
     )  # fmt: skip
     assert [j["id"] for j in context["jobs"]] == ["104", "103", "102", "101"]
     assert "workdir" not in context["jobs"][0]  # paths stay private unless output is attached
+    assert context["jobs"][1]["state"] == "CANCELLED by 1000"
     assert context["output_tail"]["job_id"] == "103"
     assert context["output_tail"]["text"].endswith("CUDA out of memory")
     assert context["versions"]["python"]
@@ -116,6 +169,13 @@ def test_accounting_down_is_a_problem_not_an_error():
     assert jobs == [] and context["jobs"] == []
     assert context["problems"][0].startswith("recent jobs unavailable: sacct")
     Context.model_validate(context)
+
+
+def test_a_user_name_sacct_must_not_get_is_a_problem_not_an_error():
+    context, jobs = tc.gather({**ENV, "JUPYTERHUB_USER": "alice,bob"}, Scripted(sacct=SACCT))
+    assert jobs == [] and context["problems"] == [
+        "recent jobs unavailable: not a user name: 'alice,bob'"
+    ]
 
 
 def test_outside_a_session_there_is_little_context():

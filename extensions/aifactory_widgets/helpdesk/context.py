@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from aifactory_hub.helpdesk.bodies import JOB_ID, MAX_TAIL
-from aifactory_widgets.jobs.commands import JobRunner, SlurmError, scontrol_job_argv
+from aifactory_hub.helpdesk.bodies import MAX_TAIL
+from aifactory_hub.slurm.jobs import (
+    job_stdout,
+    parse_recent_jobs,
+    recent_jobs_argv,
+    show_job_argv,
+)
+from aifactory_hub.slurm.states import ended_badly
+from aifactory_widgets.jobs.commands import JobRunner, SlurmError
 
 RECENT = "now-7days"
 MAX_JOBS = 30
@@ -29,50 +35,27 @@ PACKAGES = (
     "aifactory-hub", "torch", "numpy", "pandas", "dask", "distributed", "dask-jobqueue",
     "jupyterlab", "ipywidgets", "transformers", "datasets", "accelerate", "deepspeed",
 )  # fmt: skip
-# Fixed fields first, the free-text job name last (so a '|' in a name cannot shift a field).
-SACCT_FORMAT = "JobID,Partition,Account,State,ExitCode,Start,End,Elapsed,WorkDir,JobName"
-_FIXED = 9
-NOT_ENDED = frozenset({"RUNNING", "PENDING", "REQUEUED", "RESIZING", "SUSPENDED", "COMPLETING"})
-_STDOUT = re.compile(r"(?:^|\s)StdOut=(\S+)")
-_JOB_ID = re.compile(JOB_ID)
+# What a ticket carries of a job besides its id (helpdesk.bodies.JobRecord), each field cut to
+# the length the service takes.
+_RECORD = {"name": 200, "partition": 64, "account": 64, "state": 64, "exit_code": 16,
+           "start": 64, "end": 64, "elapsed": 64}  # fmt: skip
 
 
-def sacct_argv(user: str, since: str = RECENT) -> list[str]:
-    """The user's jobs since `since`, allocations only, newest last (sacct's order)."""
-    return ["sacct", "--noheader", "--parsable2", "--allocations", f"--user={user}",
-            f"--starttime={since}", f"--format={SACCT_FORMAT}"]  # fmt: skip
-
-
-def parse_sacct(text: str, limit: int = MAX_JOBS) -> list[dict[str, str]]:
-    """sacct's parsable lines as job records, newest first, at most `limit`."""
-    jobs = []
-    for line in text.splitlines():
-        parts = line.split("|")
-        if len(parts) <= _FIXED or not parts[0] or not _JOB_ID.match(parts[0]):
-            continue  # not a job line (or an id the service would refuse)
-        jid, part, account, state, exit_code, start, end, elapsed, workdir = parts[:_FIXED]
-        jobs.append(
-            {
-                "id": jid, "name": "|".join(parts[_FIXED:])[:200], "partition": part[:64],
-                "account": account[:64], "state": state[:64], "exit_code": exit_code[:16],
-                "start": start[:64], "end": end[:64], "elapsed": elapsed[:64],
-                "workdir": workdir,
-            }
-        )  # fmt: skip
-    return jobs[::-1][:limit]
-
-
-def failed(job: Mapping[str, str]) -> bool:
-    """Did the job end badly (FAILED, TIMEOUT, OUT_OF_MEMORY, CANCELLED, ... or exit != 0)?"""
-    state = (job.get("state") or "").split(" ")[0]
-    if state in NOT_ENDED:
-        return False
-    return state != "COMPLETED" or job.get("exit_code", "0:0") not in ("0:0", "")
+def job_record(job: Mapping[str, str]) -> dict[str, str]:
+    """What the ticket carries of one of `parse_recent_jobs`' jobs: no working directory (a path
+    stays private unless output is attached), the state as sacct printed it ("CANCELLED by
+    1000": staff read who cancelled it), every field within the service's bounds."""
+    fields = {**job, "state": job["state_text"]}
+    return {"id": job["id"], **{key: fields.get(key, "")[:most] for key, most in _RECORD.items()}}
 
 
 def latest_failed(jobs: Sequence[Mapping[str, str]], skip: str = "") -> str:
-    """The newest failed job's id (not `skip`, the session itself), or ''."""
-    return next((j["id"] for j in jobs if j["id"] != skip and failed(j)), "")
+    """The newest job that ended badly (`slurm.states.ended_badly`: not a live one, however
+    odd its state) but `skip` (the session itself), or ''."""
+    return next(
+        (j["id"] for j in jobs if j["id"] != skip and ended_badly(j["state"], j["exit_code"])),
+        "",
+    )
 
 
 def output_candidates(runner: JobRunner, job: Mapping[str, str], home: str) -> list[str]:
@@ -80,9 +63,9 @@ def output_candidates(runner: JobRunner, job: Mapping[str, str], home: str) -> l
     session log or sbatch's default file in the job's working directory."""
     paths = []
     try:
-        found = _STDOUT.search(runner.run(scontrol_job_argv(job["id"])))
+        found = job_stdout(runner.run(show_job_argv(job["id"])))
         if found:
-            paths.append(found.group(1))
+            paths.append(found)
     except (SlurmError, ValueError):
         pass  # long gone from slurmctld: guess from the usual places below
     paths.append(str(Path(home) / SESSION_LOGS / f"{job['id']}.log"))
@@ -129,15 +112,16 @@ def gather(
     jobs: list[dict[str, str]] = []
     if user:
         try:
-            jobs = parse_sacct(runner.run(sacct_argv(user)))
-        except SlurmError as exc:
+            # newest first, as the widget offers them and the ticket lists them
+            jobs = parse_recent_jobs(runner.run(recent_jobs_argv(user, RECENT)))[::-1][:MAX_JOBS]
+        except (SlurmError, ValueError) as exc:  # ValueError: a user name sacct must not get
             problems.append(f"recent jobs unavailable: {str(exc)[:400]}")
     context: dict[str, Any] = {
         "project": environ.get("SLURM_JOB_ACCOUNT", ""),
         "partition": environ.get("SLURM_JOB_PARTITION", ""),
         "job_id": session,
         "node": environ.get("SLURMD_NODENAME", "")[:64],
-        "jobs": [{k: v for k, v in j.items() if k != "workdir"} for j in jobs],
+        "jobs": [job_record(j) for j in jobs],
         "output_tail": None,
         "versions": versions(),
         "problems": problems,

@@ -16,25 +16,10 @@ from pathlib import Path
 
 import ipywidgets as w
 
-from aifactory_widgets.jobs.commands import (
-    JobRunner,
-    SlurmError,
-    SlurmRunner,
-    cancel,
-    sacct_argv,
-    scontrol_job_argv,
-    squeue_argv,
-)
+from aifactory_hub.slurm import jobs
+from aifactory_widgets.jobs.commands import JobRunner, SlurmError, SlurmRunner, cancel
 from aifactory_widgets.jobs.limits import session_place
-from aifactory_widgets.jobs.status import (
-    JobRow,
-    merge,
-    output_candidates,
-    parse_sacct,
-    parse_squeue,
-    stdout_of,
-    tail,
-)
+from aifactory_widgets.jobs.status import JobRow, merge, output_candidates, tail
 from aifactory_widgets.ui.confirm import ConfirmRow
 from aifactory_widgets.ui.refresh import BrowserRefresh, start_soon
 from aifactory_widgets.ui.tables import cell
@@ -83,8 +68,10 @@ class JobMonitor(BrowserRefresh, w.VBox):
     def refresh(self) -> list[JobRow]:
         """One squeue and one sacct for all of the user's jobs."""
         try:
-            live = parse_squeue(self.runner.run(squeue_argv(self.place.user)))
-            recent = parse_sacct(self.runner.run(sacct_argv(self.place.user, self.since)))
+            # squeue's unreadable lines are left out: the monitor shows what it can read.
+            live, _ = jobs.parse_queue(self.runner.run(jobs.user_queue_argv(self.place.user)))
+            recent_argv = jobs.recent_jobs_argv(self.place.user, self.since)
+            recent = jobs.parse_recent_jobs(self.runner.run(recent_argv))
         except SlurmError as exc:
             self.status.value = f"Could not ask Slurm: {exc}"
             return self.rows
@@ -119,7 +106,7 @@ class JobMonitor(BrowserRefresh, w.VBox):
         """Where the job writes: Slurm's StdOut= for a live job, else the launchers' places."""
         if row.live:
             try:
-                path = stdout_of(self.runner.run(scontrol_job_argv(row.id)))
+                path = jobs.job_stdout(self.runner.run(jobs.show_job_argv(row.id)))
             except (SlurmError, ValueError):
                 path = ""
             if path:

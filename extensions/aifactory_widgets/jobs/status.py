@@ -1,4 +1,6 @@
-"""The job monitor's facts, from squeue (live) and sacct (recent): pure parsing and arithmetic.
+"""The job monitor's facts, from squeue (live) and sacct (recent): pure arithmetic over what
+`aifactory_hub.slurm.jobs` parsed (`parse_queue`, `parse_recent_jobs`); whether a job is live
+is `slurm.states`'.
 
 Cost so far is in the project's units: a job holding GPUs burns GPU-hours (GPUs x hours),
 any other job CPU-hours (CPUs x hours), from accounting's AllocTRES and ElapsedRaw, the same
@@ -8,15 +10,15 @@ figures Slurm charges against the project's GrpTRESMins.
 from __future__ import annotations
 
 import glob
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from aifactory_hub.service.cluster import QueueJob, parse_queue
-from aifactory_widgets.jobs.commands import JOB_DIR, SACCT_FIELDS
+from aifactory_hub.slurm.jobs import QueueJob
+from aifactory_hub.slurm.states import is_live
+from aifactory_hub.slurm.tres import tres_counts
+from aifactory_widgets.jobs.commands import JOB_DIR
 from aifactory_widgets.ui.format import elapsed_text
 
-LIVE_STATES = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED"}
 TAIL_BYTES = 16_384
 
 
@@ -34,41 +36,17 @@ class JobRow:
 
     @property
     def live(self) -> bool:
-        return self.state in LIVE_STATES
-
-
-def parse_squeue(text: str) -> list[QueueJob]:
-    return parse_queue(text)[0]
-
-
-def parse_sacct(text: str) -> list[dict[str, str]]:
-    """sacct --parsable2 lines; a job name holding '|' swallows the surplus fields."""
-    rows = []
-    for line in text.splitlines():
-        parts = line.split("|")
-        extra = len(parts) - len(SACCT_FIELDS)
-        if not line or extra < 0:
-            continue
-        parts[1 : 2 + extra] = ["|".join(parts[1 : 2 + extra])]
-        row = dict(zip(SACCT_FIELDS, parts, strict=True))
-        row["state"] = row["state"].split()[0] if row["state"] else ""  # "CANCELLED by 1002"
-        rows.append(row)
-    return rows
-
-
-def parse_tres(text: str) -> dict[str, str]:
-    """'billing=2,cpu=2,gres/gpu=1,mem=4G,node=1' -> {'cpu': '2', 'gres/gpu': '1', ...}."""
-    return dict(item.split("=", 1) for item in text.split(",") if "=" in item)
+        """Slurm still holds the job (pending or running): it may be cancelled."""
+        return is_live(self.state)
 
 
 def cost_so_far(tres: str, elapsed_s: int) -> tuple[float, str]:
     """(amount, unit): GPU-hours for a job holding GPUs, else CPU-hours."""
-    alloc = parse_tres(tres)
+    cpus, gpus = tres_counts(tres)
     hours = max(elapsed_s, 0) / 3600
-    gpus = _number(alloc.get("gres/gpu", "0"))
     if gpus:
         return gpus * hours, "GPU-h"
-    return _number(alloc.get("cpu", "0")) * hours, "CPU-h"
+    return cpus * hours, "CPU-h"
 
 
 def cost_text(tres: str, elapsed_s: int) -> str:
@@ -78,20 +56,14 @@ def cost_text(tres: str, elapsed_s: int) -> str:
     return f"{amount:.3f} {unit}"
 
 
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return 0.0
-
-
 FINISHED_SHOWN = 25  # a sweep makes hundreds of jobs a day: a row of widgets each is too many
 
 
 def merge(
     live: list[QueueJob], recent: list[dict[str, str]], finished: int = FINISHED_SHOWN
 ) -> list[JobRow]:
-    """Live jobs first (squeue's word on state), then the newest `finished` ones (sacct's)."""
+    """Live jobs first (squeue's word on state: `parse_queue`), then the newest `finished`
+    ones (sacct's: `parse_recent_jobs`)."""
     acct = {r["id"]: r for r in recent}
     rows = []
     for q in live:
@@ -112,7 +84,7 @@ def merge(
             )
         )
     shown = {q.id for q in live}
-    done = [a for a in recent if a["id"] not in shown and a["state"] not in LIVE_STATES]
+    done = [a for a in recent if a["id"] not in shown and not is_live(a["state"])]
     for a in sorted(done, key=_newest_first)[:finished]:
         rows.append(
             JobRow(
@@ -139,15 +111,6 @@ def _newest_first(row: dict[str, str]) -> tuple[int, int]:
     """Job ids grow with submission; an array's tasks ('12_3') follow their order."""
     head, _, task = row["id"].partition("_")
     return (-int(head) if head.isdigit() else 0, int(task) if task.isdigit() else 0)
-
-
-_STDOUT = re.compile(r"(?:^| )StdOut=(\S+)")
-
-
-def stdout_of(scontrol_line: str) -> str:
-    """The StdOut= path of a `scontrol --oneliner show job` line ('' if absent)."""
-    match = _STDOUT.search(scontrol_line)
-    return match.group(1) if match else ""
 
 
 def output_candidates(home: str, job_id: str) -> list[Path]:
