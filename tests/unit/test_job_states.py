@@ -115,8 +115,8 @@ def test_the_queue_lists_every_live_state_squeue_prints():
 
 
 def test_the_sets_that_drifted_are_each_inside_the_table():
-    """The copies this table replaced (or will, in the widgets) agreed with it where they
-    overlapped; they differed only in what each left out."""
+    """The four copies this table replaced (collector, poller, job monitor, ticket context)
+    agreed with it where they overlapped; they differed only in what each left out."""
     collector_terminal = {
         "BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL",
         "OUT_OF_MEMORY", "PREEMPTED", "REVOKED", "TIMEOUT",
