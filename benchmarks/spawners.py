@@ -54,12 +54,12 @@ NOT_THE_HUB = ("REQUEST_STATS_INFO", "MESSAGE_NODE_REGISTRATION_STATUS", "REQUES
 
 
 def bench_site_text(poll: float) -> str:
-    """The demo site plus 40 bench users in one project, on a node big enough for them."""
+    """The demo site plus 40 bench users in one project, on nodes big enough for them."""
     text = demo_site_on_port(PORT, STATE / "hub")
     text = re.sub(r"poll_interval_s = [0-9.]+", f"poll_interval_s = {poll}", text)
-    # 40 one-CPU sessions need more than the demo node's 32 CPUs.
-    text = text.replace("[node]\ncpus = 32", "[node]\ncpus = 64")
+    # 40 one-CPU sessions (and the demo's default memory each) on the two cpu nodes.
     text = text.replace("cpus_per_node = 32", "cpus_per_node = 64")
+    text = text.replace("memory_gb_per_node = 64", "memory_gb_per_node = 128")
     text += '\n[[projects]]\naccount = "bench"\ntitle = "Spawner benchmark"\npi = "bench01"\n'
     text += f'members = {json.dumps(USERS)}\npartitions = ["cpu"]\n'
     for user in USERS:

@@ -371,8 +371,9 @@ def _elapsed_s(job: str) -> int:
 
 
 def _node_down(job: str, node: str) -> None:
-    others = [j for j in sh("squeue", "-h", "-t", "R", "-o", "%i").split() if j != job]
-    assert not others, f"other jobs run on the only node; not downing it under them: {others}"
+    on_node = sh("squeue", "-h", "-t", "R", "-w", node, "-o", "%i").split()
+    others = [j for j in on_node if j != job]
+    assert not others, f"other jobs run on node {node}; not downing it under them: {others}"
     sh("scontrol", "update", f"NodeName={node}", "State=DOWN", "Reason=aifactory-fault-test")
 
 

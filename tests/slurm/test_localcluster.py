@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grp
+import socket
 import stat
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from aifactory_hub import slurm
 from aifactory_hub.ops import localcluster
 from aifactory_hub.ops.accounts import apply_site, memberships, plan, read_passwords, wanted
+from aifactory_hub.ops.localcluster import daemons as d
 from aifactory_hub.ops.localcluster.conf import DEFAULT_PATHS
 from aifactory_hub.slurm import RunAs, SlurmError
 from aifactory_hub.slurm.sacctmgr import read_state, wanted_associations
@@ -44,17 +46,49 @@ def wait_for_job(job_id: int, timeout: float = 60) -> dict[str, str]:
         time.sleep(0.5)
 
 
-def test_status_says_every_daemon_is_up(local_cluster):
+NODES = ["cpu1", "cpu2", "gpu1", "gpu2"]
+
+
+def test_status_says_every_daemon_and_node_is_up(local_cluster):
     states = localcluster.status(local_cluster)
-    assert [s.name for s in states] == ["munged", "mariadb", "slurmdbd", "slurmctld", "slurmd"]
+    assert [s.name for s in states] == [
+        "munged", "mariadb", "slurmdbd", "slurmctld", *(f"slurmd {n}" for n in NODES)
+    ]  # fmt: skip
     assert all(s.up for s in states), "\n".join(s.line() for s in states)
 
 
-def test_sinfo_shows_both_partitions_on_the_one_node(local_cluster):
-    out = slurm.run(["sinfo", "-h", "-o", "%P|%a|%l|%D"]).stdout.split()
-    assert sorted(out) == ["cpu*|up|12:00:00|1", "gpu|up|4:00:00|1"]
-    node = slurm.run(["scontrol", "-o", "show", "node", localcluster.short_hostname()]).stdout
-    assert "Gres=gpu:sim:4" in node and "CPUTot=32" in node and "RealMemory=65536" in node
+def test_sinfo_shows_two_nodes_of_their_own_in_each_partition(local_cluster):
+    out = slurm.run(["sinfo", "-h", "-o", "%P|%a|%l|%D|%N"]).stdout.split()
+    assert sorted(out) == ["cpu*|up|12:00:00|2|cpu[1-2]", "gpu|up|4:00:00|2|gpu[1-2]"]
+    for name in NODES:
+        node = slurm.run(["scontrol", "-o", "show", "node", name]).stdout
+        assert "CPUTot=32" in node and "RealMemory=65536" in node
+        assert ("Gres=gpu:sim:4" in node) == name.startswith("gpu")
+        # every node's name leads to an address of its own (the hub and jobs use it)
+        assert socket.gethostbyname(name) == f"127.0.1.{NODES.index(name) + 1}"
+
+
+def test_a_job_step_runs_on_two_nodes_at_once(local_cluster, demo_accounts):
+    out = slurm.run(
+        ["srun", "-N2", "-n2", "--account=ai-alpha", "--partition=cpu", "--time=2",
+         "bash", "-c", 'echo "$SLURM_PROCID $SLURMD_NODENAME"'],
+        run_as=slurm.RunAs.lookup("alice"), timeout=120,
+    ).stdout  # fmt: skip
+    assert sorted(out.split("\n")[:2]) == ["0 cpu1", "1 cpu2"], out
+
+
+def test_status_names_a_node_whose_slurmd_is_down(local_cluster):
+    daemon = d.slurmd("cpu2")
+    pid = d.running_pid(daemon, localcluster.DEFAULT_PATHS)
+    assert pid is not None
+    try:
+        d.terminate(daemon, pid, localcluster.DEFAULT_PATHS)
+        (line,) = [s for s in localcluster.status(local_cluster) if s.name == "slurmd cpu2"]
+        assert not line.up and "not running" in line.detail
+        assert all(s.up for s in localcluster.status(local_cluster) if s.name != line.name)
+    finally:
+        localcluster.start(local_cluster)  # idempotent: starts only what is missing
+    assert all(s.up for s in localcluster.status(local_cluster))
 
 
 def test_sacctmgr_shows_the_demo_associations(local_cluster, demo_accounts):
@@ -99,7 +133,7 @@ def test_a_member_can_submit_and_the_job_completes(local_cluster, demo_accounts)
     fields, output = run_job("alice", "--account=ai-alpha", "--partition=cpu", "--wrap", "hostname")
     assert fields["JobState"] == "COMPLETED", fields
     assert fields["UserId"].startswith("alice(") and fields["Account"] == "ai-alpha"
-    assert output == localcluster.short_hostname()
+    assert output == localcluster.short_hostname()  # one machine: every node's host
 
 
 def test_a_gpu_job_gets_a_simulated_gpu(local_cluster, demo_accounts):

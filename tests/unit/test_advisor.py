@@ -117,7 +117,7 @@ def test_a_run_bigger_than_the_partition_does_not_fit(demo):
     run = adv.TrainingRun(parameters=70e9, tokens=1.4e12)
     (option,) = plan.options(run, partitions, specs)
     assert not option.fits and option.min_gpus > 4
-    assert "the partition has 4" in option.why_not
+    assert "the partition has 8" in option.why_not
     assert plan.recommend([option]) is None
     unknown = plan.option(run, partitions[0], None)
     assert "no specs" in unknown.why_not

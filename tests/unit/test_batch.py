@@ -84,3 +84,14 @@ def test_a_spawn_marks_its_job_so_a_timed_out_sbatch_can_be_swept(demo_site):
     assert named_jobs_argv("alice", JOB_NAME)[-2:] == [f"--name={JOB_NAME}", "--format=%i|%k"]
     with pytest.raises(ValueError, match="user name"):
         named_jobs_argv("alice --all", JOB_NAME)
+
+
+def test_a_session_listens_on_its_nodes_address_when_the_site_says_so(demo_site):
+    req = validate_options({}, site=demo_site, projects=demo_site.projects_of("alice"))
+    ctx = ScriptContext("/home/alice", "/v/bin", ["jupyterhub-singleuser"], listen_on_node=True)
+    lines = render_session_script(req, ctx).splitlines()
+    line = 'export JUPYTERHUB_SERVICE_URL="http://${SLURMD_NODENAME}:0${JUPYTERHUB_SERVICE_PREFIX}"'
+    # set from Slurm's and the hub's variables only, just before the server starts
+    assert lines[lines.index(line) + 1].startswith("exec ")
+    fixed = ScriptContext("/home/alice", "/v/bin", ["jupyterhub-singleuser"])
+    assert "JUPYTERHUB_SERVICE_URL" not in render_session_script(req, fixed)

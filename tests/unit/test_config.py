@@ -14,7 +14,7 @@ def test_hub_config_from_demo_site(demo_site):
     assert c.JupyterHub.cleanup_servers is False
     assert c.ConfigurableHTTPProxy.command == ["/p/chp"]
     assert c.FactorySpawner.site_file == "/s.toml"
-    assert c.FactorySpawner.connect_ip == "127.0.0.1"
+    assert c.FactorySpawner.connect_ip == ""  # the node name
     assert c.Authenticator.admin_users == {"ada"}
 
 

@@ -40,7 +40,7 @@ def test_a_request_within_limits_passes_and_gets_the_gpu_type(bob):
     [
         ({"account": "ai-gamma"}, "project", "not a member of ai-gamma"),
         ({"account": "ai-beta", "partition": "gpu"}, "partition", "ai-beta may not use gpu"),
-        ({"nodes": 2}, "nodes", "outside partition cpu's nodes"),
+        ({"nodes": 3}, "nodes", "outside partition cpu's nodes"),
         ({"tasks_per_node": 4, "cpus_per_task": 3}, "cpus_per_task", "12 CPUs per node"),
         ({"memory_gb": 17}, "memory_gb", "17 is outside partition cpu's GB \\(1 to 16\\)"),
         ({"gpus_per_node": 1}, "gpus_per_node", "outside partition cpu's GPUs"),

@@ -11,8 +11,10 @@ from aifactory_hub.ops.localcluster.conf import (
     Paths,
     db_password_from,
     fake_gpu_devices,
+    local_nodes,
     max_time_minutes,
     render_gres_conf,
+    render_hosts,
     render_slurm_conf,
     render_slurmdbd_conf,
 )
@@ -32,11 +34,6 @@ SITE = """
 name = "test"
 cluster = "aifactory"
 local_cluster = true
-[node]
-cpus = 32
-memory_gb = 64
-gpus = 4
-gpu_type = "sim"
 [defaults]
 cpus = 1
 memory_gb = 2
@@ -45,6 +42,7 @@ walltime_hours = 1
 name = "cpu"
 description = "General CPU nodes"
 default = true
+nodes = 2
 cpus_per_node = 32
 memory_gb_per_node = 64
 max_walltime_hours = 12
@@ -53,6 +51,7 @@ max_memory_gb = 16
 [[partitions]]
 name = "gpu"
 description = "GPU nodes for training\\n(simulated)"
+nodes = 2
 cpus_per_node = 32
 memory_gb_per_node = 64
 gpu_type = "sim"
@@ -72,7 +71,7 @@ def site() -> Site:
 
 @pytest.fixture(scope="module")
 def slurm_conf(site: Site) -> list[str]:
-    return render_slurm_conf(site, "node1", PATHS).splitlines()
+    return render_slurm_conf(site, "vm", PATHS).splitlines()
 
 
 def settings(lines: list[str]) -> dict[str, str]:
@@ -89,16 +88,16 @@ def test_slurm_conf_starts_with_the_managed_header_and_says_gpus_are_simulated(s
 
 EXPECTED_SETTINGS = {
     "ClusterName": "aifactory",
-    "SlurmctldHost": "node1(127.0.0.1)",
+    "SlurmctldHost": "vm(127.0.0.1)",
     "SlurmUser": "slurm",
     "AuthType": "auth/munge",
     "CommunicationParameters": "NoCtldInAddrAny,NoInAddrAny",
     "StateSaveLocation": "/var/lib/aifactory/slurm/ctld",
-    "SlurmdSpoolDir": "/var/lib/aifactory/slurm/slurmd",
+    "SlurmdSpoolDir": "/var/lib/aifactory/slurm/slurmd/%n",
     "SlurmctldPidFile": "/run/aifactory/slurmctld/slurmctld.pid",
-    "SlurmdPidFile": "/run/aifactory/slurmd/slurmd.pid",
+    "SlurmdPidFile": "/run/aifactory/slurmd/slurmd-%n.pid",
     "SlurmctldLogFile": "/var/log/aifactory/slurm/slurmctld.log",
-    "SlurmdLogFile": "/var/log/aifactory/slurm/slurmd.log",
+    "SlurmdLogFile": "/var/log/aifactory/slurm/slurmd-%n.log",
     "ProctrackType": "proctrack/linuxproc",
     "TaskPlugin": "task/none",
     "SelectType": "select/cons_tres",
@@ -141,18 +140,25 @@ def test_job_scripts_and_environments_are_not_stored(slurm_conf):
     assert "#AccountingStoreFlags=" in slurm_conf
 
 
-def test_the_one_node_has_the_site_node_resources_and_simulated_gpus(slurm_conf):
+def test_each_partition_has_nodes_of_its_own_each_with_its_address_and_port(slurm_conf):
     nodes = [line for line in slurm_conf if line.startswith("NodeName=")]
     assert nodes == [
-        "NodeName=node1 NodeAddr=127.0.0.1 CPUs=32 RealMemory=65536 Gres=gpu:sim:4 State=UNKNOWN"
+        "NodeName=cpu1 NodeHostname=vm NodeAddr=127.0.0.1 Port=17001 CPUs=32 RealMemory=65536"
+        " State=UNKNOWN",
+        "NodeName=cpu2 NodeHostname=vm NodeAddr=127.0.0.1 Port=17002 CPUs=32 RealMemory=65536"
+        " State=UNKNOWN",
+        "NodeName=gpu1 NodeHostname=vm NodeAddr=127.0.0.1 Port=17003 CPUs=32 RealMemory=65536"
+        " Gres=gpu:sim:4 State=UNKNOWN",
+        "NodeName=gpu2 NodeHostname=vm NodeAddr=127.0.0.1 Port=17004 CPUs=32 RealMemory=65536"
+        " Gres=gpu:sim:4 State=UNKNOWN",
     ]
 
 
-def test_partitions_share_the_node_with_max_time_in_minutes_and_one_default(slurm_conf):
+def test_partitions_are_disjoint_with_max_time_in_minutes_and_one_default(slurm_conf):
     parts = [line for line in slurm_conf if line.startswith("PartitionName=")]
     assert parts == [
-        "PartitionName=cpu Nodes=node1 Default=YES MaxTime=720 State=UP",
-        "PartitionName=gpu Nodes=node1 Default=NO MaxTime=240 State=UP",
+        "PartitionName=cpu Nodes=cpu1,cpu2 Default=YES MaxTime=720 State=UP",
+        "PartitionName=gpu Nodes=gpu1,gpu2 Default=NO MaxTime=240 State=UP",
     ]
     # Each partition is preceded by its description as a comment.
     gpu = slurm_conf.index(parts[1])
@@ -160,21 +166,48 @@ def test_partitions_share_the_node_with_max_time_in_minutes_and_one_default(slur
     assert slurm_conf[gpu - 1] == "# gpu: GPU nodes for training (simulated)"
 
 
+def test_node_names_addresses_and_ports_are_unique(site):
+    bigger = [p.model_copy(update={"nodes": 8}) for p in site.partitions]
+    nodes = local_nodes(site.model_copy(update={"partitions": bigger}))
+    assert len(nodes) == 16
+    for attribute in ("name", "address", "port"):
+        assert len({getattr(n, attribute) for n in nodes}) == 16
+    assert all(n.address.startswith("127.0.1.") for n in nodes)  # loopback only
+
+
+def test_the_local_cluster_refuses_more_nodes_than_it_runs():
+    with pytest.raises(ValueError, match="at most 8 nodes per partition"):
+        parse_site(SITE.replace("nodes = 2", "nodes = 9", 1))
+
+
 def test_without_a_default_partition_the_first_one_is_default(site):
     parts = [p.model_copy(update={"default": False}) for p in site.partitions]
     other = site.model_copy(update={"partitions": parts})
     lines = render_slurm_conf(other, "n", PATHS).splitlines()
-    assert "PartitionName=cpu Nodes=n Default=YES MaxTime=720 State=UP" in lines
-    assert "PartitionName=gpu Nodes=n Default=NO MaxTime=240 State=UP" in lines
+    assert "PartitionName=cpu Nodes=cpu1,cpu2 Default=YES MaxTime=720 State=UP" in lines
+    assert "PartitionName=gpu Nodes=gpu1,gpu2 Default=NO MaxTime=240 State=UP" in lines
 
 
-def test_a_node_without_gpus_has_no_gres_and_an_empty_gres_conf(site):
-    other = site.model_copy(update={"node": site.node.model_copy(update={"gpus": 0})})
-    node = next(x for x in render_slurm_conf(other, "n", PATHS).splitlines() if "NodeName" in x)
-    assert "Gres=" not in node
-    gres = render_gres_conf(other, "n", PATHS).splitlines()
+def test_nodes_without_gpus_have_no_gres_and_an_empty_gres_conf(site):
+    parts = [p.model_copy(update={"gpus_per_node": 0}) for p in site.partitions]
+    other = site.model_copy(update={"partitions": parts})
+    nodes = [x for x in render_slurm_conf(other, "n", PATHS).splitlines() if "NodeName" in x]
+    assert len(nodes) == 4 and not any("Gres=" in node for node in nodes)
+    gres = render_gres_conf(other, PATHS).splitlines()
     assert [line for line in gres if line.startswith("NodeName")] == []
-    assert fake_gpu_devices(other, PATHS) == []
+    assert fake_gpu_devices(other, PATHS) == {}
+
+
+def test_hosts_names_every_node_and_replaces_only_its_own_block(site):
+    before = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
+    once = render_hosts(site, before)
+    assert once.startswith(before)
+    assert "127.0.1.1\tcpu1\n127.0.1.2\tcpu2\n127.0.1.3\tgpu1\n127.0.1.4\tgpu2\n" in once
+    assert render_hosts(site, once) == once  # idempotent
+    one = [p.model_copy(update={"nodes": 1}) for p in site.partitions]
+    smaller = render_hosts(site.model_copy(update={"partitions": one}), once + "10.0.0.9\tnas\n")
+    assert "cpu2" not in smaller and "127.0.1.2\tgpu1" in smaller
+    assert smaller.startswith(before) and "10.0.0.9\tnas" in smaller
 
 
 @pytest.mark.parametrize(
@@ -184,15 +217,19 @@ def test_max_time_is_whole_minutes_rounded_up(hours, minutes):
     assert max_time_minutes(hours) == minutes
 
 
-def test_gres_conf_has_one_fake_device_per_gpu(site):
-    lines = render_gres_conf(site, "node1", PATHS).splitlines()
+def test_gres_conf_has_one_fake_device_per_gpu_of_each_gpu_node(site):
+    lines = render_gres_conf(site, PATHS).splitlines()
     assert lines[0] == HEADER
     assert "AutoDetect=off" in lines
     dev = "/var/lib/aifactory/slurm/fake-gpu"
     assert [line for line in lines if line.startswith("NodeName")] == [
-        f"NodeName=node1 Name=gpu Type=sim File={dev}/gpu{i}" for i in range(4)
+        f"NodeName={node} Name=gpu Type=sim File={dev}/{node}-{i}"
+        for node in ("gpu1", "gpu2")
+        for i in range(4)
     ]
-    assert fake_gpu_devices(site, PATHS) == [Path(f"{dev}/gpu{i}") for i in range(4)]
+    assert fake_gpu_devices(site, PATHS) == {
+        node: [Path(f"{dev}/{node}-{i}") for i in range(4)] for node in ("gpu1", "gpu2")
+    }
 
 
 def test_slurmdbd_conf(site):
@@ -228,7 +265,7 @@ def test_the_database_password_is_read_back_from_slurmdbd_conf(site):
 def test_rendering_is_deterministic(site):
     # start() compares the rendered text with the file to decide whether to restart.
     assert render_slurm_conf(site, "a", PATHS) == render_slurm_conf(site, "a", PATHS)
-    assert render_gres_conf(site, "a", PATHS) == render_gres_conf(site, "a", PATHS)
+    assert render_gres_conf(site, PATHS) == render_gres_conf(site, PATHS)
 
 
 def test_pid_and_log_locations():

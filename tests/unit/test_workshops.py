@@ -81,7 +81,7 @@ def test_the_site_must_host_it():
     assert plan.check_against_site(SITE, body()) == ("", "")
     assert plan.check_against_site(SITE, body(partition="nope"))[0] == "partition"
     assert plan.check_against_site(SITE, body(cpus=9))[0] == "cpus"
-    assert plan.check_against_site(SITE, body(participants=40))[0] == "participants"
+    assert plan.check_against_site(SITE, body(participants=70))[0] == "participants"
     assert plan.check_against_site(SITE, body(partition="gpu"))[0] == "gpus"  # min 1 GPU there
     assert plan.check_against_site(SITE, body(materials="no-such-folder"))[0] == "materials"
 

@@ -31,6 +31,9 @@ class ScriptContext:
     # Marks the one job this spawn submits (its Slurm comment), so a job queued by an sbatch
     # that timed out can still be found and cancelled: see FactorySpawner._sweep_orphan.
     spawn_id: str = ""
+    # The server listens on its node's own address (the site's hub.session_ip is empty): the
+    # node is only known once the job runs, so the script says it, from Slurm's environment.
+    listen_on_node: bool = False
 
 
 def render_session_script(request: SessionRequest, ctx: ScriptContext) -> str:
@@ -67,12 +70,25 @@ def render_session_script(request: SessionRequest, ctx: ScriptContext) -> str:
         "set -eu",
         "# sudo and slurmd reset PATH: put the session environment first ourselves.",
         f"export PATH={shlex.quote(ctx.venv_bin)}:$PATH",
-        'echo "aifactory: session job $SLURM_JOB_ID on $(hostname) for account $SLURM_JOB_ACCOUNT"',
+        'echo "aifactory: session job $SLURM_JOB_ID on $SLURMD_NODENAME, $SLURM_JOB_ACCOUNT"',
         *materials_lines(request),
+        *listen_lines(ctx),
         "exec " + " ".join(shlex.quote(part) for part in ctx.command),
         "",
     ]
     return "\n".join(lines)
+
+
+def listen_lines(ctx: ScriptContext) -> list[str]:
+    """Point JupyterLab at the node's own address: the hub then reaches the session by its
+    node's name (batchspawner's wrapper fills in the port). Only Slurm's and the hub's
+    variables are used: SLURMD_NODENAME and the server's URL prefix."""
+    if not ctx.listen_on_node:
+        return []
+    return [
+        "# Listen on this node's own address; the hub reaches the session by the node's name.",
+        'export JUPYTERHUB_SERVICE_URL="http://${SLURMD_NODENAME}:0${JUPYTERHUB_SERVICE_PREFIX}"',
+    ]
 
 
 def materials_lines(request: SessionRequest) -> list[str]:

@@ -220,6 +220,7 @@ class FactorySpawner(batchspawner.SlurmSpawner):
             venv_bin=f"{self.session_venv}/bin",
             command=command,
             spawn_id=secrets.token_hex(8),
+            listen_on_node=not self.site.hub.session_ip,
         )
 
     def _prepare_log_dir(self, run_as: slurm.RunAs) -> None:

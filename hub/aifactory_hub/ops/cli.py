@@ -169,7 +169,7 @@ def cmd_status(args: argparse.Namespace, site: Site) -> int:
     answers = hub_answers(site)
     state = "up" if answers else "down"
     why = "" if answers else (" (process running but not answering)" if pid else " (not running)")
-    print(f"jupyterhub  {state}{why} {site.hub.bind_url}")
+    print(f"jupyterhub   {state}{why} {site.hub.bind_url}")
     return 1 if down or not answers else 0
 
 

@@ -18,6 +18,7 @@ from aifactory_hub.policy.settings import AccessSettings
 from aifactory_hub.site.names import SlurmName, Username
 
 SITE_ENV = "AIFACTORY_SITE"
+MAX_LOCAL_NODES = 8  # per partition: the local cluster runs a slurmd for each
 FACTORY_GROUP = "aifactory"  # the POSIX group of every account the factory makes
 DEMO_SITE = Path(__file__).parents[1] / "sites" / "local.toml"
 
@@ -73,8 +74,9 @@ class HubSettings(_Strict):
         "made mode 0700 at start",
     )
     session_ip: str = Field(
-        "0.0.0.0",  # noqa: S104 - real sites: sessions must be reachable from the hub
-        description="address the session's server listens on inside the job",
+        "",
+        description="address the session's server listens on inside the job; empty: the "
+        "address its node's name resolves to (each session on its own node's address)",
     )
     connect_ip: str = Field(
         "", description="address the hub uses to reach a session; empty: the job's node name"
@@ -206,7 +208,11 @@ class Partition(_Strict):
         False, description="the spawn form's first choice (at most one; none: the first listed)"
     )
     nodes: int = Field(
-        1, ge=1, description="nodes in the partition; a workshop must fit in nodes x cpus_per_node"
+        1,
+        ge=1,
+        description="nodes in the partition; a workshop must fit in nodes x cpus_per_node. The "
+        "local cluster makes this many nodes of its own for the partition (at most 8), named "
+        "after it (cpu1, cpu2, ...)",
     )
     cpus_per_node: int = Field(ge=1, description="CPUs of one node")
     memory_gb_per_node: int = Field(ge=1, description="memory of one node, GB")
@@ -327,19 +333,6 @@ class DemoUser(_Strict):
     organisation: str = Field("", max_length=200, description="for conflict-of-interest checks")
 
 
-class LocalNode(_Strict):
-    """The single simulated node of the local factory (GPUs are fake GRES devices)."""
-
-    cpus: int = Field(
-        32, ge=1, le=1024, description="CPUs the node declares to Slurm (may exceed the machine's)"
-    )
-    memory_gb: int = Field(
-        64, ge=1, description="GB the node declares to Slurm (may exceed the machine's)"
-    )
-    gpus: int = Field(4, ge=0, le=16, description="simulated GPUs: GRES backed by fake devices")
-    gpu_type: str = Field("sim", pattern=r"^[a-z0-9_]{1,32}$", description="their GRES type")
-
-
 class GpuType(_Strict):
     """What one GPU model can do: the advisor sizes training runs with it, the guides quote it.
 
@@ -388,9 +381,6 @@ class Site(_Strict):
         "rates of charged access",
     )
     auth: AuthSettings = Field(AuthSettings(), description="how users log in")
-    node: LocalNode = Field(
-        LocalNode(), description="the local cluster's one node (local_cluster = true only)"
-    )
     defaults: SessionDefaults = Field(
         SessionDefaults(), description="the session the spawn form offers first"
     )
@@ -439,6 +429,13 @@ class Site(_Strict):
         for part in self.partitions:
             if self.defaults.walltime_hours > part.max_walltime_hours:
                 raise ValueError(f"defaults.walltime_hours exceeds partition {part.name}'s max")
+            if self.site.local_cluster and part.nodes > MAX_LOCAL_NODES:
+                raise ValueError(
+                    f"partition {part.name}: the local cluster makes at most "
+                    f"{MAX_LOCAL_NODES} nodes per partition"
+                )
+            if self.site.local_cluster and len(part.name) + len(str(part.nodes)) > 32:
+                raise ValueError(f"partition {part.name}: too long a name for its nodes' names")
         return self
 
     def partition(self, name: str) -> Partition:

@@ -1,8 +1,9 @@
-"""The local "supercomputer": a single-node Slurm 22.05 cluster on this machine.
+"""The local "supercomputer": a Slurm 22.05 cluster of several nodes on this machine.
 
-`start` brings up munge, MariaDB, slurmdbd, slurmctld and slurmd in that order (each waits
+`start` brings up munge, MariaDB, slurmdbd, slurmctld and then one slurmd per node (each waits
 until the previous one answers), `stop` takes down exactly what `start` started, `status`
-says which daemon is up or down and why. All three are idempotent.
+says which daemon or node is up or down and why. All three are idempotent. How the nodes are
+laid out (names, addresses, ports) is `conf.local_nodes`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from aifactory_hub.ops.localcluster.conf import (
     Paths,
     db_password_from,
     fake_gpu_devices,
+    local_nodes,
     render_gres_conf,
+    render_hosts,
     render_slurm_conf,
     render_slurmdbd_conf,
 )
@@ -49,13 +52,16 @@ class DaemonStatus:
 
     def line(self) -> str:
         """One status line, e.g. "slurmd     up    pid 8757"."""
-        return f"{self.name:<10} {'up' if self.up else 'DOWN':<5} {self.detail}"
+        return f"{self.name:<12} {'up' if self.up else 'DOWN':<5} {self.detail}"
 
     __str__ = line
 
 
+HOSTS = Path("/etc/hosts")
+
+
 def short_hostname() -> str:
-    """The node name slurmd will register under (it uses the short host name too)."""
+    """This machine's short host name: slurmctld's host, and every node's NodeHostname."""
     return socket.gethostname().split(".")[0]
 
 
@@ -74,13 +80,15 @@ def start(site: Site | None = None, paths: Paths = DEFAULT_PATHS) -> list[Daemon
 
 def _start(site: Site, paths: Paths) -> None:
     host = short_hostname()
+    nodes = [node.name for node in local_nodes(site)]
     _ensure_fake_gpus(site, paths)
+    _write(HOSTS, render_hosts(site, HOSTS.read_text() if HOSTS.exists() else ""))
     password = _db_password(paths)
     dbd_changed = _write(paths.slurmdbd_conf, render_slurmdbd_conf(site, host, password, paths),
                          mode=0o600, owner="slurm")  # fmt: skip
     # sacctmgr reads slurm.conf to find slurmdbd, so write it before slurmdbd is queried.
     ctl_changed = _write(paths.slurm_conf, render_slurm_conf(site, host, paths))
-    ctl_changed |= _write(paths.gres_conf, render_gres_conf(site, host, paths))
+    ctl_changed |= _write(paths.gres_conf, render_gres_conf(site, paths))
 
     if d.running_pid(d.MUNGED, paths) is None and d.munge_works() is not None:
         _started(d.MUNGED, paths, d.start_munged)
@@ -91,16 +99,21 @@ def _start(site: Site, paths: Paths) -> None:
     if d.running_pid(d.SLURMDBD, paths) is None:
         _started(d.SLURMDBD, paths, d.start_slurmdbd)
     accounts.ensure_cluster(site)
-    # Node or partition changes need both slurmctld and slurmd to restart in 22.05
-    # (`scontrol reconfigure` cannot add or resize nodes); running jobs survive this.
-    _restart_if(ctl_changed, d.SLURMD, paths)
+    # Node or partition changes need both slurmctld and every slurmd to restart in 22.05
+    # (`scontrol reconfigure` cannot add or resize nodes); running jobs survive this. A node
+    # the site no longer has loses its slurmd.
+    for daemon in d.slurmds_started(paths):
+        _restart_if(ctl_changed or daemon.node not in nodes, daemon, paths)
     _restart_if(ctl_changed, d.SLURMCTLD, paths)
     if d.running_pid(d.SLURMCTLD, paths) is None:
         _started(d.SLURMCTLD, paths, d.start_slurmctld)
-    if d.running_pid(d.SLURMD, paths) is None:
-        _started(d.SLURMD, paths, lambda p: d.start_slurmd(p, host))
-    else:
-        d.wait_for(d.SLURMD, paths, lambda: d.node_problem(host, resume=True), 60)
+    for node in nodes:
+        _dir(paths.slurmd_spool / node)
+        daemon = d.slurmd(node)
+        if d.running_pid(daemon, paths) is None:
+            _started(daemon, paths, lambda p, node=node: d.start_slurmd(p, node))
+        else:
+            d.wait_for(daemon, paths, lambda node=node: d.node_problem(node, resume=True), 60)
 
 
 def stop(paths: Paths = DEFAULT_PATHS) -> list[str]:
@@ -112,7 +125,7 @@ def stop(paths: Paths = DEFAULT_PATHS) -> list[str]:
     stopped = []
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive(paths):
-        for daemon in reversed(d.ALL):
+        for daemon in [*reversed(d.slurmds_started(paths)), *reversed(d.SERVICES)]:
             pid = d.running_pid(daemon, paths)
             if pid is None:
                 continue
@@ -126,16 +139,17 @@ def stop(paths: Paths = DEFAULT_PATHS) -> list[str]:
 
 
 def status(site: Site | None = None, paths: Paths = DEFAULT_PATHS) -> list[DaemonStatus]:
-    """One entry per daemon, in start order: up or down, and why."""
+    """One entry per daemon, in start order, then one per node (its slurmd, and whether
+    slurmctld lets it run jobs): up or down, and why."""
     site = site or load_site()
-    host = short_hostname()
-    checks = {
+    checks: dict[d.Daemon, Callable[[], str | None]] = {
         d.MUNGED: d.munge_works,
         d.MARIADB: d.mariadb_works,
         d.SLURMDBD: d.accounting_up,
         d.SLURMCTLD: d.controller_up,
-        d.SLURMD: lambda: d.node_problem(host),
     }
+    for node in local_nodes(site):
+        checks[d.slurmd(node.name)] = lambda name=node.name: d.node_problem(name)
     result = []
     for daemon, check in checks.items():
         pid = d.running_pid(daemon, paths)
@@ -219,10 +233,11 @@ def _prepare_dirs(paths: Paths) -> None:
     _dir(paths.slurm_log_dir, "slurm")
     _dir(paths.ctld_state, "slurm", 0o700)
     _dir(paths.slurmd_spool, "root", 0o755)
+    _dir(paths.slurmd_pid_file("x").parent, "root")
     _dir(paths.fake_gpu_dir)
     _dir(Path("/run/munge"), "munge")  # munged's socket lives here
     _dir(d.MYSQL_SOCKET_DIR, "mysql")  # the MariaDB socket lives here
-    for daemon in d.ALL:
+    for daemon in d.SERVICES:
         _dir(daemon.pid_file(paths).parent, daemon.user)
         logfile = daemon.log_file(paths)
         logfile.touch(exist_ok=True)
@@ -231,7 +246,7 @@ def _prepare_dirs(paths: Paths) -> None:
 
 def _ensure_fake_gpus(site: Site, paths: Paths) -> None:
     """One character device (c 1 3, like /dev/null) per simulated GPU; remove extras."""
-    wanted = set(fake_gpu_devices(site, paths))
+    wanted = {path for devices in fake_gpu_devices(site, paths).values() for path in devices}
     for path in wanted:
         try:
             info = path.lstat()
@@ -242,6 +257,6 @@ def _ensure_fake_gpus(site: Site, paths: Paths) -> None:
             path.unlink(missing_ok=True)
             os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
         path.chmod(0o666)
-    for path in paths.fake_gpu_dir.glob("gpu*"):
+    for path in paths.fake_gpu_dir.iterdir():
         if path not in wanted:
             path.unlink()

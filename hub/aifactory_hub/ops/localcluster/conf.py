@@ -1,8 +1,16 @@
 """Render the local cluster's Slurm configuration from the site file.
 
-Pure functions only: the site, the node's short host name and the paths go in, file text
+Pure functions only: the site, this machine's short host name and the paths go in, file text
 comes out. Nothing here touches the disk, so every line can be checked in a unit test;
 `daemons` writes the text and starts the daemons.
+
+The local cluster is several nodes on one machine: each partition gets `nodes` nodes of its
+own (cpu1, cpu2, gpu1, ...), each a slurmd of its own (`slurmd -N NAME`, Slurm's
+multiple-slurmd mode) on its own port, under one slurmctld. Each node has its own loopback
+address (127.0.1.N, in /etc/hosts under its name): sessions listen there and the hub reaches
+them by node name, as on a real cluster. Loopback addresses rather than a network namespace per
+node: every daemon and session stays reachable from this machine only, and the hub, the proxy
+and the factory service need no second address for jobs to reach them.
 """
 
 from __future__ import annotations
@@ -61,6 +69,14 @@ class Paths:
         # write (and on exit remove) its own pid file after dropping root.
         return self.run_dir / daemon / f"{daemon}.pid"
 
+    def slurmd_pid_file(self, node: str) -> Path:
+        # One folder for every node's slurmd (they all run as root); "%n" for slurm.conf,
+        # which expands one %n per path.
+        return self.run_dir / "slurmd" / f"slurmd-{node}.pid"
+
+    def slurmd_log_file(self, node: str) -> Path:
+        return self.slurm_log_dir / f"slurmd-{node}.log"
+
     @property
     def slurm_log_dir(self) -> Path:
         # Owned by slurm: slurmctld/slurmdbd chdir to their log's directory after dropping
@@ -76,9 +92,60 @@ class Paths:
 DEFAULT_PATHS = Paths()
 
 
-def fake_gpu_devices(site: Site, paths: Paths) -> list[Path]:
-    """The character devices that stand in for the node's GPUs (gpu0 .. gpuN-1)."""
-    return [paths.fake_gpu_dir / f"gpu{i}" for i in range(site.node.gpus)]
+NODE_NET = "127.0.1"  # node N of the cluster listens on 127.0.1.N
+# Node N's slurmd listens on port 17000 + N: clear of slurmctld's 6817 and of slurmdbd's 6819,
+# which 22.05 binds on every address whatever DbdAddr says.
+FIRST_SLURMD_PORT = 17001
+
+
+@dataclass(frozen=True)
+class LocalNode:
+    """One node of the local cluster, as slurm.conf declares it."""
+
+    name: str
+    address: str
+    port: int
+    partition: Partition
+
+    @property
+    def gpus(self) -> int:
+        return self.partition.gpus_per_node
+
+
+def local_nodes(site: Site) -> list[LocalNode]:
+    """Every node of the local cluster, partition by partition (disjoint: a node is in one)."""
+    nodes = []
+    for part in site.partitions:
+        for i in range(1, part.nodes + 1):
+            n = len(nodes) + 1
+            address = f"{NODE_NET}.{n}"
+            nodes.append(LocalNode(f"{part.name}{i}", address, FIRST_SLURMD_PORT + n - 1, part))
+    return nodes
+
+
+def fake_gpu_devices(site: Site, paths: Paths) -> dict[str, list[Path]]:
+    """The character devices that stand in for each GPU node's GPUs (gpu1-0 .. gpu1-3, ...)."""
+    return {
+        node.name: [paths.fake_gpu_dir / f"{node.name}-{i}" for i in range(node.gpus)]
+        for node in local_nodes(site)
+        if node.gpus
+    }
+
+
+HOSTS_BEGIN = "# aifactory local cluster: begin (rewritten by `aifactory up`)"
+HOSTS_END = "# aifactory local cluster: end"
+
+
+def render_hosts(site: Site, current: str) -> str:
+    """/etc/hosts with the local nodes' names (between our two marker lines, replacing any
+    earlier block of ours), so the hub, jobs and torchrun find a node by its name."""
+    lines = current.splitlines()
+    if HOSTS_BEGIN in lines and HOSTS_END in lines[lines.index(HOSTS_BEGIN) :]:
+        start = lines.index(HOSTS_BEGIN)
+        end = lines.index(HOSTS_END, start)
+        lines = lines[:start] + lines[end + 1 :]
+    block = [f"{node.address}\t{node.name}" for node in local_nodes(site)]
+    return "\n".join([*lines, HOSTS_BEGIN, *block, HOSTS_END]) + "\n"
 
 
 def max_time_minutes(hours: float) -> int:
@@ -90,42 +157,55 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _partition_lines(part: Partition, hostname: str, is_default: bool) -> list[str]:
+def _partition_lines(part: Partition, nodes: list[LocalNode], is_default: bool) -> list[str]:
     lines = [f"# {part.name}: {_one_line(part.description)}"] if part.description else []
-    # All partitions share the one node; a CPU partition simply never asks for GRES.
+    names = ",".join(node.name for node in nodes if node.partition is part)
     lines.append(
-        f"PartitionName={part.name} Nodes={hostname} Default={'YES' if is_default else 'NO'}"
+        f"PartitionName={part.name} Nodes={names} Default={'YES' if is_default else 'NO'}"
         f" MaxTime={max_time_minutes(part.max_walltime_hours)} State=UP"
     )
     return lines
 
 
+def _node_line(node: LocalNode, hostname: str) -> str:
+    part = node.partition
+    gres = f" Gres=gpu:{part.gpu_type}:{node.gpus}" if node.gpus else ""
+    # Slurm's own traffic to a node goes to 127.0.0.1 and the node's port: with NoInAddrAny a
+    # slurmd binds to what this machine's host name resolves to, whatever NodeAddr says
+    # (22.05, multiple-slurmd). Jobs and sessions use the node's own address (its name in
+    # /etc/hosts), which is what the hub, srun's tasks, torchrun and Dask connect to.
+    return (
+        f"NodeName={node.name} NodeHostname={hostname} NodeAddr=127.0.0.1"
+        f" Port={node.port} CPUs={part.cpus_per_node}"
+        f" RealMemory={part.memory_gb_per_node * 1024}{gres} State=UNKNOWN"
+    )
+
+
 def render_slurm_conf(site: Site, hostname: str, paths: Paths = DEFAULT_PATHS) -> str:
-    """slurm.conf for one node called `hostname` that runs slurmctld and slurmd."""
-    node = site.node
-    gres = f" Gres=gpu:{node.gpu_type}:{node.gpus}" if node.gpus else ""
+    """slurm.conf: slurmctld on this machine (`hostname`), and every local node."""
+    nodes = local_nodes(site)
     # Jobs that do not say --mem get the site's default session memory per CPU; without
     # this, CR_Core_Memory would give a job the whole node's memory and serialise everything.
     def_mem_per_cpu = max(1, site.defaults.memory_gb * 1024 // site.defaults.cpus)
     lines = [
         HEADER,
-        "# GPUs on this cluster are SIMULATED: the node's gpu GRES are fake character devices",
-        f"# ({paths.fake_gpu_dir}/gpuN, made with mknod c 1 3); jobs get no real GPU.",
+        "# GPUs on this cluster are SIMULATED: a GPU node's gpu GRES are fake character devices",
+        f"# ({paths.fake_gpu_dir}/NODE-N, made with mknod c 1 3); jobs get no real GPU.",
         f"ClusterName={site.site.cluster}",
         f"SlurmctldHost={hostname}(127.0.0.1)",
         f"SlurmUser={SLURM_USER}",
         "SlurmdUser=root",
         "AuthType=auth/munge",
         "SlurmctldPort=6817",
-        "SlurmdPort=6818",
-        # Bind to 127.0.0.1 only: nothing on this machine should be reachable from outside.
+        # Each node has its own address and port (NodeName lines below); %n is the node name.
+        # Bind to those addresses only: nothing here should be reachable from outside.
         "CommunicationParameters=NoCtldInAddrAny,NoInAddrAny",
         f"StateSaveLocation={paths.ctld_state}",
-        f"SlurmdSpoolDir={paths.slurmd_spool}",
+        f"SlurmdSpoolDir={paths.slurmd_spool}/%n",
         f"SlurmctldPidFile={paths.pid_file('slurmctld')}",
-        f"SlurmdPidFile={paths.pid_file('slurmd')}",
+        f"SlurmdPidFile={paths.slurmd_pid_file('%n')}",
         f"SlurmctldLogFile={paths.log_file('slurmctld')}",
-        f"SlurmdLogFile={paths.log_file('slurmd')}",
+        f"SlurmdLogFile={paths.slurmd_log_file('%n')}",
         "SlurmctldDebug=info",
         "SlurmdDebug=info",
         # No systemd/cgroup delegation on this machine: track processes via /proc only.
@@ -138,7 +218,7 @@ def render_slurm_conf(site: Site, hostname: str, paths: Paths = DEFAULT_PATHS) -
         "SelectType=select/cons_tres",
         "SelectTypeParameters=CR_Core_Memory",
         f"DefMemPerCPU={def_mem_per_cpu}",
-        # The node claims more CPUs/memory than the machine has: trust slurm.conf, not the probe.
+        # The nodes claim more CPUs/memory than the machine has: trust slurm.conf, not the probe.
         "SlurmdParameters=config_overrides",
         "GresTypes=gpu",
         "AccountingStorageType=accounting_storage/slurmdbd",
@@ -159,25 +239,26 @@ def render_slurm_conf(site: Site, hostname: str, paths: Paths = DEFAULT_PATHS) -
         "MinJobAge=300",
         "KillWait=5",
         # Two cores ending dozens of sessions at once take longer than the default 60 s; a
-        # slow kill must not drain the only node ("Kill task failed", seen in the benchmark).
+        # slow kill must not drain a node ("Kill task failed", seen in the benchmark).
         "UnkillableStepTimeout=300",
         "ReturnToService=2",
         "MessageTimeout=10",
-        f"NodeName={hostname} NodeAddr=127.0.0.1 CPUs={node.cpus}"
-        f" RealMemory={node.memory_gb * 1024}{gres} State=UNKNOWN",
+        *(_node_line(node, hostname) for node in nodes),
     ]
     default = site.default_partition.name
     for part in site.partitions:
-        lines += _partition_lines(part, hostname, part.name == default)
+        lines += _partition_lines(part, nodes, part.name == default)
     return "\n".join(lines) + "\n"
 
 
-def render_gres_conf(site: Site, hostname: str, paths: Paths = DEFAULT_PATHS) -> str:
-    """gres.conf: one line per simulated GPU, each backed by a fake character device."""
+def render_gres_conf(site: Site, paths: Paths = DEFAULT_PATHS) -> str:
+    """gres.conf: one line per simulated GPU of each GPU node, each a fake character device."""
     lines = [HEADER, "# Simulated GPUs: the File= devices are mknod c 1 3 (like /dev/null)."]
     lines.append("AutoDetect=off")
-    for device in fake_gpu_devices(site, paths):
-        lines.append(f"NodeName={hostname} Name=gpu Type={site.node.gpu_type} File={device}")
+    types = {node.name: node.partition.gpu_type for node in local_nodes(site)}
+    for node, devices in fake_gpu_devices(site, paths).items():
+        for device in devices:
+            lines.append(f"NodeName={node} Name=gpu Type={types[node]} File={device}")
     return "\n".join(lines) + "\n"
 
 

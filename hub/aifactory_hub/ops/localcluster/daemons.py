@@ -41,25 +41,44 @@ class LocalClusterError(RuntimeError):
 
 @dataclass(frozen=True)
 class Daemon:
-    """A daemon we manage: its name, its process names in /proc, and who owns its files."""
+    """A daemon we manage: its name, its process names in /proc, who owns its files, and for
+    a node's slurmd, the node."""
 
     name: str
     comms: tuple[str, ...]
     user: str
+    node: str = ""
 
     def pid_file(self, paths: Paths) -> Path:
-        return paths.pid_file(self.name)
+        return paths.slurmd_pid_file(self.node) if self.node else paths.pid_file(self.name)
 
     def log_file(self, paths: Paths) -> Path:
-        return paths.log_file(self.name)
+        return paths.slurmd_log_file(self.node) if self.node else paths.log_file(self.name)
 
 
 MUNGED = Daemon("munged", ("munged",), "munge")
 MARIADB = Daemon("mariadb", ("mariadbd", "mysqld"), "mysql")
 SLURMDBD = Daemon("slurmdbd", ("slurmdbd",), "slurm")
 SLURMCTLD = Daemon("slurmctld", ("slurmctld",), "slurm")
-SLURMD = Daemon("slurmd", ("slurmd",), "root")
-ALL = (MUNGED, MARIADB, SLURMDBD, SLURMCTLD, SLURMD)  # start order; stop is the reverse
+SERVICES = (MUNGED, MARIADB, SLURMDBD, SLURMCTLD)  # start order; then a slurmd per node
+
+
+def slurmd(node: str) -> Daemon:
+    """The slurmd of local node `node` (`slurmd -N node`)."""
+    return Daemon(f"slurmd {node}", ("slurmd",), "root", node)
+
+
+def slurmds_started(paths: Paths) -> list[Daemon]:
+    """The slurmd of every node that has a pid file of ours, whatever the site says now (a
+    node the site no longer has must still be stopped)."""
+    folder = paths.slurmd_pid_file("x").parent
+    names = sorted(p.name[len("slurmd-") : -len(".pid")] for p in folder.glob("slurmd-*.pid"))
+    # The one slurmd of the single-node cluster this one was before (slurmd/slurmd.pid).
+    single = [SINGLE_NODE_SLURMD] if SINGLE_NODE_SLURMD.pid_file(paths).exists() else []
+    return [*single, *(slurmd(name) for name in names)]
+
+
+SINGLE_NODE_SLURMD = Daemon("slurmd", ("slurmd",), "root")
 
 
 # --- processes -------------------------------------------------------------------------
@@ -313,34 +332,35 @@ def controller_up() -> str | None:
     )
 
 
-def start_slurmd(paths: Paths, hostname: str, timeout: float = 60.0) -> None:
-    spawn_forking(SLURMD, ["/usr/sbin/slurmd"], paths, timeout)
-    wait_for(SLURMD, paths, lambda: node_problem(hostname, resume=True), timeout)
+def start_slurmd(paths: Paths, node: str, timeout: float = 60.0) -> None:
+    daemon = slurmd(node)
+    spawn_forking(daemon, ["/usr/sbin/slurmd", "-N", node], paths, timeout)
+    wait_for(daemon, paths, lambda: node_problem(node, resume=True), timeout)
 
 
-def node_state(hostname: str) -> tuple[str, str]:
+def node_state(node: str) -> tuple[str, str]:
     """(State, Reason) of the node as slurmctld sees it, e.g. ("IDLE", "")."""
-    out = slurm.run(nodes.show_nodes_argv(hostname), timeout=15).stdout
+    out = slurm.run(nodes.show_nodes_argv(node), timeout=15).stdout
     fields = nodes.parse_oneliner(out)
     return fields.get("State", "UNKNOWN"), fields.get("Reason", "")
 
 
-def node_problem(hostname: str, resume: bool = False) -> str | None:
+def node_problem(node: str, resume: bool = False) -> str | None:
     """None if the node can run jobs, else why not. With `resume`, undrain a down node.
 
     After slurmd or slurmctld restarts, 22.05 may leave the node DOWN ("Node unexpectedly
     rebooted") or DRAINED; this machine has nothing else to do, so we put it back.
     """
     try:
-        state, reason = node_state(hostname)
+        state, reason = node_state(node)
     except slurm.SlurmError as exc:
         return str(exc)
     if nodes.node_usable(state):
         return None
     if resume and nodes.node_out_of_service(state):
-        log.info("slurmd: node %s is %s (%s): resuming it", hostname, state, reason)
-        slurm.run(nodes.resume_node_argv(hostname), check=False)
-    return f"node {hostname} is {state}" + (f" ({reason})" if reason else "")
+        log.info("slurmd: node %s is %s (%s): resuming it", node, state, reason)
+        slurm.run(nodes.resume_node_argv(node), check=False)
+    return f"node {node} is {state}" + (f" ({reason})" if reason else "")
 
 
 def _ids(user: str) -> tuple[int, int]:
