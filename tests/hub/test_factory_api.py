@@ -44,7 +44,10 @@ def test_cluster_needs_a_token_and_the_staff_scope(hub):
     snap = factory(hub, "GET", "cluster", "sam")
     assert snap.status_code == 200
     parts = {p["name"]: p for p in snap.json()["partitions"]}
-    assert set(parts) == {"cpu", "gpu"} and parts["gpu"]["gpus_total"] == 4
+    assert set(parts) == {"cpu", "gpu"} and parts["gpu"]["gpus_total"] == 8  # 2 nodes x 4
+    nodes = {n["name"]: n for n in snap.json()["nodes"]}
+    assert set(nodes) == {"cpu1", "cpu2", "gpu1", "gpu2"}
+    assert nodes["gpu2"]["partitions"] == ["gpu"] and nodes["gpu2"]["gpus_total"] == 4
 
 
 def test_staff_see_a_session_and_stop_it(hub):

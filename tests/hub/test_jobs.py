@@ -6,6 +6,7 @@ their unique names, never by user alone, and every wait allows for a busy queue.
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -131,17 +132,18 @@ def test_killing_the_kernel_cancels_running_and_pending_workers(kernel):
 
 
 TRAIN_SCRIPT = """
-import torch, torch.distributed as dist
+import os, torch, torch.distributed as dist
 dist.init_process_group("gloo")
 rank, world = dist.get_rank(), dist.get_world_size()
 value = torch.tensor([rank + 1.0])
 dist.all_reduce(value)
-print(f"rank {rank} of {world}: all_reduce sum {value.item():g}", flush=True)
+node = os.environ["SLURMD_NODENAME"]
+print(f"rank {rank} of {world} on {node}: all_reduce sum {value.item():g}", flush=True)
 dist.destroy_process_group()
 """
 
 
-def test_gloo_training_runs_two_ranks_that_both_report(kernel):
+def test_gloo_training_runs_four_ranks_on_two_nodes_that_all_report(kernel):
     kernel.execute(
         "from pathlib import Path\n"
         f"Path.home().joinpath('aif-test-allreduce.py').write_text({TRAIN_SCRIPT!r})\n"
@@ -153,15 +155,19 @@ def test_gloo_training_runs_two_ranks_that_both_report(kernel):
     )
     assert kernel.value("refused") == ""
     assert "Refused: tasks_per_node" in kernel.value("t.message.value")
-    kernel.execute("t.tasks.value, t.placement.walltime.value = 2, 5\nscript = t.review()")
+    kernel.execute(
+        "t.nodes.value, t.tasks.value, t.placement.walltime.value = 2, 2, 5\nscript = t.review()"
+    )
     script = kernel.value("script")
-    assert "#SBATCH --ntasks-per-node=2" in script and "#SBATCH --account=ai-alpha" in script
+    assert "#SBATCH --nodes=2" in script and "#SBATCH --ntasks-per-node=2" in script
+    assert "#SBATCH --account=ai-alpha" in script
     job = kernel.value("t.submit()")
     assert job.isdigit()
     assert wait_finished(job) == {job: "COMPLETED"}
     out = (HOME / ".aifactory-jobs" / f"{job}.out").read_text()
-    assert "rank 0 of 2: all_reduce sum 3" in out
-    assert "rank 1 of 2: all_reduce sum 3" in out
+    ranks = re.findall(r"rank (\d) of 4 on (\w+): all_reduce sum 10", out)
+    assert sorted(rank for rank, _ in ranks) == ["0", "1", "2", "3"], out  # 1+2+3+4 everywhere
+    assert {node for _, node in ranks} == {"cpu1", "cpu2"}, out  # two ranks on each node
 
 
 SWEEP_SCRIPT = """

@@ -23,6 +23,30 @@ SNAPSHOT = {
             "gpus_free": 3,
         },
     ],
+    "nodes": [
+        {
+            "name": "gpu1",
+            "partitions": ["gpu"],
+            "state": "MIXED",
+            "reason": "",
+            "usable": True,
+            "cpus_total": 32,
+            "cpus_alloc": 2,
+            "gpus_total": 4,
+            "gpus_alloc": 1,
+        },
+        {
+            "name": "gpu2",
+            "partitions": ["gpu"],
+            "state": "IDLE+DRAIN",
+            "reason": XSS,
+            "usable": False,
+            "cpus_total": 32,
+            "cpus_alloc": 0,
+            "gpus_total": 4,
+            "gpus_alloc": 0,
+        },
+    ],
     "queue": [
         {
             "id": "13",
@@ -79,12 +103,16 @@ def test_escaped_table():
     assert XSS not in table and html.escape(XSS) in table
 
 
-def test_view_shows_partitions_queue_and_sessions():
+def test_view_shows_partitions_nodes_queue_and_sessions():
     client = FakeClient()
     view = ClusterView(client, refresh_s=5)
     assert client.gets == 1
     assert "30" in view.partitions.value and "1 / 3 / 4" in view.partitions.value
     assert html.escape(XSS) in view.queue.value and XSS not in view.queue.value
+    assert "gpu1" in view.nodes.value and "2 / 32" in view.nodes.value
+    # a drained node says so, with the admin's reason (escaped)
+    assert "IDLE+DRAIN (takes no new jobs)" in view.nodes.value
+    assert html.escape(XSS) in view.nodes.value and XSS not in view.nodes.value
     _header, row = view.sessions.children
     assert _labels(row)[:5] == ["alice", "ai-alpha", "gpu", "12", "running"]
     assert _labels(row)[5] == "2026-11-27 10:00 UTC"

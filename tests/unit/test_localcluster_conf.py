@@ -157,8 +157,8 @@ def test_each_partition_has_nodes_of_its_own_each_with_its_address_and_port(slur
 def test_partitions_are_disjoint_with_max_time_in_minutes_and_one_default(slurm_conf):
     parts = [line for line in slurm_conf if line.startswith("PartitionName=")]
     assert parts == [
-        "PartitionName=cpu Nodes=cpu1,cpu2 Default=YES MaxTime=720 State=UP",
-        "PartitionName=gpu Nodes=gpu1,gpu2 Default=NO MaxTime=240 State=UP",
+        "PartitionName=cpu Nodes=cpu1,cpu2 Default=YES MaxTime=720 LLN=YES State=UP",
+        "PartitionName=gpu Nodes=gpu1,gpu2 Default=NO MaxTime=240 LLN=YES State=UP",
     ]
     # Each partition is preceded by its description as a comment.
     gpu = slurm_conf.index(parts[1])
@@ -184,8 +184,8 @@ def test_without_a_default_partition_the_first_one_is_default(site):
     parts = [p.model_copy(update={"default": False}) for p in site.partitions]
     other = site.model_copy(update={"partitions": parts})
     lines = render_slurm_conf(other, "n", PATHS).splitlines()
-    assert "PartitionName=cpu Nodes=cpu1,cpu2 Default=YES MaxTime=720 State=UP" in lines
-    assert "PartitionName=gpu Nodes=gpu1,gpu2 Default=NO MaxTime=240 State=UP" in lines
+    assert "PartitionName=cpu Nodes=cpu1,cpu2 Default=YES MaxTime=720 LLN=YES State=UP" in lines
+    assert "PartitionName=gpu Nodes=gpu1,gpu2 Default=NO MaxTime=240 LLN=YES State=UP" in lines
 
 
 def test_nodes_without_gpus_have_no_gres_and_an_empty_gres_conf(site):

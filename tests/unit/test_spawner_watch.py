@@ -91,3 +91,20 @@ async def test_the_wait_for_the_port_asks_slurm_once_per_poll_interval(fake, mon
     clock.now += spawner.site.hub.poll_interval_s
     with pytest.raises(spawner_module.SessionFailed, match="before JupyterLab answered: FAILED"):
         await asyncio.wait_for(start, 5)
+
+
+async def test_a_session_slurm_ended_leaves_its_reason_for_the_hub_home(poller, fake, monkeypatch):
+    """Scripted Slurm: the job is gone from squeue and sacct says its node failed."""
+    spawner = make_spawner("9")
+    spawner.session_request = spawner_module.SessionRequest("ai-alpha", "cpu", 1, 4, 0, 60)
+    monkeypatch.setattr(FactorySpawner, "site", SimpleNamespace(hub=SimpleNamespace(
+        poll_interval_s=5.0)))  # fmt: skip
+    fake.squeue = (0, "", "")
+    fake.sacct = (0, "9|NODE_FAIL|0:0|None\n", "")
+    assert await spawner.poll() == 1
+    assert "ended because its node failed" in spawner.ended_notice
+    saved = spawner.get_state()
+    assert saved["ended_notice"] == spawner.ended_notice and "job_id" not in saved
+    restarted = make_spawner("")
+    restarted.load_state(saved)  # a restarted hub still shows it
+    assert restarted.ended_notice == spawner.ended_notice

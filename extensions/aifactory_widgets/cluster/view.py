@@ -1,4 +1,5 @@
-"""The cluster view: partitions, the Slurm queue and the hub's sessions, with a stop button.
+"""The cluster view: partitions, nodes, the Slurm queue and the hub's sessions, with a stop
+button.
 
 Staff see it in the console's cluster dashboard. It reads one snapshot from the factory
 service per refresh; the service takes at most one per interval for all viewers. The refresh
@@ -24,6 +25,8 @@ PARTITION_COLUMNS = (
     "CPUs alloc / idle / total",
     "GPUs alloc / idle / total",
 )
+NODE_COLUMNS = ("node", "partitions", "state", "reason", "CPUs alloc / total",
+                "GPUs alloc / total")  # fmt: skip
 QUEUE_COLUMNS = ("job", "name", "user", "account", "partition", "state", "reason", "expected start",
                  "elapsed", "nodes")  # fmt: skip
 SESSION_COLUMNS = ("user", "project", "partition", "job", "state", "started", "last activity", "")
@@ -39,6 +42,21 @@ def partition_rows(snapshot: dict[str, Any]) -> list[tuple]:
             f"{p['gpus_alloc']} / {p['gpus_free']} / {p['gpus_total']}" if p["gpus_total"] else "-",
         )
         for p in snapshot.get("partitions", [])
+    ]
+
+
+def node_rows(snapshot: dict[str, Any]) -> list[tuple]:
+    """One row per node; a node out of service says so in words, with the reason given."""
+    return [
+        (
+            n["name"],
+            ", ".join(n["partitions"]),
+            n["state"] if n["usable"] else f"{n['state']} (takes no new jobs)",
+            n["reason"] or "-",
+            f"{n['cpus_alloc']} / {n['cpus_total']}",
+            f"{n['gpus_alloc']} / {n['gpus_total']}" if n["gpus_total"] else "-",
+        )
+        for n in snapshot.get("nodes", [])
     ]
 
 
@@ -83,6 +101,7 @@ class ClusterView(BrowserRefresh, w.VBox):
         self.status = w.Label()
         self.message = w.Label()
         self.partitions = w.HTML()
+        self.nodes = w.HTML()
         self.queue = w.HTML()
         self.sessions = w.VBox()
         self.confirm = ConfirmRow()
@@ -96,6 +115,8 @@ class ClusterView(BrowserRefresh, w.VBox):
                 self.message,
                 w.HTML("<h3>Partitions</h3>"),
                 self.partitions,
+                w.HTML("<h3>Nodes</h3>"),
+                self.nodes,
                 w.HTML("<h3>Sessions</h3>"),
                 self.confirm,
                 self.sessions,
@@ -121,6 +142,7 @@ class ClusterView(BrowserRefresh, w.VBox):
     def show(self, snapshot: dict[str, Any]) -> None:
         self.status.value = status_line(snapshot, self.refresh_s)
         self.partitions.value = html_table(PARTITION_COLUMNS, partition_rows(snapshot))
+        self.nodes.value = html_table(NODE_COLUMNS, node_rows(snapshot), empty="no nodes")
         self.queue.value = html_table(QUEUE_COLUMNS, queue_rows(snapshot), empty="no jobs")
         sessions = snapshot.get("sessions", [])
         key = tuple(tuple(sorted(s.items())) for s in sessions)

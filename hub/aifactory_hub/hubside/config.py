@@ -17,6 +17,7 @@ from traitlets.config import Config
 from aifactory_hub.hubside import firstlogin, port_api
 from aifactory_hub.site import FACTORY_GROUP, SITE_ENV, Site, load_site, paths, scopes
 
+TEMPLATES = Path(__file__).parent / "templates"
 PREFIX_ENV = "AIFACTORY_PREFIX"
 DEFAULT_PREFIX = "/opt/aifactory"
 
@@ -58,6 +59,8 @@ def apply_site(
         c.GenericOAuthenticator.allow_all = True
 
     c.JupyterHub.spawner_class = "aifactory_hub.hubside.spawner.FactorySpawner"
+    # The factory's pages (JupyterHub's own, extended): the home says why a session ended.
+    c.JupyterHub.template_paths = [str(TEMPLATES)]
     c.FactorySpawner.site_file = site_file
     c.FactorySpawner.connect_ip = hub.connect_ip
     c.FactorySpawner.start_timeout = hub.start_timeout_s

@@ -25,6 +25,7 @@ from traitlets import Float, Unicode, default
 
 from aifactory_hub import slurm
 from aifactory_hub.hubside import batch
+from aifactory_hub.hubside.notices import ended_notice
 from aifactory_hub.hubside.poller import shared_poller
 from aifactory_hub.hubside.spawn_form import render_form, workshop_form
 from aifactory_hub.hubside.store_view import StoreView, store_view
@@ -175,6 +176,9 @@ class FactorySpawner(batchspawner.SlurmSpawner):
     # --- state ----------------------------------------------------------------------------
 
     pending_info: JobInfo | None = None
+    # Why the last running session ended without its user stopping it (templates/home.html
+    # shows it); kept in the state until the next start.
+    ended_notice: str = ""
     # True from submission until start() returns; checkpointed, so a hub that is killed
     # mid-start finds on restart a job that nobody waits for (`start_interrupted`).
     starting: bool = False
@@ -186,6 +190,8 @@ class FactorySpawner(batchspawner.SlurmSpawner):
             state["session"] = self.session_request.to_state()
         if self.starting:
             state["starting"] = True
+        if self.ended_notice:
+            state["ended_notice"] = self.ended_notice
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -194,6 +200,7 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         if session:
             self.session_request = SessionRequest(**session)
         self.start_interrupted = bool(state.get("starting")) and bool(self.job_id)
+        self.ended_notice = str(state.get("ended_notice") or "")
 
     def clear_state(self) -> None:
         super().clear_state()
@@ -284,6 +291,7 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         return await shared_poller().get(self.job_id, max_age=max_age)
 
     async def start(self) -> tuple[str, int]:
+        self.ended_notice = ""
         self.port = 0
         self.ip = self.site.hub.session_ip
         self.pending_info = None
@@ -379,6 +387,10 @@ class FactorySpawner(batchspawner.SlurmSpawner):
                 self._watch(self._server_address())  # a session adopted after a hub restart
             return None
         shared_poller().untrack(self.job_id)
+        address = self._server_address()
+        node = info.node or (address[0] if address else "")
+        self.ended_notice = ended_notice(self.job_id, info.state, node, self.session_request)
+        self.log.info("Session of %s ended: %s", self.user.name, self.ended_notice)
         self.clear_state()
         return 1
 

@@ -1,4 +1,5 @@
-"""What the staff console shows about the cluster: partitions, queue and the hub's sessions.
+"""What the staff console shows about the cluster: partitions, nodes, queue and the hub's
+sessions.
 
 One snapshot is taken per refresh interval for every viewer: one `scontrol show node`, one
 `squeue` for all jobs and one hub API call, however many dashboards are open. The commands
@@ -39,6 +40,7 @@ class Session:
 class Snapshot:
     taken_at: float
     partitions: list[capacity.PartitionCapacity] = field(default_factory=list)
+    nodes: list[capacity.NodeInfo] = field(default_factory=list)
     queue: list[QueueJob] = field(default_factory=list)
     sessions: list[Session] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
@@ -103,12 +105,14 @@ class ClusterMonitor:
             return_exceptions=True,
         )
         partitions: list[capacity.PartitionCapacity] = []
+        node_list: list[capacity.NodeInfo] = []
         jobs: list[QueueJob] = []
         sessions: list[Session] = []
         if isinstance(nodes, BaseException):
             errors["partitions"] = _describe(nodes)
         else:
             partitions = list(capacity.parse_nodes(nodes.stdout).values())
+            node_list = capacity.parse_node_list(nodes.stdout)
         if isinstance(queue, BaseException):
             errors["queue"] = _describe(queue)
         else:
@@ -122,10 +126,11 @@ class ClusterMonitor:
         if self._last is not None:
             # Keep the last good figures for a part that failed; the error says they are stale.
             partitions = partitions if "partitions" not in errors else self._last.partitions
+            node_list = node_list if "partitions" not in errors else self._last.nodes
             sessions = sessions if "sessions" not in errors else self._last.sessions
             if isinstance(queue, BaseException):
                 jobs = self._last.queue
-        return Snapshot(time.time(), partitions, jobs, sessions, errors)
+        return Snapshot(time.time(), partitions, node_list, jobs, sessions, errors)
 
 
 def _describe(exc: BaseException) -> str:

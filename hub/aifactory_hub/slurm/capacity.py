@@ -36,26 +36,62 @@ class PartitionCapacity:
         return max(self.gpus_total - self.gpus_alloc, 0)
 
 
-def parse_nodes(text: str) -> dict[str, PartitionCapacity]:
-    """Aggregate `show_nodes_argv()`'s output into capacity per partition."""
-    totals: dict[str, dict[str, int]] = {}
+@dataclass(frozen=True)
+class NodeInfo:
+    """One node as the console lists it: where it is, whether it takes jobs, and why not."""
+
+    name: str
+    partitions: tuple[str, ...]
+    state: str  # scontrol's State=, e.g. "IDLE", "MIXED+DRAIN", "DOWN*"
+    reason: str  # why an admin or Slurm took it out of service ("" when in service)
+    usable: bool  # takes new jobs (the spawn form's capacity counts only these)
+    cpus_total: int
+    cpus_alloc: int
+    gpus_total: int
+    gpus_alloc: int
+
+
+def parse_node_list(text: str) -> list[NodeInfo]:
+    """Every node of `show_nodes_argv()`'s output, in the order Slurm lists them."""
+    found = []
     for line in text.splitlines():
         fields = parse_oneliner(line)
         if "NodeName" not in fields:
             continue
         cfg = parse_tres(fields.get("CfgTRES", ""))
         alloc = parse_tres(fields.get("AllocTRES", ""))
-        up = node_usable(fields.get("State", ""))
-        for part in filter(None, fields.get("Partitions", "").split(",")):
+        state = fields.get("State", "")
+        found.append(
+            NodeInfo(
+                name=fields["NodeName"],
+                partitions=tuple(filter(None, fields.get("Partitions", "").split(","))),
+                state=state,
+                reason=fields.get("Reason", ""),
+                usable=node_usable(state),
+                cpus_total=_int(cfg.get(CPU)),
+                cpus_alloc=_int(alloc.get(CPU)),
+                gpus_total=_int(cfg.get(GPU)),
+                gpus_alloc=_int(alloc.get(GPU)),
+            )
+        )
+    return found
+
+
+def parse_nodes(text: str) -> dict[str, PartitionCapacity]:
+    """Aggregate `show_nodes_argv()`'s output into capacity per partition: only nodes that
+    take jobs count (a drained or down node's CPUs are not free for a new session)."""
+    totals: dict[str, dict[str, int]] = {}
+    for node in parse_node_list(text):
+        for part in node.partitions:
             agg = totals.setdefault(part, dict.fromkeys(PartitionCapacity.__dataclass_fields__, 0))
             agg["nodes"] += 1
-            if not up:
+            if not node.usable:
                 continue
             agg["nodes_up"] += 1
-            agg["cpus_total"] += _int(cfg.get(CPU))
-            agg["cpus_alloc"] += _int(alloc.get(CPU))
-            agg["gpus_total"] += _int(cfg.get(GPU))
-            agg["gpus_alloc"] += _int(alloc.get(GPU))
+            agg["cpus_total"] += node.cpus_total
+            agg["cpus_alloc"] += node.cpus_alloc
+            agg["gpus_total"] += node.gpus_total
+            agg["gpus_alloc"] += node.gpus_alloc
     return {
         name: PartitionCapacity(**{**agg, "name": name}) for name, agg in sorted(totals.items())
     }

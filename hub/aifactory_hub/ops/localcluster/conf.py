@@ -160,9 +160,11 @@ def _one_line(text: str) -> str:
 def _partition_lines(part: Partition, nodes: list[LocalNode], is_default: bool) -> list[str]:
     lines = [f"# {part.name}: {_one_line(part.description)}"] if part.description else []
     names = ",".join(node.name for node in nodes if node.partition is part)
+    # LLN: each job goes to the least loaded node, so sessions, Dask workers and training
+    # ranks spread over the nodes (packing would put everything on the first node here).
     lines.append(
         f"PartitionName={part.name} Nodes={names} Default={'YES' if is_default else 'NO'}"
-        f" MaxTime={max_time_minutes(part.max_walltime_hours)} State=UP"
+        f" MaxTime={max_time_minutes(part.max_walltime_hours)} LLN=YES State=UP"
     )
     return lines
 

@@ -1,5 +1,5 @@
-"""The staff console's operations: the cluster snapshot (partitions, the Slurm queue and every
-hub session) and stopping a user's session through the hub."""
+"""The staff console's operations: the cluster snapshot (partitions, nodes, the Slurm queue and
+every hub session) and stopping a user's session through the hub."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ routes: list[Route] = [
         "get",
         "cluster",
         snapshot,
-        "Partitions, the Slurm queue and every hub session (staff)",
+        "Partitions, nodes, the Slurm queue and every hub session (staff)",
         (scopes.CLUSTER_READ,),
     ),
     Route(

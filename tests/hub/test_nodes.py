@@ -1,0 +1,144 @@
+"""Sessions spread over the local cluster's nodes (real hub, real Slurm with a slurmd per node):
+where they land, how the hub reaches them, a node drained for maintenance, a node that fails."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from aifactory_hub.ops import localcluster
+from aifactory_hub.ops.localcluster import daemons
+from tests.access import api, ok
+from tests.stack import session_jobs, sh, wait_for, wait_no_jobs
+
+pytestmark = [pytest.mark.slurm, pytest.mark.hub]
+
+CPU_NODES = ("cpu1", "cpu2")
+MAINTENANCE = "aifactory test: disk swap"
+
+
+def node_of(job: str) -> str:
+    return sh("squeue", "-h", "-j", job, "-o", "%N").strip()
+
+
+def start(hub, user: str) -> tuple[str, str]:
+    """A cpu session of `user` (ai-beta): its job id and node, once JupyterLab answers."""
+    resp = hub.api("POST", f"/users/{user}/server", user, json={"project": "ai-beta"})
+    assert resp.status_code in (201, 202), resp.text
+    hub.wait_ready(user)
+    (job,) = session_jobs(user)
+    return job["id"], node_of(job["id"])
+
+
+def answers(hub, user: str) -> bool:
+    server = hub.server(user)
+    if not server.get("ready"):
+        return False
+    status = requests.get(
+        f"{hub.url}{server['url']}api/status",
+        headers={"Authorization": f"token {hub.token(user)}"},
+        timeout=30,
+    )
+    return status.status_code == 200
+
+
+def listens_at(user: str, job: str) -> str:
+    """The address JupyterLab says it listens on, from the session's own log."""
+    log = Path(f"/home/{user}/.jupyter-sessions/{job}.log").read_text()
+    return re.search(r"ServerApp\] http://([^:/]+):\d+/user/", log).group(1)
+
+
+def node_state(node: str) -> str:
+    return sh("sinfo", "-h", "-n", node, "-o", "%T").strip()
+
+
+def resume(node: str) -> None:
+    def back() -> bool:
+        sh("scontrol", "update", f"NodeName={node}", "State=RESUME")
+        return node_state(node) in ("idle", "mixed", "allocated")
+
+    wait_for(back, 120, f"node {node} to be back", every=2)
+
+
+def cluster_node(hub, name: str) -> dict:
+    return next(n for n in ok(api(hub, "GET", "cluster", "sam"))["nodes"] if n["name"] == name)
+
+
+@pytest.fixture(scope="module")
+def spread(hub) -> Iterator[dict[str, tuple[str, str]]]:
+    """bob's session on one cpu node, carol's on the other: bob's node is drained (with a
+    maintenance reason) before carol starts, so Slurm must place her on the other node."""
+    bob = start(hub, "bob")
+    sh("scontrol", "update", f"NodeName={bob[1]}", "State=DRAIN", f"Reason={MAINTENANCE}")
+    try:
+        carol = start(hub, "carol")
+        yield {"bob": bob, "carol": carol}
+    finally:
+        resume(bob[1])
+        for user in ("bob", "carol"):
+            if hub.server(user):
+                hub.stop(user)
+            wait_no_jobs(user)
+
+
+def test_sessions_land_on_either_node_and_each_listens_at_its_nodes_address(hub, spread):
+    assert {node for _, node in spread.values()} == set(CPU_NODES)
+    for user, (job, node) in spread.items():
+        assert listens_at(user, job) == node  # the node's name, i.e. its own address
+        assert answers(hub, user), f"{user}'s session on {node} does not answer via the proxy"
+
+
+def test_a_drained_node_keeps_its_sessions_shows_its_reason_and_offers_no_capacity(hub, spread):
+    drained = spread["bob"][1]
+    assert node_state(drained) in ("draining", "drained", "mixed+drain", "drng")
+    # the running session on it carries on
+    assert answers(hub, "bob")
+    # the console lists the node with the admin's reason, as taking no new jobs
+    node = cluster_node(hub, drained)
+    assert "DRAIN" in node["state"] and node["reason"] == MAINTENANCE and not node["usable"]
+    cpu = next(p for p in ok(api(hub, "GET", "cluster", "sam"))["partitions"] if p["name"] == "cpu")
+    assert (cpu["nodes"], cpu["nodes_up"]) == (2, 1)
+    # the spawn form's capacity counts only the other node's CPUs (its cache is 15 s old at most)
+    alice = hub.login("alice")
+    one_node = f"/{cpu['cpus_total']} CPUs free"
+    wait_for(lambda: one_node in alice.get(f"{hub.url}/hub/spawn", timeout=60).text, 60,
+             "the spawn form to leave the drained node out")  # fmt: skip
+
+
+def test_a_failed_node_ends_only_its_sessions_and_the_user_starts_again_elsewhere(hub, spread):
+    carol_job, failed = spread["carol"]
+    other = spread["bob"][1]
+    resume(other)  # its maintenance is over: carol's next session may go there
+    slurmd = daemons.slurmd(failed)
+    pid = daemons.running_pid(slurmd, localcluster.DEFAULT_PATHS)
+    try:
+        daemons.terminate(slurmd, pid, localcluster.DEFAULT_PATHS)
+        sh(
+            "scontrol",
+            "update",
+            f"NodeName={failed}",
+            "State=DOWN",
+            "Reason=aifactory test: failed",
+        )
+        wait_for(lambda: not hub.server("carol"), 120, "the hub to end carol's session")
+        ended = sh("sacct", "-n", "-X", "-j", carol_job, "-o", "State").split()
+        assert ended and ended[0] == "NODE_FAIL", ended
+        # carol's hub home says what happened, in words
+        home = hub.login("carol").get(f"{hub.url}/hub/home", timeout=60).text
+        assert f"Slurm job {carol_job} on node {failed}) ended because its node failed" in home
+        # bob's session on the healthy node never noticed
+        assert answers(hub, "bob")
+        # carol starts again at once, on the node that is up
+        again, node = start(hub, "carol")
+        assert again != carol_job and node == other
+        assert answers(hub, "carol")
+        home = hub.login("carol").get(f"{hub.url}/hub/home", timeout=60).text
+        assert "aifactory-ended-notice" not in home  # a new session clears the notice
+    finally:
+        localcluster.start(hub.site)  # its slurmd back; start resumes the node
+        wait_for(lambda: node_state(failed) in ("idle", "mixed", "allocated"), 120,
+                 f"node {failed} to be back")  # fmt: skip
