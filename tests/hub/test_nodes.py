@@ -4,6 +4,7 @@ where they land, how the hub reaches them, a node drained for maintenance, a nod
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,8 +58,12 @@ def node_state(node: str) -> str:
 
 
 def resume(node: str) -> None:
+    """Put `node` back in service (scontrol refuses to resume a node that is not out of it,
+    and a node whose killed jobs still complete)."""
+
     def back() -> bool:
-        sh("scontrol", "update", f"NodeName={node}", "State=RESUME")
+        subprocess.run(["scontrol", "update", f"NodeName={node}", "State=RESUME"],
+                       capture_output=True, timeout=30, check=False)  # fmt: skip
         return node_state(node) in ("idle", "mixed", "allocated")
 
     wait_for(back, 120, f"node {node} to be back", every=2)

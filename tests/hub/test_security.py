@@ -36,10 +36,12 @@ CTLD_STATE = Path("/var/lib/aifactory/slurm/ctld")
 
 @pytest.fixture(scope="module")
 def alice(hub) -> Iterator[dict]:
-    """alice's running session: its job id, environment, token and the server's own port."""
+    """alice's running session: its job id, environment, token and the server's own address
+    (its node's, host:port)."""
     with session(hub, "alice", project="ai-alpha", partition="cpu", memory_gb=4,
                  walltime_hours=1) as (job, env):  # fmt: skip
-        yield {"job": job, "env": env, "token": server_token(job), "port": server_port(job)}
+        yield {"job": job, "env": env, "token": server_token(job),
+               "address": server_address(job)}  # fmt: skip
 
 
 def job_pids(job: str) -> list[int]:
@@ -57,13 +59,14 @@ def job_pids(job: str) -> list[int]:
     return pids
 
 
-def server_port(job: str) -> int:
-    """The TCP port the session's Jupyter server listens on (ss, matched by pid)."""
+def server_address(job: str) -> str:
+    """host:port the session's Jupyter server listens on (ss, matched by pid): its node's
+    address, which bob can find as easily."""
     pids = set(job_pids(job))
     for line in sh("ss", "-H", "-ltnp").splitlines():
         owners = {int(p) for p in re.findall(r"pid=(\d+)", line)}
         if owners & pids:
-            return int(line.split()[3].rsplit(":", 1)[1])
+            return line.split()[3]
     raise AssertionError(f"no listening port of job {job}")
 
 
@@ -248,7 +251,8 @@ def probe_as(user: str, requests_: list) -> list:
     "403 or a redirect to the hub's login; never content",
 )
 def test_bob_at_alices_session_port_gets_nothing(hub, alice):
-    base = f"http://127.0.0.1:{alice['port']}/user/alice/"
+    base = f"http://{alice['address']}/user/alice/"
+    assert alice["address"].startswith("127.0.1."), alice["address"]  # its node's address
     bob = hub.token("bob")
     # the control: alice's own token at the same port gets her contents
     own = requests.get(base + "api/contents", headers={"Authorization": f"token "
