@@ -6,13 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from aifactory_hub.ops.localcluster import gpus
 from aifactory_hub.ops.localcluster.conf import (
     HEADER,
     Paths,
     db_password_from,
-    fake_gpu_devices,
+    gpu_devices,
     local_nodes,
     max_time_minutes,
+    real_gpu_problem,
     render_gres_conf,
     render_hosts,
     render_slurm_conf,
@@ -195,7 +197,7 @@ def test_nodes_without_gpus_have_no_gres_and_an_empty_gres_conf(site):
     assert len(nodes) == 4 and not any("Gres=" in node for node in nodes)
     gres = render_gres_conf(other, PATHS).splitlines()
     assert [line for line in gres if line.startswith("NodeName")] == []
-    assert fake_gpu_devices(other, PATHS) == {}
+    assert gpu_devices(other, PATHS) == {}
 
 
 def test_hosts_names_every_node_and_replaces_only_its_own_block(site):
@@ -227,7 +229,7 @@ def test_gres_conf_has_one_fake_device_per_gpu_of_each_gpu_node(site):
         for node in ("gpu1", "gpu2")
         for i in range(4)
     ]
-    assert fake_gpu_devices(site, PATHS) == {
+    assert gpu_devices(site, PATHS) == {
         node: [Path(f"{dev}/{node}-{i}") for i in range(4)] for node in ("gpu1", "gpu2")
     }
 
@@ -295,3 +297,41 @@ def test_node_state_and_reason_from_scontrol_one_line_output():
     assert fields["State"] == "IDLE+DRAIN"
     assert fields["Reason"] == "Node unexpectedly rebooted"
     assert "Reason" not in dict(_fields("NodeName=vm State=IDLE"))
+
+
+# Recorded `nvidia-smi -L` of a machine with four H100s (UUIDs shortened).
+FOUR_H100 = "".join(f"GPU {i}: NVIDIA H100 80GB HBM3 (UUID: GPU-{i}aaa-bbbb)\n" for i in range(4))
+
+
+def h100_site(site: Site, gpus_per_node: int = 2, gpu_type: str = "h100") -> Site:
+    parts = [
+        p.model_copy(update={"gpu_type": gpu_type, "gpus_per_node": gpus_per_node, "max_gpus": 1})
+        if p.gpus_per_node
+        else p
+        for p in site.partitions
+    ]
+    return site.model_copy(update={"partitions": parts})
+
+
+def test_real_gpus_are_dealt_to_the_gpu_nodes_as_their_own_devices(site):
+    real = gpus.parse_gpu_list(FOUR_H100)
+    lines = render_gres_conf(h100_site(site), PATHS, real).splitlines()
+    assert [line for line in lines if line.startswith("NodeName")] == [
+        "NodeName=gpu1 Name=gpu Type=h100 File=/dev/nvidia0",
+        "NodeName=gpu1 Name=gpu Type=h100 File=/dev/nvidia1",
+        "NodeName=gpu2 Name=gpu Type=h100 File=/dev/nvidia2",
+        "NodeName=gpu2 Name=gpu Type=h100 File=/dev/nvidia3",
+    ]
+    conf = render_slurm_conf(h100_site(site), "vm", PATHS, real_gpus=True)
+    assert "SIMULATED" not in conf and "Gres=gpu:h100:2" in conf
+
+
+def test_real_gpus_that_do_not_match_the_site_are_refused_with_what_to_change(site):
+    real = gpus.parse_gpu_list(FOUR_H100)
+    assert real_gpu_problem(h100_site(site), real) is None
+    too_many = real_gpu_problem(h100_site(site, gpus_per_node=4), real)
+    assert "declare 8 GPUs, this machine has 4" in too_many
+    wrong_type = real_gpu_problem(h100_site(site, gpu_type="sim"), real)  # the demo's type
+    assert "names GPU type 'sim'" in wrong_type and "set gpu_type to one of ['h100']" in wrong_type
+    with pytest.raises(ValueError, match="declare 8 GPUs"):
+        render_gres_conf(h100_site(site, gpus_per_node=4), PATHS, real)

@@ -21,12 +21,14 @@ from pathlib import Path
 
 from aifactory_hub.ops import accounts
 from aifactory_hub.ops.localcluster import daemons as d
+from aifactory_hub.ops.localcluster import gpus
 from aifactory_hub.ops.localcluster.conf import (
     DEFAULT_PATHS,
     Paths,
     db_password_from,
-    fake_gpu_devices,
+    gpu_devices,
     local_nodes,
+    real_gpu_problem,
     render_gres_conf,
     render_hosts,
     render_slurm_conf,
@@ -81,14 +83,17 @@ def start(site: Site | None = None, paths: Paths = DEFAULT_PATHS) -> list[Daemon
 def _start(site: Site, paths: Paths) -> None:
     host = short_hostname()
     nodes = [node.name for node in local_nodes(site)]
-    _ensure_fake_gpus(site, paths)
+    real = gpus.detect()
+    if real and (problem := real_gpu_problem(site, real)):
+        raise LocalClusterError(f"this machine's GPUs and the site file disagree: {problem}")
+    _ensure_fake_gpus(site, paths, real)
     _write(HOSTS, render_hosts(site, HOSTS.read_text() if HOSTS.exists() else ""))
     password = _db_password(paths)
     dbd_changed = _write(paths.slurmdbd_conf, render_slurmdbd_conf(site, host, password, paths),
                          mode=0o600, owner="slurm")  # fmt: skip
     # sacctmgr reads slurm.conf to find slurmdbd, so write it before slurmdbd is queried.
-    ctl_changed = _write(paths.slurm_conf, render_slurm_conf(site, host, paths))
-    ctl_changed |= _write(paths.gres_conf, render_gres_conf(site, paths))
+    ctl_changed = _write(paths.slurm_conf, render_slurm_conf(site, host, paths, bool(real)))
+    ctl_changed |= _write(paths.gres_conf, render_gres_conf(site, paths, real))
 
     if d.running_pid(d.MUNGED, paths) is None and d.munge_works() is not None:
         _started(d.MUNGED, paths, d.start_munged)
@@ -244,9 +249,11 @@ def _prepare_dirs(paths: Paths) -> None:
         _own(logfile, daemon.user, 0o640)
 
 
-def _ensure_fake_gpus(site: Site, paths: Paths) -> None:
-    """One character device (c 1 3, like /dev/null) per simulated GPU; remove extras."""
-    wanted = {path for devices in fake_gpu_devices(site, paths).values() for path in devices}
+def _ensure_fake_gpus(site: Site, paths: Paths, real: list[gpus.Gpu]) -> None:
+    """One character device (c 1 3, like /dev/null) per simulated GPU; remove extras (all of
+    them when the machine's real GPUs are used)."""
+    devices = {} if real else gpu_devices(site, paths)
+    wanted = {path for paths_ in devices.values() for path in paths_}
     for path in wanted:
         try:
             info = path.lstat()

@@ -16,9 +16,11 @@ and the factory service need no second address for jobs to reach them.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from aifactory_hub.ops.localcluster.gpus import Gpu
 from aifactory_hub.site import Partition, Site
 
 HEADER = "# managed by aifactory: rewritten by `python -m aifactory_hub.ops.localcluster start`."
@@ -123,13 +125,46 @@ def local_nodes(site: Site) -> list[LocalNode]:
     return nodes
 
 
-def fake_gpu_devices(site: Site, paths: Paths) -> dict[str, list[Path]]:
-    """The character devices that stand in for each GPU node's GPUs (gpu1-0 .. gpu1-3, ...)."""
-    return {
-        node.name: [paths.fake_gpu_dir / f"{node.name}-{i}" for i in range(node.gpus)]
-        for node in local_nodes(site)
-        if node.gpus
-    }
+def gpu_devices(site: Site, paths: Paths, real: Sequence[Gpu] = ()) -> dict[str, list[Path]]:
+    """Each GPU node's device files: the machine's real GPUs (`nvidia-smi -L`), dealt to the
+    GPU nodes in order, `gpus_per_node` each; with none, fake character devices that stand in
+    for them (gpu1-0 .. gpu1-3, ...). Raises ValueError when the real ones do not match the
+    site file (`real_gpu_problem` says why)."""
+    gpu_nodes = [node for node in local_nodes(site) if node.gpus]
+    if not real:
+        return {
+            node.name: [paths.fake_gpu_dir / f"{node.name}-{i}" for i in range(node.gpus)]
+            for node in gpu_nodes
+        }
+    problem = real_gpu_problem(site, real)
+    if problem:
+        raise ValueError(problem)
+    dealt, devices = 0, {}
+    for node in gpu_nodes:
+        devices[node.name] = [gpu.device for gpu in real[dealt : dealt + node.gpus]]
+        dealt += node.gpus
+    return devices
+
+
+def real_gpu_problem(site: Site, real: Sequence[Gpu]) -> str | None:
+    """Why this machine's GPUs cannot be the site's GPU nodes' (None when they can): a
+    local GPU node declares real GPUs only, of the type its partition names."""
+    gpu_nodes = [node for node in local_nodes(site) if node.gpus]
+    wanted = sum(node.gpus for node in gpu_nodes)
+    found = ", ".join(sorted({f"{gpu.name} (GRES type {gpu.gres_type})" for gpu in real}))
+    if wanted > len(real):
+        return (
+            f"the site's GPU nodes declare {wanted} GPUs, this machine has {len(real)}: "
+            f"{found}; lower the GPU partitions' nodes or gpus_per_node in the site file"
+        )
+    for part in {node.partition.name: node.partition for node in gpu_nodes}.values():
+        types = {gpu.gres_type for gpu in real}
+        if part.gpu_type not in types:
+            return (
+                f"partition {part.name} names GPU type {part.gpu_type!r}, this machine has "
+                f"{found}: set gpu_type to one of {sorted(types)} in the site file"
+            )
+    return None
 
 
 HOSTS_BEGIN = "# aifactory local cluster: begin (rewritten by `aifactory up`)"
@@ -183,16 +218,25 @@ def _node_line(node: LocalNode, hostname: str) -> str:
     )
 
 
-def render_slurm_conf(site: Site, hostname: str, paths: Paths = DEFAULT_PATHS) -> str:
+def render_slurm_conf(
+    site: Site, hostname: str, paths: Paths = DEFAULT_PATHS, real_gpus: bool = False
+) -> str:
     """slurm.conf: slurmctld on this machine (`hostname`), and every local node."""
     nodes = local_nodes(site)
+    if real_gpus:
+        gpus = ["# GPUs on this cluster are the machine's own (nvidia-smi -L; see gres.conf)."]
+    else:
+        gpus = [
+            "# GPUs on this cluster are SIMULATED: a GPU node's gpu GRES are fake character "
+            "devices",
+            f"# ({paths.fake_gpu_dir}/NODE-N, made with mknod c 1 3); jobs get no real GPU.",
+        ]
     # Jobs that do not say --mem get the site's default session memory per CPU; without
     # this, CR_Core_Memory would give a job the whole node's memory and serialise everything.
     def_mem_per_cpu = max(1, site.defaults.memory_gb * 1024 // site.defaults.cpus)
     lines = [
         HEADER,
-        "# GPUs on this cluster are SIMULATED: a GPU node's gpu GRES are fake character devices",
-        f"# ({paths.fake_gpu_dir}/NODE-N, made with mknod c 1 3); jobs get no real GPU.",
+        *gpus,
         f"ClusterName={site.site.cluster}",
         f"SlurmctldHost={hostname}(127.0.0.1)",
         f"SlurmUser={SLURM_USER}",
@@ -253,12 +297,15 @@ def render_slurm_conf(site: Site, hostname: str, paths: Paths = DEFAULT_PATHS) -
     return "\n".join(lines) + "\n"
 
 
-def render_gres_conf(site: Site, paths: Paths = DEFAULT_PATHS) -> str:
-    """gres.conf: one line per simulated GPU of each GPU node, each a fake character device."""
-    lines = [HEADER, "# Simulated GPUs: the File= devices are mknod c 1 3 (like /dev/null)."]
+def render_gres_conf(site: Site, paths: Paths = DEFAULT_PATHS, real: Sequence[Gpu] = ()) -> str:
+    """gres.conf: one line per GPU of each GPU node, its device file (see `gpu_devices`)."""
+    if real:
+        lines = [HEADER, "# Real GPUs of this machine (nvidia-smi -L), dealt to the GPU nodes."]
+    else:
+        lines = [HEADER, "# Simulated GPUs: the File= devices are mknod c 1 3 (like /dev/null)."]
     lines.append("AutoDetect=off")
     types = {node.name: node.partition.gpu_type for node in local_nodes(site)}
-    for node, devices in fake_gpu_devices(site, paths).items():
+    for node, devices in gpu_devices(site, paths, real).items():
         for device in devices:
             lines.append(f"NodeName={node} Name=gpu Type={types[node]} File={device}")
     return "\n".join(lines) + "\n"
