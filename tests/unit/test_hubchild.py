@@ -5,15 +5,19 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from aifactory_hub.ops.cli import exited
 
 
-def run_hub(tmp_path, hub_code: str) -> tuple[subprocess.Popen, int]:
+@contextmanager
+def hub_with_service(tmp_path, hub_code: str) -> Iterator[tuple[subprocess.Popen, int]]:
     """A stand-in hub (a Python process running `hub_code`) that starts the `sleeper` service
-    through hubchild and prints the service's pid."""
+    through hubchild and prints the service's pid; the service is killed afterwards if the
+    test left it running."""
     (tmp_path / "sleeper.py").write_text(
         "import pathlib, sys, time\n"
         f"pathlib.Path({str(tmp_path / 'started')!r}).touch()\n"
@@ -21,7 +25,13 @@ def run_hub(tmp_path, hub_code: str) -> tuple[subprocess.Popen, int]:
     )
     env = dict(os.environ, PYTHONPATH=f"{tmp_path}:{os.environ.get('PYTHONPATH', '')}")
     hub = subprocess.Popen([sys.executable, "-c", hub_code], stdout=subprocess.PIPE, env=env)
-    return hub, int(hub.stdout.readline())
+    child = int(hub.stdout.readline())
+    try:
+        yield hub, child
+    finally:
+        if not exited(child):
+            os.kill(child, signal.SIGKILL)
+        hub.stdout.close()
 
 
 CHILD = """
@@ -46,17 +56,12 @@ def wait_for(condition, timeout: float = 30) -> bool:
     "fault", "the hub SIGKILLed while its managed services run", "each service ends within ~2 s"
 )
 def test_service_ends_when_its_hub_is_killed(tmp_path):
-    hub, child = run_hub(tmp_path, CHILD + "time.sleep(120)\n")
-    try:
+    with hub_with_service(tmp_path, CHILD + "time.sleep(120)\n") as (hub, child):
         assert wait_for((tmp_path / "started").exists), "the service never started"
         assert not exited(child), "the service must run while its hub does"
         hub.kill()
         hub.wait()
         assert wait_for(lambda: exited(child)), "the service outlived its hub"
-    finally:
-        if not exited(child):
-            os.kill(child, signal.SIGKILL)
-        hub.stdout.close()
 
 
 @pytest.mark.hardening(
@@ -66,14 +71,9 @@ def test_service_ends_when_its_hub_is_killed(tmp_path):
 )
 def test_service_ends_when_its_hub_died_before_it_started(tmp_path):
     # The hub exits right after printing the pid: hubchild starts already re-parented.
-    hub, child = run_hub(tmp_path, CHILD + "os._exit(0)\n")
-    try:
+    with hub_with_service(tmp_path, CHILD + "os._exit(0)\n") as (hub, child):
         hub.wait()
         assert wait_for(lambda: exited(child)), "an orphaned service took init for its hub"
-    finally:
-        if not exited(child):
-            os.kill(child, signal.SIGKILL)
-        hub.stdout.close()
 
 
 @pytest.mark.parametrize(
