@@ -147,3 +147,32 @@ def test_a_failed_node_ends_only_its_sessions_and_the_user_starts_again_elsewher
         localcluster.start(hub.site)  # its slurmd back; start resumes the node
         wait_for(lambda: node_state(failed) in ("idle", "mixed", "allocated"), 120,
                  f"node {failed} to be back")  # fmt: skip
+
+
+def sinfo_cpus() -> dict[str, tuple[int, int]]:
+    """{partition: (allocated, total) CPUs} as sinfo says (%C is alloc/idle/other/total)."""
+    rows = (line.split() for line in sh("sinfo", "-h", "-o", "%R %C").splitlines())
+    return {part: (int(c.split("/")[0]), int(c.split("/")[3])) for part, c in rows}
+
+
+def test_the_consoles_figures_agree_with_sinfo_over_all_nodes(hub, spread):
+    """The snapshot and sinfo are read one after the other; retried while a job starts or ends
+    in between."""
+
+    def agree() -> bool:
+        snapshot = ok(api(hub, "GET", "cluster", "sam"))
+        theirs = sinfo_cpus()
+        for part, (alloc, total) in theirs.items():
+            nodes = [n for n in snapshot["nodes"] if part in n["partitions"]]
+            row = next(p for p in snapshot["partitions"] if p["name"] == part)
+            if (sum(n["cpus_alloc"] for n in nodes), sum(n["cpus_total"] for n in nodes)) != (
+                alloc,
+                total,
+            ):
+                return False
+            # the partition's capacity: the nodes that take jobs (all of them here)
+            if row["cpus_total"] != sum(n["cpus_total"] for n in nodes if n["usable"]):
+                return False
+        return set(theirs) == {"cpu", "gpu"}
+
+    wait_for(agree, 60, "the console's CPUs to agree with sinfo", every=3)

@@ -69,7 +69,9 @@ def test_real_jobs_are_counted_live_and_match_sacct_to_the_minute(hub, store):
     common = ["--account=pg-dave", f"--job-name={NAME}", "--output=/dev/null", "--time=2"]
     gpu_job = submit("dave", *common, "--partition=gpu", "--gres=gpu:1", "--cpus-per-task=2",
                      "--wrap=sleep 25")  # fmt: skip
-    cpu_job = submit("dave", *common, "--partition=cpu", "--cpus-per-task=3", "--wrap=sleep 15")
+    # the CPU job spans both cpu nodes: its figures are the allocation's, on every node
+    cpu_job = submit("dave", *common, "--partition=cpu", "--nodes=2", "--ntasks-per-node=1",
+                     "--cpus-per-task=3", "--wrap=srun sleep 15")  # fmt: skip
     try:
         wait_running(gpu_job)
         time.sleep(5)
@@ -94,6 +96,8 @@ def test_real_jobs_are_counted_live_and_match_sacct_to_the_minute(hub, store):
         assert row.final and row.account == "pg-dave" and row.user == "dave"
         assert (row.cpu_seconds, row.gpu_seconds) == expected[str(job)]
     assert rows[str(gpu_job)].gpu_seconds >= 20 and rows[str(cpu_job)].gpu_seconds == 0
+    assert sh("sacct", "-n", "-X", "-j", str(cpu_job), "-o", "NodeList%40").split() == ["cpu[1-2]"]
+    assert rows[str(cpu_job)].cpu_seconds >= 6 * 15  # 2 nodes x 3 CPUs for the sleep at least
 
     # The project's figures against every pg-dave job sacct knows since the allocation began
     # (other runs on this shared cluster charge pg-dave too): equal to the minute.

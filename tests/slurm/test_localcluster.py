@@ -6,6 +6,7 @@ import grp
 import socket
 import stat
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from aifactory_hub.ops.accounts import apply_site, memberships, plan, read_passw
 from aifactory_hub.ops.localcluster import daemons as d
 from aifactory_hub.ops.localcluster.conf import DEFAULT_PATHS
 from aifactory_hub.slurm import RunAs, SlurmError
+from aifactory_hub.slurm.reservations import create_reservation_argv, delete_reservation_argv
 from aifactory_hub.slurm.sacctmgr import read_state, wanted_associations
 from tests.stack import submit
 
@@ -211,3 +213,18 @@ def test_apply_site_twice_changes_nothing(local_cluster, demo_accounts):
     assert stat.S_IMODE(PASSWORD_FILE.stat().st_mode) == 0o600
     members = set(grp.getgrnam("aifactory").gr_mem)
     assert {u.name for u in local_cluster.users} <= members
+
+
+def test_a_workshop_reservation_bigger_than_a_node_spans_the_partitions_nodes(local_cluster):
+    """A workshop of 40 one-core participants on cpu (32 cores a node) gets cores on both
+    nodes. It starts in three days, so no job running now is held back by it."""
+    start = datetime.now(UTC) + timedelta(days=3)
+    name = "aif-test-span"
+    slurm.run(
+        create_reservation_argv(name, "ai-alpha", "cpu", 40, start, start + timedelta(hours=1))
+    )
+    try:
+        shown = slurm.run(["scontrol", "-o", "show", "reservation", name]).stdout
+        assert "Nodes=cpu[1-2]" in shown and "CoreCnt=40" in shown and "TRES=cpu=40" in shown
+    finally:
+        slurm.run(delete_reservation_argv(name), check=False)
