@@ -111,8 +111,8 @@ class ClusterMonitor:
         if isinstance(nodes, BaseException):
             errors["partitions"] = _describe(nodes)
         else:
-            partitions = list(capacity.parse_nodes(nodes.stdout).values())
             node_list = capacity.parse_node_list(nodes.stdout)
+            partitions = list(capacity.partitions_of(node_list).values())
         if isinstance(queue, BaseException):
             errors["queue"] = _describe(queue)
         else:

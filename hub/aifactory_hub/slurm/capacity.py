@@ -78,10 +78,15 @@ def parse_node_list(text: str) -> list[NodeInfo]:
 
 
 def parse_nodes(text: str) -> dict[str, PartitionCapacity]:
-    """Aggregate `show_nodes_argv()`'s output into capacity per partition: only nodes that
-    take jobs count (a drained or down node's CPUs are not free for a new session)."""
+    """Capacity per partition from `show_nodes_argv()`'s output (see `partitions_of`)."""
+    return partitions_of(parse_node_list(text))
+
+
+def partitions_of(node_list: list[NodeInfo]) -> dict[str, PartitionCapacity]:
+    """Aggregate nodes into capacity per partition: only nodes that take jobs count (a
+    drained or down node's CPUs are not free for a new session)."""
     totals: dict[str, dict[str, int]] = {}
-    for node in parse_node_list(text):
+    for node in node_list:
         for part in node.partitions:
             agg = totals.setdefault(part, dict.fromkeys(PartitionCapacity.__dataclass_fields__, 0))
             agg["nodes"] += 1

@@ -9,6 +9,7 @@ laid out (names, addresses, ports) is `conf.local_nodes`.
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 import os
 import secrets
@@ -153,8 +154,9 @@ def status(site: Site | None = None, paths: Paths = DEFAULT_PATHS) -> list[Daemo
         d.SLURMDBD: d.accounting_up,
         d.SLURMCTLD: d.controller_up,
     }
+    every_node = functools.cache(d.node_states)  # one scontrol call for all the nodes
     for node in local_nodes(site):
-        checks[d.slurmd(node.name)] = lambda name=node.name: d.node_problem(name)
+        checks[d.slurmd(node.name)] = lambda name=node.name: d.node_problem(name, states=every_node)
     result = []
     for daemon, check in checks.items():
         pid = d.running_pid(daemon, paths)

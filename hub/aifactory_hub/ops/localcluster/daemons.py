@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aifactory_hub import slurm
 from aifactory_hub.ops.localcluster.conf import DB_NAME, DB_USER, Paths
-from aifactory_hub.slurm import nodes, sacctmgr
+from aifactory_hub.slurm import capacity, nodes, sacctmgr
 
 log = logging.getLogger(__name__)
 MUNGE_KEY = Path("/etc/munge/munge.key")
@@ -338,23 +338,30 @@ def start_slurmd(paths: Paths, node: str, timeout: float = 60.0) -> None:
     wait_for(daemon, paths, lambda: node_problem(node, resume=True), timeout)
 
 
-def node_state(node: str) -> tuple[str, str]:
-    """(State, Reason) of the node as slurmctld sees it, e.g. ("IDLE", "")."""
+def node_states(node: str | None = None) -> dict[str, tuple[str, str]]:
+    """{node: (State, Reason)} as slurmctld sees them, e.g. {"cpu1": ("IDLE", "")}: every
+    node's in one `scontrol show node`, or only `node`'s."""
     out = slurm.run(nodes.show_nodes_argv(node), timeout=15).stdout
-    fields = nodes.parse_oneliner(out)
-    return fields.get("State", "UNKNOWN"), fields.get("Reason", "")
+    return {info.name: (info.state, info.reason) for info in capacity.parse_node_list(out)}
 
 
-def node_problem(node: str, resume: bool = False) -> str | None:
+def node_problem(
+    node: str,
+    resume: bool = False,
+    states: Callable[[], dict[str, tuple[str, str]]] | None = None,
+) -> str | None:
     """None if the node can run jobs, else why not. With `resume`, undrain a down node.
+    `states` reads the nodes' states (default: ask slurmctld about this one node), so a caller
+    checking every node can read them all with one call.
 
     After slurmd or slurmctld restarts, 22.05 may leave the node DOWN ("Node unexpectedly
     rebooted") or DRAINED; this machine has nothing else to do, so we put it back.
     """
     try:
-        state, reason = node_state(node)
+        known = states() if states is not None else node_states(node)
     except slurm.SlurmError as exc:
         return str(exc)
+    state, reason = known.get(node, ("UNKNOWN", "not known to slurmctld"))
     if nodes.node_usable(state):
         return None
     if resume and nodes.node_out_of_service(state):
