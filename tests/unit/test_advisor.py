@@ -107,7 +107,7 @@ def test_the_plan_uses_the_sites_gpu_partitions_and_specs(demo):
     (option,) = plan.options(run, partitions, specs)
     assert option.fits and option.min_gpus == 1 and option.nodes == 1
     assert option.gpu_hours == pytest.approx(6 * 125e6 * 2.5e9 / (0.4 * 312e12) / 3600)
-    assert option.cpu_hours == pytest.approx(option.gpu_hours * 32 / 4)  # the node's share
+    assert option.cpu_hours == pytest.approx(option.gpu_hours * 4 / 4)  # the node's share
     assert option.jobs == 2  # 4.2 h with jobs of at most 4 h
     assert plan.recommend([option]) == option
 

@@ -41,8 +41,8 @@ def test_a_request_within_limits_passes_and_gets_the_gpu_type(bob):
         ({"account": "ai-gamma"}, "project", "not a member of ai-gamma"),
         ({"account": "ai-beta", "partition": "gpu"}, "partition", "ai-beta may not use gpu"),
         ({"nodes": 3}, "nodes", "outside partition cpu's nodes"),
-        ({"tasks_per_node": 4, "cpus_per_task": 3}, "cpus_per_task", "12 CPUs per node"),
-        ({"memory_gb": 17}, "memory_gb", "17 is outside partition cpu's GB \\(1 to 16\\)"),
+        ({"tasks_per_node": 2, "cpus_per_task": 2}, "cpus_per_task", "4 CPUs per node"),
+        ({"memory_gb": 5}, "memory_gb", "5 is outside partition cpu's GB \\(1 to 4\\)"),
         ({"gpus_per_node": 1}, "gpus_per_node", "outside partition cpu's GPUs"),
         ({"partition": "gpu"}, "gpus_per_node", "0 is outside partition gpu's GPUs"),
         ({"walltime_minutes": 721}, "walltime", "721 min is outside partition cpu's limit"),
@@ -56,9 +56,9 @@ def test_requests_over_the_limits_are_refused_with_the_reason(bob, change, field
 
 def test_worker_sizes_stay_within_the_partition(bob):
     cpu = [(s.cores, s.memory_gb, s.gpus) for s in worker_sizes(bob.partitions["cpu"])]
-    assert cpu == [(1, 2, 0), (2, 4, 0), (4, 8, 0), (8, 16, 0)]
+    assert cpu == [(1, 2, 0), (2, 4, 0)]
     gpu = worker_sizes(bob.partitions["gpu"])
-    assert all(s.gpus == 1 and s.cores <= 16 and s.memory_gb <= 32 for s in gpu)
+    assert all(s.gpus == 1 and s.cores <= 2 and s.memory_gb <= 4 for s in gpu)
     assert gpu[0].label == "1 CPU, 2 GB, 1 GPU"
 
 

@@ -65,10 +65,10 @@ def test_training_over_the_limits_is_refused_with_the_reason(site, env):
     runner = Scripted(sbatch="77")
     t = TrainingLauncher(site=site, runner=runner, environ=env)
     t.script.value = "train.py"
-    t.tasks.value = 8
+    t.tasks.value = 2
     t.cpus_per_task.value = 2
     assert t.review() == ""
-    assert t.message.value.startswith("Refused: cpus_per_task: 8 tasks x 2 CPUs = 16 CPUs")
+    assert t.message.value.startswith("Refused: cpus_per_task: 2 tasks x 2 CPUs = 4 CPUs")
     t.tasks.value, t.cpus_per_task.value = 1, 1
     t.script.value = "missing.py"
     assert t.review() == "" and "~/missing.py is not a file" in t.message.value

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from aifactory_hub.ops.localcluster import gpus
 from aifactory_hub.ops.localcluster.conf import (
+    FAKE_GPU_MAJOR,
     HEADER,
     Paths,
     db_password_from,
+    fake_gpu_numbers,
     gpu_devices,
     local_nodes,
     max_time_minutes,
@@ -20,6 +23,7 @@ from aifactory_hub.ops.localcluster.conf import (
     render_slurm_conf,
     render_slurmdbd_conf,
 )
+from aifactory_hub.ops.localcluster.confine import confinement, render_cgroup_conf
 from aifactory_hub.site import Site, parse_site
 
 PATHS = Paths(
@@ -232,6 +236,66 @@ def test_gres_conf_has_one_fake_device_per_gpu_of_each_gpu_node(site):
     assert gpu_devices(site, PATHS) == {
         node: [Path(f"{dev}/{node}-{i}") for i in range(4)] for node in ("gpu1", "gpu2")
     }
+
+
+def test_each_simulated_gpu_has_its_own_device_number(site):
+    # The devices cgroup tells devices apart by number: if every fake GPU were c 1:3 (as
+    # /dev/null), a job could open every GPU, and a job without GPUs could not open /dev/null.
+    numbers = fake_gpu_numbers(site, PATHS)
+    assert len(numbers) == 8 and len(set(numbers.values())) == 8
+    assert {os.major(n) for n in numbers.values()} == {FAKE_GPU_MAJOR}
+    assert sorted(os.minor(n) for n in numbers.values()) == list(range(8))
+    assert numbers[PATHS.fake_gpu_dir / "gpu2-0"] == os.makedev(FAKE_GPU_MAJOR, 4)
+
+
+MOUNTS_V1 = """\
+tmpfs /sys/fs/cgroup tmpfs rw,relatime,mode=755 0 0
+cgroup /sys/fs/cgroup/cpu cgroup rw,relatime,cpu 0 0
+cgroup /sys/fs/cgroup/cpuset cgroup rw,relatime,cpuset 0 0
+cgroup /sys/fs/cgroup/memory cgroup rw,relatime,memory 0 0
+cgroup /sys/fs/cgroup/devices cgroup rw,relatime,devices 0 0
+cgroup /sys/fs/cgroup/freezer cgroup rw,relatime,freezer 0 0
+cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0
+"""
+
+
+def test_cgroup_v1_controllers_mounted_read_write_confine_jobs(site):
+    confine = confinement(MOUNTS_V1)
+    assert confine.cgroup_v1 and "cores, RAM, swap and devices" in confine.detail
+    lines = render_slurm_conf(site, "vm", PATHS, confine=confine).splitlines()
+    assert settings(lines)["ProctrackType"] == "proctrack/cgroup"
+    assert settings(lines)["TaskPlugin"] == "task/cgroup"
+    cgroup = settings(render_cgroup_conf(HEADER, confine).splitlines())
+    assert cgroup == {
+        "CgroupPlugin": "cgroup/v1",
+        "CgroupMountpoint": "/sys/fs/cgroup",
+        "ConstrainCores": "yes",
+        "ConstrainRAMSpace": "yes",
+        "ConstrainSwapSpace": "yes",
+        "ConstrainDevices": "yes",
+    }
+    # co-mounted controllers (cpu,cpuacct style) count too
+    comounted = "cgroup /sys/fs/cgroup/x cgroup rw,cpuset,memory,devices,freezer 0 0\n"
+    assert confinement(comounted).cgroup_v1
+
+
+@pytest.mark.parametrize(
+    ("mounts", "why"),
+    [
+        ("cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid 0 0\n", "cpuset, memory, devices, freezer"),
+        (MOUNTS_V1.replace("rw,relatime,freezer", "ro,relatime,freezer"), "freezer read-only"),
+        (MOUNTS_V1.replace("rw,relatime,devices", "rw,relatime,blkio"), "devices not mounted"),
+        ("", "not mounted"),
+    ],
+)
+def test_without_the_v1_controllers_jobs_run_unconfined_and_it_says_why(site, mounts, why):
+    confine = confinement(mounts)
+    assert not confine.cgroup_v1 and "NOT confined" in confine.detail and why in confine.detail
+    assert render_cgroup_conf(HEADER, confine) is None
+    lines = render_slurm_conf(site, "vm", PATHS, confine=confine).splitlines()
+    assert settings(lines)["ProctrackType"] == "proctrack/linuxproc"
+    assert settings(lines)["TaskPlugin"] == "task/none"
+    assert f"# {confine.detail} (cgroup.conf)" in lines
 
 
 def test_slurmdbd_conf(site):

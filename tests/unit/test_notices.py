@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aifactory_hub.hubside.config import TEMPLATES, apply_site
-from aifactory_hub.hubside.notices import ended_notice
+from aifactory_hub.hubside.notices import ended_notice, memory_notice
 from aifactory_hub.site.sessions import SessionRequest
 
 REQUEST = SessionRequest("ai-alpha", "cpu", 2, 4, 0, 90)
@@ -33,6 +33,13 @@ def test_without_the_request_or_node_it_still_says_what_happened():
         "Your session (Slurm job 7) was stopped: it used more memory than what it asked for. "
         "Start again with more memory, or load less data at once."
     )
+
+
+def test_a_kernel_killed_for_memory_is_said_after_the_user_stops():
+    text = memory_notice("42", "cpu1", REQUEST)
+    assert text.startswith("In your last session (Slurm job 42 on node cpu1)")
+    assert "more memory than the 4 GB it asked for" in text and "kernel" in text
+    assert "what it asked for" in memory_notice("42", "", None)
 
 
 def test_the_hub_home_template_shows_the_notice_above_jupyterhubs_own(demo_site):

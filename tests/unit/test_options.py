@@ -13,7 +13,7 @@ def test_defaults_charge_first_project_on_default_partition(demo_site):
         "ai-alpha",
         "cpu",
         1,
-        2,
+        1,
         0,
     )
     assert req.walltime_minutes == 60
@@ -29,15 +29,15 @@ def test_form_strings_are_parsed(demo_site):
         {
             "project": ["ai-beta"],
             "partition": ["cpu"],
-            "cpus": ["4"],
-            "memory_gb": ["8"],
+            "cpus": ["2"],
+            "memory_gb": ["3"],
             "walltime_hours": ["2.5"],
             "gpus": ["0"],
             "_xsrf": ["x"],
         }
     )
     req = check(demo_site, "bob", raw)
-    assert (req.account, req.cpus, req.memory_gb, req.walltime_minutes) == ("ai-beta", 4, 8, 150)
+    assert (req.account, req.cpus, req.memory_gb, req.walltime_minutes) == ("ai-beta", 2, 3, 150)
     assert req.to_options()["walltime_hours"] == 2.5
 
 
@@ -47,7 +47,7 @@ def test_form_strings_are_parsed(demo_site):
         ("alice", {"project": "ai-beta"}, "project", "not available"),
         ("carol", {"partition": "gpu"}, "partition", "not available to project ai-beta"),
         ("alice", {"partition": "nope"}, "partition", "not available"),
-        ("alice", {"cpus": 9}, "cpus", "outside the partition's limits (1 to 8)"),
+        ("alice", {"cpus": 3}, "cpus", "outside the partition's limits (1 to 2)"),
         ("alice", {"cpus": 0}, "cpus", "outside"),
         ("alice", {"cpus": -1}, "cpus", "outside"),
         ("alice", {"cpus": "-1"}, "cpus", "whole number"),

@@ -32,6 +32,10 @@ def make_spawner(job_id: str) -> FactorySpawner:
     return spawner
 
 
+async def no_memory_kills(job_id, node):
+    return None
+
+
 async def test_a_stop_is_not_raced_by_the_watch_loop(poller, fake, monkeypatch):
     fake.squeue = (0, squeue_text(("7", "RUNNING", "None", "n1")), "")
     spawner = make_spawner("7")
@@ -45,6 +49,7 @@ async def test_a_stop_is_not_raced_by_the_watch_loop(poller, fake, monkeypatch):
         await asyncio.sleep(0.2)  # the watch loop ticks meanwhile
 
     monkeypatch.setattr(spawner, "_cancel", cancel)
+    monkeypatch.setattr(spawner, "_note_memory_kills", no_memory_kills)
     poller.watch("7", on_gone, every=0.02)  # no address: Slurm is asked every tick
     await asyncio.sleep(0.05)
     await spawner.stop()
@@ -108,3 +113,44 @@ async def test_a_session_slurm_ended_leaves_its_reason_for_the_hub_home(poller, 
     restarted = make_spawner("")
     restarted.load_state(saved)  # a restarted hub still shows it
     assert restarted.ended_notice == spawner.ended_notice
+
+
+@pytest.mark.parametrize(
+    ("answers", "says"),
+    [
+        # a kernel was killed by the job's memory limit; the user stopped the session later
+        (["42|CANCELLED by 1001\n42.batch|OUT_OF_MEMORY\n42.extern|COMPLETED\n"], True),
+        # accounting has not the step's end yet on the first ask
+        (
+            ["42|CANCELLED by 1001\n42.batch|RUNNING\n", "42|CANCELLED\n42.batch|OUT_OF_MEMORY\n"],
+            True,
+        ),
+        (["42|CANCELLED by 1001\n42.batch|CANCELLED\n42.extern|COMPLETED\n"], False),
+        (["garbage line\n4200.batch|OUT_OF_MEMORY\n42|CANCELLED\n42.batch|CANCELLED\n"], False),
+    ],
+)
+async def test_a_stopped_session_whose_kernel_was_killed_for_memory_says_so(
+    monkeypatch, answers, says
+):
+    """Scripted sacct (mock: the real-stack test is tests/hub/test_confinement.py)."""
+    asked = []
+
+    async def arun(argv, **kwargs):
+        asked.append(argv)
+        return SimpleNamespace(stdout=answers[min(len(asked), len(answers)) - 1])
+
+    async def no_sleep(seconds):
+        return None
+
+    monkeypatch.setattr(spawner_module.slurm, "arun", arun)
+    monkeypatch.setattr(spawner_module.asyncio, "sleep", no_sleep)
+    monkeypatch.setattr(FactorySpawner, "_run_as", lambda self: "alice")
+    spawner = make_spawner("")
+    spawner.session_request = spawner_module.SessionRequest("ai-alpha", "cpu", 1, 4, 0, 60)
+    await spawner._note_memory_kills("42", "cpu2")
+    assert len(asked) == len(answers) and "--jobs=42" in asked[0]
+    if says:
+        assert spawner.ended_notice.startswith("In your last session (Slurm job 42 on node cpu2)")
+        assert "more memory than the 4 GB it asked for" in spawner.ended_notice
+    else:
+        assert spawner.ended_notice == ""

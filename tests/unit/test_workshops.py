@@ -22,7 +22,7 @@ T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 def body(**change) -> plan.NewWorkshop:
     data = {"title": "Intro", "starts_at": T0.isoformat(), "ends_at": (T0 + timedelta(hours=8))
-            .isoformat(), "participants": 30, "partition": "cpu"} | change  # fmt: skip
+            .isoformat(), "participants": 6, "partition": "cpu"} | change  # fmt: skip
     return parse(plan.NewWorkshop, data)
 
 
@@ -33,7 +33,7 @@ def test_names_and_hours_cover_every_participant():
     assert plan.names(3, 120, "ff00")[2][0] == "ws3ff00-001"
     with pytest.raises(ValueError):
         plan.names(3, 1, "A;B")
-    assert plan.hours(body()) == (0, 240)  # 30 people x 1 CPU x 8 h
+    assert plan.hours(body()) == (0, 48)  # 6 people x 1 CPU x 8 h
     assert plan.hours(body(partition="gpu", gpus=1, participants=2)) == (16, 16)
 
 
@@ -80,8 +80,8 @@ def test_the_form_refuses_bad_input_with_its_field(change, field):
 def test_the_site_must_host_it():
     assert plan.check_against_site(SITE, body()) == ("", "")
     assert plan.check_against_site(SITE, body(partition="nope"))[0] == "partition"
-    assert plan.check_against_site(SITE, body(cpus=9))[0] == "cpus"
-    assert plan.check_against_site(SITE, body(participants=70))[0] == "participants"
+    assert plan.check_against_site(SITE, body(cpus=3))[0] == "cpus"
+    assert plan.check_against_site(SITE, body(participants=9))[0] == "participants"
     assert plan.check_against_site(SITE, body(partition="gpu"))[0] == "gpus"  # min 1 GPU there
     assert plan.check_against_site(SITE, body(materials="no-such-folder"))[0] == "materials"
 

@@ -37,3 +37,15 @@ def ended_notice(job_id: str, state: str, node: str, request: SessionRequest | N
     if word == "PREEMPTED":
         return f"Your session ({where}) was preempted by Slurm for another job. Start again."
     return f"Your session ({where}) ended: Slurm says {word}. You can start again now."
+
+
+def memory_notice(job_id: str, node: str, request: SessionRequest | None) -> str:
+    """What to say when a process of a session the user stopped was killed by the job's
+    memory limit while it ran (a notebook kernel, usually: JupyterLab said "kernel died")."""
+    where = f"Slurm job {job_id}" + (f" on node {node}" if node else "")
+    asked = f"the {request.memory_gb} GB it asked for" if request else "what it asked for"
+    return (
+        f"In your last session ({where}) a process used more memory than {asked} and was "
+        "killed (Slurm: OUT_OF_MEMORY); a notebook kernel that died was this. Start again "
+        "with more memory, or load less data at once."
+    )

@@ -25,7 +25,7 @@ from traitlets import Float, Unicode, default
 
 from aifactory_hub import slurm
 from aifactory_hub.hubside import batch
-from aifactory_hub.hubside.notices import ended_notice
+from aifactory_hub.hubside.notices import ended_notice, memory_notice
 from aifactory_hub.hubside.poller import shared_poller
 from aifactory_hub.hubside.spawn_form import render_form, workshop_form
 from aifactory_hub.hubside.store_view import StoreView, store_view
@@ -37,14 +37,17 @@ from aifactory_hub.site.sessions import (
     form_to_options,
     validate_options,
 )
+from aifactory_hub.slurm import states
 from aifactory_hub.slurm.capacity import partition_capacity
 from aifactory_hub.slurm.jobs import (
     JobInfo,
     named_jobs_argv,
     parse_job_comments,
     parse_sbatch,
+    parse_steps,
     sbatch_argv,
     scancel_argv,
+    steps_argv,
 )
 
 
@@ -403,6 +406,7 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         poller = shared_poller()
         poller.unwatch(job_id)
         self.log.info("Cancelling session job %s of %s", job_id, self.user.name)
+        address = self._server_address()
         await self._cancel(job_id)
         if now:
             return
@@ -414,6 +418,28 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         else:
             self.log.warning("Session job %s still listed 10 s after scancel", job_id)
         poller.untrack(job_id)
+        await self._note_memory_kills(job_id, info.node or (address[0] if address else ""))
+
+    async def _note_memory_kills(self, job_id: str, node: str, tries: int = 10) -> None:
+        """After the user's own stop: when the job's cgroup killed one of its processes for
+        using more memory than the session asked for (a kernel, usually: JupyterLab lives on
+        and says only "kernel died"), the hub home says so. Slurm marks the step
+        OUT_OF_MEMORY; accounting has the step's end a moment after the job leaves squeue."""
+        for _ in range(tries):
+            try:
+                result = await slurm.arun(
+                    steps_argv(job_id), run_as=self._run_as(), timeout=self.slurm_timeout
+                )
+            except slurm.SlurmError as exc:
+                self.log.warning("sacct on stopped session %s failed: %s", job_id, exc)
+                return
+            steps = parse_steps(result.stdout, job_id)
+            if "batch" in steps and not states.is_live(steps["batch"]):
+                if "OUT_OF_MEMORY" in steps.values():
+                    self.ended_notice = memory_notice(job_id, node, self.session_request)
+                    self.log.info("Session of %s: %s", self.user.name, self.ended_notice)
+                return
+            await asyncio.sleep(0.5)
 
     _sweeps: set[asyncio.Task] = set()  # class-wide: they outlive a failed spawn
 

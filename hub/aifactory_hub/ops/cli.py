@@ -165,6 +165,7 @@ def cmd_status(args: argparse.Namespace, site: Site) -> int:
         for daemon in localcluster.status(site):
             print(daemon)
             down += not daemon.up
+        print(f"{'jobs':<12} {localcluster.confinement_line()}")
     pid = hub_pid(site)
     answers = hub_answers(site)
     state = "up" if answers else "down"

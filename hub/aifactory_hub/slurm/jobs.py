@@ -34,6 +34,7 @@ _TASK = re.compile(r"[0-9]{1,12}(?:_[0-9]{1,8})?")
 # An allocation that ran or runs: a pending array's "123_[5-9]" line has used nothing.
 _ALLOCATION = re.compile(r"[0-9]{1,12}(?:[_+][0-9]{1,8})?")
 _LISTED = re.compile(JOB_ID_PATTERN)
+_STEP = re.compile(r"batch|extern|interactive|[0-9]{1,8}")
 _NULL = ("None", "(null)")
 
 
@@ -279,6 +280,29 @@ def parse_sacct(text: str) -> dict[str, JobInfo]:
             reason=_value(reason),
         )
     return jobs
+
+
+def steps_argv(job_id: str) -> list[str]:
+    """One job and each of its steps (batch, extern, srun steps) with their states."""
+    return [
+        "sacct", "--noheader", "--parsable2",
+        "--jobs=" + check_job_id(job_id), "--format=JobID,State",
+    ]  # fmt: skip
+
+
+def parse_steps(text: str, job_id: str) -> dict[str, str]:
+    """`steps_argv`'s output: {step ("" for the job itself, "batch", "extern", "0", ...): its
+    state word}; lines of other jobs and unknown states are left out."""
+    steps: dict[str, str] = {}
+    for line in text.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) != 2:
+            continue
+        job, _, step = parts[0].partition(".")
+        state = states.job_state(parts[1])
+        if job == job_id and state and (not step or _STEP.fullmatch(step)):
+            steps[step] = state
+    return steps
 
 
 # --- sacct: every job's usage, for the accounting collector -------------------------------

@@ -25,9 +25,10 @@ from aifactory_hub.ops.localcluster import daemons as d
 from aifactory_hub.ops.localcluster import gpus
 from aifactory_hub.ops.localcluster.conf import (
     DEFAULT_PATHS,
+    HEADER,
     Paths,
     db_password_from,
-    gpu_devices,
+    fake_gpu_numbers,
     local_nodes,
     real_gpu_problem,
     render_gres_conf,
@@ -35,11 +36,12 @@ from aifactory_hub.ops.localcluster.conf import (
     render_slurm_conf,
     render_slurmdbd_conf,
 )
+from aifactory_hub.ops.localcluster.confine import MOUNTS, confinement, render_cgroup_conf
 from aifactory_hub.site import Site, load_site
 
 __all__ = [
     "DEFAULT_PATHS", "DaemonStatus", "LocalClusterError", "Paths",
-    "short_hostname", "start", "status", "stop",
+    "confinement_line", "short_hostname", "start", "status", "stop",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -93,8 +95,17 @@ def _start(site: Site, paths: Paths) -> None:
     dbd_changed = _write(paths.slurmdbd_conf, render_slurmdbd_conf(site, host, password, paths),
                          mode=0o600, owner="slurm")  # fmt: skip
     # sacctmgr reads slurm.conf to find slurmdbd, so write it before slurmdbd is queried.
-    ctl_changed = _write(paths.slurm_conf, render_slurm_conf(site, host, paths, bool(real)))
+    confine = confinement(MOUNTS.read_text())
+    ctl_changed = _write(
+        paths.slurm_conf, render_slurm_conf(site, host, paths, bool(real), confine)
+    )
     ctl_changed |= _write(paths.gres_conf, render_gres_conf(site, paths, real))
+    cgroup_conf = render_cgroup_conf(HEADER, confine)
+    if cgroup_conf is None:
+        ctl_changed |= paths.cgroup_conf.exists()
+        paths.cgroup_conf.unlink(missing_ok=True)
+    else:
+        ctl_changed |= _write(paths.cgroup_conf, cgroup_conf)
 
     if d.running_pid(d.MUNGED, paths) is None and d.munge_works() is not None:
         _started(d.MUNGED, paths, d.start_munged)
@@ -172,6 +183,15 @@ def status(site: Site | None = None, paths: Paths = DEFAULT_PATHS) -> list[Daemo
             detail = f"pid {pid}" if pid else "running, not started by aifactory (left alone)"
             result.append(DaemonStatus(daemon.name, True, pid, detail))
     return result
+
+
+def confinement_line(paths: Paths = DEFAULT_PATHS) -> str:
+    """How this cluster confines jobs, for `aifactory status` (see `confine`)."""
+    if paths.cgroup_conf.exists():
+        return confinement(MOUNTS.read_text()).detail
+    return confinement(MOUNTS.read_text()).detail.replace(
+        "jobs confined by", "jobs NOT confined (no cgroup.conf yet; `up` writes it), machine has"
+    )
 
 
 @contextmanager
@@ -252,19 +272,18 @@ def _prepare_dirs(paths: Paths) -> None:
 
 
 def _ensure_fake_gpus(site: Site, paths: Paths, real: list[gpus.Gpu]) -> None:
-    """One character device (c 1 3, like /dev/null) per simulated GPU; remove extras (all of
-    them when the machine's real GPUs are used)."""
-    devices = {} if real else gpu_devices(site, paths)
-    wanted = {path for paths_ in devices.values() for path in paths_}
-    for path in wanted:
+    """One character device per simulated GPU (`conf.fake_gpu_numbers`); remove extras (all
+    of them when the machine's real GPUs are used)."""
+    wanted = {} if real else fake_gpu_numbers(site, paths)
+    for path, number in wanted.items():
         try:
             info = path.lstat()
-            ok = stat.S_ISCHR(info.st_mode) and info.st_rdev == os.makedev(1, 3)
+            ok = stat.S_ISCHR(info.st_mode) and info.st_rdev == number
         except FileNotFoundError:
             ok = False
         if not ok:
             path.unlink(missing_ok=True)
-            os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+            os.mknod(path, 0o666 | stat.S_IFCHR, number)
         path.chmod(0o666)
     for path in paths.fake_gpu_dir.iterdir():
         if path not in wanted:

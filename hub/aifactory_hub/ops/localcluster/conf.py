@@ -16,10 +16,12 @@ and the factory service need no second address for jobs to reach them.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from aifactory_hub.ops.localcluster.confine import Confinement
 from aifactory_hub.ops.localcluster.gpus import Gpu
 from aifactory_hub.site import Partition, Site
 
@@ -53,6 +55,10 @@ class Paths:
     @property
     def gres_conf(self) -> Path:
         return self.conf_dir / "gres.conf"
+
+    @property
+    def cgroup_conf(self) -> Path:
+        return self.conf_dir / "cgroup.conf"
 
     @property
     def ctld_state(self) -> Path:
@@ -123,6 +129,19 @@ def local_nodes(site: Site) -> list[LocalNode]:
             address = f"{NODE_NET}.{n}"
             nodes.append(LocalNode(f"{part.name}{i}", address, FIRST_SLURMD_PORT + n - 1, part))
     return nodes
+
+
+# Simulated GPUs are character devices with a major number Linux keeps for local use (60-63,
+# 120-127, 240-254; the dynamic ones are taken from 254 down), one minor per GPU: distinct
+# numbers, so the devices cgroup can give a job its own GPUs only, and no driver behind them.
+FAKE_GPU_MAJOR = 120
+
+
+def fake_gpu_numbers(site: Site, paths: Paths) -> dict[Path, int]:
+    """Each simulated GPU's device file and its device number (major FAKE_GPU_MAJOR, minor
+    counting over the whole cluster)."""
+    files = [path for devices in gpu_devices(site, paths).values() for path in devices]
+    return {path: os.makedev(FAKE_GPU_MAJOR, minor) for minor, path in enumerate(files)}
 
 
 def gpu_devices(site: Site, paths: Paths, real: Sequence[Gpu] = ()) -> dict[str, list[Path]]:
@@ -218,10 +237,18 @@ def _node_line(node: LocalNode, hostname: str) -> str:
     )
 
 
+UNCONFINED = Confinement(False, "jobs NOT confined")
+
+
 def render_slurm_conf(
-    site: Site, hostname: str, paths: Paths = DEFAULT_PATHS, real_gpus: bool = False
+    site: Site,
+    hostname: str,
+    paths: Paths = DEFAULT_PATHS,
+    real_gpus: bool = False,
+    confine: Confinement = UNCONFINED,
 ) -> str:
-    """slurm.conf: slurmctld on this machine (`hostname`), and every local node."""
+    """slurm.conf: slurmctld on this machine (`hostname`), and every local node; jobs confined
+    by cgroups when `confine` says the machine allows it (see `confine.confinement`)."""
     nodes = local_nodes(site)
     if real_gpus:
         gpus = ["# GPUs on this cluster are the machine's own (nvidia-smi -L; see gres.conf)."]
@@ -229,7 +256,7 @@ def render_slurm_conf(
         gpus = [
             "# GPUs on this cluster are SIMULATED: a GPU node's gpu GRES are fake character "
             "devices",
-            f"# ({paths.fake_gpu_dir}/NODE-N, made with mknod c 1 3); jobs get no real GPU.",
+            f"# ({paths.fake_gpu_dir}/NODE-N, char major {FAKE_GPU_MAJOR}); jobs get no real GPU.",
         ]
     # Jobs that do not say --mem get the site's default session memory per CPU; without
     # this, CR_Core_Memory would give a job the whole node's memory and serialise everything.
@@ -254,9 +281,9 @@ def render_slurm_conf(
         f"SlurmdLogFile={paths.slurmd_log_file('%n')}",
         "SlurmctldDebug=info",
         "SlurmdDebug=info",
-        # No systemd/cgroup delegation on this machine: track processes via /proc only.
-        "ProctrackType=proctrack/linuxproc",
-        "TaskPlugin=task/none",
+        f"# {confine.detail} (cgroup.conf)",
+        f"ProctrackType={confine.proctrack}",
+        f"TaskPlugin={confine.task_plugin}",
         "SwitchType=switch/none",
         "MpiDefault=none",
         "MailProg=/bin/true",
@@ -302,7 +329,11 @@ def render_gres_conf(site: Site, paths: Paths = DEFAULT_PATHS, real: Sequence[Gp
     if real:
         lines = [HEADER, "# Real GPUs of this machine (nvidia-smi -L), dealt to the GPU nodes."]
     else:
-        lines = [HEADER, "# Simulated GPUs: the File= devices are mknod c 1 3 (like /dev/null)."]
+        lines = [
+            HEADER,
+            f"# Simulated GPUs: the File= devices are char {FAKE_GPU_MAJOR}:N, a major no driver",
+            "# owns: a job opening its own gets ENXIO, one it was not given EPERM (cgroup).",
+        ]
     lines.append("AutoDetect=off")
     types = {node.name: node.partition.gpu_type for node in local_nodes(site)}
     for node, devices in gpu_devices(site, paths, real).items():
