@@ -39,16 +39,22 @@ class SessionKernel:
         )
         assert resp.status_code == 201, resp.text
         self.id = resp.json()["id"]
+        self.token, self.timeout = token, timeout
+        self.connect()
+
+    def connect(self) -> None:
+        """(Re)open the kernel's websocket, as JupyterLab does after a kernel restart."""
         ws_url = self.base.replace("http://", "ws://", 1) + f"api/kernels/{self.id}/channels"
         self.ws = websocket.create_connection(
-            ws_url, header=[f"Authorization: token {token}"], timeout=timeout
+            ws_url, header=[f"Authorization: token {self.token}"], timeout=self.timeout
         )
         self.session = uuid.uuid4().hex
         self.execute("1")  # the kernel answers: it is up
 
-    def execute(self, code: str, timeout: float = 300, check: bool = True) -> Execution:
-        """Run `code`; collect its output until the kernel is idle again."""
-        msg_id = uuid.uuid4().hex
+    def send(self, code: str, msg_id: str = "") -> str:
+        """Ask the kernel to run `code` and return at once (its message id): for code the
+        kernel may not live through."""
+        msg_id = msg_id or uuid.uuid4().hex
         header = {
             "msg_id": msg_id,
             "username": "test",
@@ -62,6 +68,11 @@ class SessionKernel:
         message = {"header": header, "parent_header": {}, "metadata": {}, "content": content,
                    "channel": "shell", "buffers": []}  # fmt: skip
         self.ws.send(json.dumps(message))
+        return msg_id
+
+    def execute(self, code: str, timeout: float = 300, check: bool = True) -> Execution:
+        """Run `code`; collect its output until the kernel is idle again."""
+        msg_id = self.send(code)
         result = Execution()
         deadline = time.monotonic() + timeout
         idle = replied = False
