@@ -53,13 +53,16 @@ QUERY_RPCS = ("REQUEST_JOB_INFO", "REQUEST_JOB_INFO_SINGLE", "REQUEST_JOB_USER_I
 NOT_THE_HUB = ("REQUEST_STATS_INFO", "MESSAGE_NODE_REGISTRATION_STATUS", "REQUEST_PING")
 
 
-def bench_site_text(poll: float) -> str:
-    """The demo site plus 40 bench users in one project, on nodes big enough for them."""
+def bench_site_text(poll: float, cpu_nodes: int = 2) -> str:
+    """The demo site plus 40 bench users in one project, on `cpu_nodes` nodes in `cpu`, each
+    declared big enough for all 40 one-CPU 1 GB sessions (idle sessions use ~150 MB each; the
+    declaration only lets Slurm place them: the demo's 5 GB nodes hold five)."""
     text = demo_site_on_port(PORT, STATE / "hub")
     text = re.sub(r"poll_interval_s = [0-9.]+", f"poll_interval_s = {poll}", text)
-    # 40 one-CPU sessions (and the demo's default memory each) on the two cpu nodes.
-    text = text.replace("cpus_per_node = 32", "cpus_per_node = 64")
-    text = text.replace("memory_gb_per_node = 64", "memory_gb_per_node = 128")
+    text = re.sub(r"cpus_per_node = \d+", "cpus_per_node = 64", text)
+    text = re.sub(r"memory_gb_per_node = \d+", "memory_gb_per_node = 64", text)
+    cpu = text.index('name = "cpu"')
+    text = text[:cpu] + re.sub(r"\nnodes = \d+", f"\nnodes = {cpu_nodes}", text[cpu:], count=1)
     text += '\n[[projects]]\naccount = "bench"\ntitle = "Spawner benchmark"\npi = "bench01"\n'
     text += f'members = {json.dumps(USERS)}\npartitions = ["cpu"]\n'
     for user in USERS:
@@ -89,6 +92,13 @@ class Sdiag:
             "rpc_query": sum(counts.get(k, 0) for k in QUERY_RPCS),
             "rpc_all": sum(v for k, v in counts.items() if k not in NOT_THE_HUB),
         }
+
+
+def session_nodes() -> set[str]:
+    """The nodes the bench's running sessions are on (squeue as root)."""
+    out = subprocess.run(["squeue", "-h", "-A", "bench", "-t", "R", "-o", "%N"],
+                         check=True, capture_output=True, text=True).stdout  # fmt: skip
+    return set(out.split())
 
 
 def forks() -> int:
@@ -182,6 +192,7 @@ class Bench:
         time.sleep(duration)
         result = {
             **Sdiag.summary(),
+            "nodes_used": len(session_nodes()),
             "processes": forks() - f0,
             "hub_cpu_s": round(hub_cpu(self.pid) - c0, 2),
             "spawn_failures": len(failures),
@@ -262,10 +273,10 @@ class Bench:
         return result
 
 
-def prepare(poll: float) -> tuple[Site, Path, dict[str, str]]:
+def prepare(poll: float, cpu_nodes: int) -> tuple[Site, Path, dict[str, str]]:
     STATE.mkdir(parents=True, exist_ok=True)
     site_file = STATE / "site.toml"
-    site_file.write_text(bench_site_text(poll))
+    site_file.write_text(bench_site_text(poll, cpu_nodes))
     site = load_site(site_file)
     localcluster.start(site)
     passwords = apply_site(site, PASSWORDS)
@@ -291,20 +302,26 @@ def main() -> int:
         "--duration", type=float, default=120.0, help="steady window, seconds (2 x slurm_confirm_s)"
     )
     parser.add_argument("--poll", type=float, default=10.0, help="poll interval for both")
+    parser.add_argument("--nodes", type=int, default=2, help="nodes in the cpu partition")
+    parser.add_argument("--sides", default="stock,factory", help="spawners to run, in order")
     parser.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
     args = parser.parse_args()
     scenarios = args.scenarios.split(",")
     sizes = [int(n) for n in args.sizes.split(",")]
-    site, site_file, passwords = prepare(args.poll)
+    site, site_file, passwords = prepare(args.poll, args.nodes)
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()  # fmt: skip
     results: dict = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
+        "commit": commit,
+        "cpu_nodes": args.nodes,
         "poll_interval_s": args.poll,
         "slurm_confirm_s": site.hub.slurm_confirm_s,
         "steady_window_s": args.duration,
         "command": " ".join(["benchmarks/spawners.py", *sys.argv[1:]]),
     }
     try:
-        for kind in ("stock", "factory"):
+        for kind in args.sides.split(","):
             bench = Bench(kind, site, site_file, passwords)
             bench.start_hub()
             try:

@@ -28,7 +28,7 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 @pytest.fixture(scope="module")
 def bob_session(hub):
     resp = hub.api("POST", "/users/bob/server", "bob", json={"project": "ai-alpha",
-                   "partition": "cpu", "memory_gb": 4, "walltime_hours": 2})  # fmt: skip
+                   "partition": "cpu", "memory_gb": 2, "walltime_hours": 2})  # fmt: skip
     assert resp.status_code in (201, 202), resp.text
     hub.wait_ready("bob", timeout=QUEUE_WAIT_S)
     yield hub
@@ -76,16 +76,18 @@ START_CLUSTER = """
 from aifactory_widgets import DaskLauncher
 from aifactory_widgets.jobs import commands
 launcher = DaskLauncher()
-launcher.minimum.value, launcher.maximum.value = 2, 2
+launcher.minimum.value, launcher.maximum.value = 3, 3
 launcher.placement.walltime.value = 15
 launcher.start_button.click()
 client = launcher.client
-client.wait_for_workers(2, timeout={wait})
+client.wait_for_workers(3, timeout={wait})
 name = launcher.cluster.job_name
 """
 
 
-def test_dask_cluster_scales_to_two_computes_and_stops_leaving_no_job(kernel, bob_session):
+def test_dask_cluster_spreads_over_two_nodes_computes_and_stops_leaving_no_job(kernel, bob_session):
+    """Three workers of 1 CPU and 2 GB, with bob's 2 GB session on one of the two 5 GB cpu
+    nodes: one worker fits beside the session, two on the other node, so they must spread."""
     kernel.execute(START_CLUSTER.format(wait=QUEUE_WAIT_S), timeout=QUEUE_WAIT_S + 60)
     assert kernel.value("(launcher.placement.account, launcher.placement.partition.value)") == [
         "ai-alpha",
@@ -93,8 +95,11 @@ def test_dask_cluster_scales_to_two_computes_and_stops_leaving_no_job(kernel, bo
     ]
     name = kernel.value("name")
     jobs = live_jobs(name)
-    assert len(jobs) == 2
-    assert kernel.value("launcher.watch()") == 2
+    assert len(jobs) == 3
+    assert kernel.value("launcher.watch()") == 3
+    where = kernel.value("sorted(client.run(lambda: __import__('os').environ['SLURMD_NODENAME'])"
+                         ".values())")  # fmt: skip
+    assert set(where) == {"cpu1", "cpu2"}, where
     total = kernel.value("float(__import__('dask.array').array.ones((400, 400), chunks=100).sum()"
                          ".compute())")  # fmt: skip
     assert total == 160000.0
@@ -265,13 +270,13 @@ def test_the_service_tells_a_session_which_partitions_its_projects_may_use(hub):
 
 def test_stopping_the_session_takes_the_workers_with_it(hub):
     resp = hub.api("POST", "/users/alice/server", "alice", json={"project": "ai-alpha",
-                   "partition": "cpu", "memory_gb": 4})  # fmt: skip
+                   "partition": "cpu", "memory_gb": 1})  # fmt: skip
     assert resp.status_code in (201, 202), resp.text
     hub.wait_ready("alice", timeout=QUEUE_WAIT_S)
     kernel = SessionKernel(hub.url, "alice", hub.token("alice"))
     kernel.execute(START_CLUSTER.format(wait=QUEUE_WAIT_S), timeout=QUEUE_WAIT_S + 60)
     name = kernel.value("name")
-    assert len(sh("squeue", "-h", "-u", "alice", "-n", name, "-t", LIVE, "-o", "%i").split()) == 2
+    assert len(sh("squeue", "-h", "-u", "alice", "-n", name, "-t", LIVE, "-o", "%i").split()) == 3
     hub.stop("alice")
     wait_for(
         lambda: not sh("squeue", "-h", "-u", "alice", "-n", name, "-t", LIVE, "-o", "%i"),

@@ -38,7 +38,7 @@ CTLD_STATE = Path("/var/lib/aifactory/slurm/ctld")
 def alice(hub) -> Iterator[dict]:
     """alice's running session: its job id, environment, token and the server's own address
     (its node's, host:port)."""
-    with session(hub, "alice", project="ai-alpha", partition="cpu", memory_gb=4,
+    with session(hub, "alice", project="ai-alpha", partition="cpu", memory_gb=2,
                  walltime_hours=1) as (job, env):  # fmt: skip
         yield {"job": job, "env": env, "token": server_token(job),
                "address": server_address(job)}  # fmt: skip

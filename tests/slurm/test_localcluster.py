@@ -216,15 +216,15 @@ def test_apply_site_twice_changes_nothing(local_cluster, demo_accounts):
 
 
 def test_a_workshop_reservation_bigger_than_a_node_spans_the_partitions_nodes(local_cluster):
-    """A workshop of 40 one-core participants on cpu (32 cores a node) gets cores on both
+    """A workshop of 6 one-core participants on cpu (4 cores a node) gets cores on both
     nodes. It starts in three days, so no job running now is held back by it."""
     start = datetime.now(UTC) + timedelta(days=3)
     name = "aif-test-span"
     slurm.run(
-        create_reservation_argv(name, "ai-alpha", "cpu", 40, start, start + timedelta(hours=1))
+        create_reservation_argv(name, "ai-alpha", "cpu", 6, start, start + timedelta(hours=1))
     )
     try:
         shown = slurm.run(["scontrol", "-o", "show", "reservation", name]).stdout
-        assert "Nodes=cpu[1-2]" in shown and "CoreCnt=40" in shown and "TRES=cpu=40" in shown
+        assert "Nodes=cpu[1-2]" in shown and "CoreCnt=6" in shown and "TRES=cpu=6" in shown
     finally:
         slurm.run(delete_reservation_argv(name), check=False)

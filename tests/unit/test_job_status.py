@@ -20,11 +20,11 @@ SQUEUE = (  # the console's format: the job name last
 )
 SACCT = (  # slurm.jobs.recent_jobs_argv's fields, the job name last
     "13|gpu|ai-alpha|RUNNING|0:0|2026-11-27T16:00:00|Unknown|00:05:01|301|"
-    "billing=4,cpu=4,gres/gpu=2,mem=8G,node=1|/home/bob|a|b name\n"
+    "billing=4,cpu=4,gres/gpu=2,mem=8G,node=1|/home/bob|cpu[1-2]|a|b name\n"
     "11|cpu|ai-beta|CANCELLED by 1002|0:15|2026-11-26T10:00:00|2026-11-26T12:00:00|02:00:00|7200|"
-    "billing=2,cpu=2,mem=4G,node=1|/home/bob|aif-sweep\n"
+    "billing=2,cpu=2,mem=4G,node=1|/home/bob|cpu[1-2]|aif-sweep\n"
     "9_1|cpu|ai-beta|COMPLETED|0:0|2026-11-26T09:00:00|2026-11-26T09:00:36|00:00:36|36|"
-    "cpu=1,mem=2G,node=1|/home/bob|aif-sweep\n"
+    "cpu=1,mem=2G,node=1|/home/bob|cpu[1-2]|aif-sweep\n"
 )
 
 
@@ -70,7 +70,7 @@ def test_live_is_the_one_state_table_s_pending_or_running():
                         ("CANCELLED", False), ("NEWSTATE", False)):  # fmt: skip
         assert JobRow("5", "x", state, "", "", "", "a", "cpu", "").live is live
     # a job sacct lists live but squeue no longer does (a moment's lag) is not shown as finished
-    held = "14|cpu|ai-beta|REQUEUE_HOLD|0:0|Unknown|Unknown|00:00:00|0||/home/bob|x\n"
+    held = "14|cpu|ai-beta|REQUEUE_HOLD|0:0|Unknown|Unknown|00:00:00|0||/home/bob|cpu[1-2]|x\n"
     rows = merge(parse_squeue(SQUEUE), parse_recent_jobs(SACCT + held))
     assert [r.id for r in rows] == ["12", "13", "11", "9_1"]
 

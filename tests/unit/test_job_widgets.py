@@ -108,7 +108,7 @@ def test_sweep_writes_its_grid_then_submits_an_array(site, env, tmp_path):
 SQUEUE = "12|bob|ai-beta|cpu|PENDING|Priority|2026-11-27T17:00:00|0:00|1|aif-train\n"
 SACCT = (  # slurm.jobs.recent_jobs_argv's fields
     "11|cpu|ai-beta|COMPLETED|0:0|2026-11-26T10:00:00|2026-11-26T11:00:00|01:00:00|3600|"
-    "cpu=2,mem=4G,node=1|/home/bob|<b>x</b>\n"
+    "cpu=2,mem=4G,node=1|/home/bob|cpu[1-2]|<b>x</b>\n"
 )
 
 

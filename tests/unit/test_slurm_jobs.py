@@ -111,10 +111,10 @@ def test_a_users_jobs_of_one_name_with_their_comments():
 
 RECENT = (
     "101|cpu|ai-alpha|COMPLETED|0:0|2026-11-27T10:00:00|2026-11-27T10:05:00|00:05:00|300|"
-    "billing=2,cpu=2,mem=4G,node=1|/home/bob|train\n"
+    "billing=2,cpu=2,mem=4G,node=1|/home/bob|cpu[1-2]|train\n"
     "102|gpu|ai-alpha|CANCELLED by 1002|0:15|2026-11-27T11:00:00|2026-11-27T11:01:00|"
-    "00:01:00|60|cpu=4,gres/gpu:sim=1,gres/gpu=1|/home/bob/x|a|b name\n"
-    "103_[1-3]|cpu|ai-beta|PENDING|0:0|Unknown|Unknown|00:00:00|0||/home/bob|sweep\n"
+    "00:01:00|60|cpu=4,gres/gpu:sim=1,gres/gpu=1|/home/bob/x|cpu[1-2]|a|b name\n"
+    "103_[1-3]|cpu|ai-beta|PENDING|0:0|Unknown|Unknown|00:00:00|0||/home/bob|cpu[1-2]|sweep\n"
     "104|cpu|ai-beta|CONFIGURING|0:0|2026-11-27T12:00:00|Unknown|00:00:01|1|cpu=1|/h|c\n"
     "sacct: error: nonsense\n"
     "\n"

@@ -22,7 +22,7 @@ ROWS = [
     "/home/alice/run|train|big",
     "103|gpu|ai-alpha|CANCELLED by 1000|0:15|2026-11-27T12:00|2026-11-27T12:01|00:00:09|9|cpu=1|"
     "/tmp|x",
-    "104|gpu|ai-alpha|RUNNING|0:0|2026-11-27T13:00|Unknown|00:10:00|600|cpu=2|/home/alice|"
+    "104|gpu|ai-alpha|RUNNING|0:0|2026-11-27T13:00|Unknown|00:10:00|600|cpu=2|/home/alice|cpu[1-2]|"
     "jupyterhub-session",
 ]
 SACCT = "\n".join(ROWS) + "\n"
@@ -69,8 +69,10 @@ def test_the_jobs_come_newest_first_with_names_holding_bars():
         "end": "2026-11-27T12:01", "elapsed": "00:00:09",
     }  # fmt: skip
     assert tc.gather(ENV, Scripted(sacct="garbage\n\n|||\n"), None)[1] == []
-    pending_array = "205_[0-3%2]|cpu|ai-alpha|PENDING|0:0|Unknown|Unknown|00:00:00|0||/home/a|sweep"
-    odd = "x;rm|cpu|ai-alpha|PENDING|0:0|Unknown|Unknown|00:00:00|0||/home/a|odd"
+    pending_array = (
+        "205_[0-3%2]|cpu|ai-alpha|PENDING|0:0|Unknown|Unknown|00:00:00|0||/home/a||sweep"
+    )
+    odd = "x;rm|cpu|ai-alpha|PENDING|0:0|Unknown|Unknown|00:00:00|0||/home/a||odd"
     context, jobs = tc.gather(ENV, Scripted(sacct=f"{pending_array}\n{odd}\n"), None)
     assert [j["id"] for j in jobs] == ["205_[0-3%2]"]
     Context.model_validate(context)
@@ -111,7 +113,7 @@ def test_failed_jobs_and_the_latest_one():
 )
 def test_only_a_job_that_ended_badly_is_attached_as_failed(state, exit_code, attached):
     assert ended_badly(state, exit_code) is attached
-    line = f"105|cpu|ai-alpha|{state}|{exit_code}|a|b|c|1|cpu=1|/home/alice|job"
+    line = f"105|cpu|ai-alpha|{state}|{exit_code}|a|b|c|1|cpu=1|/home/alice|cpu[1-2]|job"
     runner = Scripted(sacct=f"{ROWS[3]}\n{line}\n", scontrol="JobId=105 StdOut=/home/alice/105.out")
     context, _ = tc.gather(ENV, runner, "auto", reader=lambda _: "the end")
     if attached:

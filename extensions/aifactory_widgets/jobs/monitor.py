@@ -3,9 +3,9 @@
     from aifactory_widgets import JobMonitor
     JobMonitor()
 
-State, pending reason and expected start, elapsed, cost so far in the project's units, the
-tail of a job's output, and cancel (asks first). It refreshes on a Play widget that ticks in
-the browser (ui/refresh.py), so a closed page costs Slurm nothing.
+State, pending reason and expected start, elapsed, the nodes it runs or ran on, cost so far in
+the project's units, the tail of a job's output, and cancel (asks first). It refreshes on a
+Play widget that ticks in the browser (ui/refresh.py), so a closed page costs Slurm nothing.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from aifactory_widgets.ui.refresh import BrowserRefresh, start_soon
 from aifactory_widgets.ui.tables import cell
 
 COLUMNS = ("job", "name", "state", "reason", "expected start", "elapsed", "project",
-           "partition", "cost so far")  # fmt: skip
-WIDTHS = ("110px", "150px", "100px", "150px", "150px", "80px", "90px", "80px", "110px")
+           "partition", "nodes", "cost so far")  # fmt: skip
+WIDTHS = ("110px", "150px", "100px", "150px", "150px", "80px", "90px", "80px", "90px", "110px")
 
 
 class JobMonitor(BrowserRefresh, w.VBox):
@@ -90,7 +90,7 @@ class JobMonitor(BrowserRefresh, w.VBox):
 
     def _row(self, row: JobRow) -> w.HBox:
         values = (row.id, row.name, row.state, row.reason, row.expected_start, row.elapsed,
-                  row.account, row.partition, row.cost)  # fmt: skip
+                  row.account, row.partition, row.nodes, row.cost)  # fmt: skip
         cells = [cell(v, width) for v, width in zip(values, WIDTHS, strict=True)]
         show = w.Button(description="Output", layout=w.Layout(width="80px"))
         show.on_click(lambda _, r=row: self.show_output(r))

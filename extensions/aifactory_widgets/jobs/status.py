@@ -33,6 +33,7 @@ class JobRow:
     account: str
     partition: str
     cost: str
+    nodes: str = ""  # as Slurm prints them: "cpu1", "cpu[1-2]"
 
     @property
     def live(self) -> bool:
@@ -81,6 +82,7 @@ def merge(
                 account=q.account,
                 partition=q.partition,
                 cost=cost,
+                nodes=_nodes(a),
             )
         )
     shown = {q.id for q in live}
@@ -97,9 +99,16 @@ def merge(
                 account=a["account"],
                 partition=a["partition"],
                 cost=cost_text(a["tres"], _seconds(a)),
+                nodes=_nodes(a),
             )
         )
     return rows
+
+
+def _nodes(row: dict[str, str]) -> str:
+    """The job's nodes; sacct says "None assigned" for a job that has none yet."""
+    nodes = row.get("nodes", "")
+    return "" if nodes.startswith("None") else nodes
 
 
 def _seconds(row: dict[str, str]) -> int:

@@ -424,9 +424,10 @@ def parse_usage(text: str) -> tuple[list[SacctJob], int]:
 # --- sacct: a user's recent jobs (the job monitor, a ticket's context) ---------------------
 
 RECENT_FIELDS = ("id", "partition", "account", "state", "exit_code", "start", "end", "elapsed",
-                 "elapsed_s", "tres", "workdir", "name")  # fmt: skip
+                 "elapsed_s", "tres", "workdir", "nodes", "name")  # fmt: skip
 _RECENT_FORMAT = (
-    "JobID,Partition,Account,State,ExitCode,Start,End,Elapsed,ElapsedRaw,AllocTRES,WorkDir,JobName"
+    "JobID,Partition,Account,State,ExitCode,Start,End,Elapsed,ElapsedRaw,AllocTRES,WorkDir,"
+    "NodeList,JobName"
 )
 
 
