@@ -130,7 +130,7 @@ def test_killing_the_kernel_cancels_running_and_pending_workers(kernel):
     held = kernel.value(
         f"commands.submit(commands.SlurmRunner(), {HELD_JOB!r}.replace('NAME', name))"
     )
-    assert held in live_jobs(name) and len(live_jobs(name)) == 3
+    assert held in live_jobs(name) and len(live_jobs(name)) == 4  # three workers and the held one
     pid = kernel.value("__import__('os').getpid()")
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not live_jobs(name), 60, f"{name}'s jobs to go after the kernel died")
@@ -173,6 +173,11 @@ def test_gloo_training_runs_four_ranks_on_two_nodes_that_all_report(kernel):
     ranks = re.findall(r"rank (\d) of 4 on (\w+): all_reduce sum 10", out)
     assert sorted(rank for rank, _ in ranks) == ["0", "1", "2", "3"], out  # 1+2+3+4 everywhere
     assert {node for _, node in ranks} == {"cpu1", "cpu2"}, out  # two ranks on each node
+    # the job monitor shows it on both nodes (accounting may lag the end by a moment)
+    kernel.execute("from aifactory_widgets import JobMonitor\nm = JobMonitor()")
+    shown = wait_for(lambda: kernel.value(f"{{r.id: r.nodes for r in m.refresh()}}.get({job!r})"),
+                     60, f"the monitor to show job {job}'s nodes", every=3)  # fmt: skip
+    assert shown == "cpu[1-2]"
 
 
 SWEEP_SCRIPT = """

@@ -64,7 +64,7 @@ def test_sinfo_shows_two_nodes_of_their_own_in_each_partition(local_cluster):
     assert sorted(out) == ["cpu*|up|12:00:00|2|cpu[1-2]", "gpu|up|4:00:00|2|gpu[1-2]"]
     for name in NODES:
         node = slurm.run(["scontrol", "-o", "show", "node", name]).stdout
-        assert "CPUTot=32" in node and "RealMemory=65536" in node
+        assert "CPUTot=4" in node and "RealMemory=5120" in node
         assert ("Gres=gpu:sim:4" in node) == name.startswith("gpu")
         # every node's name leads to an address of its own (the hub and jobs use it)
         assert socket.gethostbyname(name) == f"127.0.1.{NODES.index(name) + 1}"
