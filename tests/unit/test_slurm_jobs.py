@@ -115,7 +115,7 @@ RECENT = (
     "102|gpu|ai-alpha|CANCELLED by 1002|0:15|2026-11-27T11:00:00|2026-11-27T11:01:00|"
     "00:01:00|60|cpu=4,gres/gpu:sim=1,gres/gpu=1|/home/bob/x|cpu[1-2]|a|b name\n"
     "103_[1-3]|cpu|ai-beta|PENDING|0:0|Unknown|Unknown|00:00:00|0||/home/bob|cpu[1-2]|sweep\n"
-    "104|cpu|ai-beta|CONFIGURING|0:0|2026-11-27T12:00:00|Unknown|00:00:01|1|cpu=1|/h|c\n"
+    "104|cpu|ai-beta|CONFIGURING|0:0|2026-11-27T12:00:00|Unknown|00:00:01|1|cpu=1|/h|cpu1|c\n"
     "sacct: error: nonsense\n"
     "\n"
 )

@@ -17,11 +17,11 @@ from aifactory_widgets.jobs.commands import SlurmError
 # Elapsed, ElapsedRaw, AllocTRES, WorkDir, JobName (the free text last).
 ROWS = [
     "101|gpu|ai-alpha|COMPLETED|0:0|2026-11-27T10:00|2026-11-27T10:05|00:05:00|300|cpu=1|"
-    "/home/alice|prep",
+    "/home/alice|cpu1|prep",
     "102|gpu|ai-alpha|FAILED|1:0|2026-11-27T11:00|2026-11-27T11:02|00:02:00|120|cpu=1|"
-    "/home/alice/run|train|big",
+    "/home/alice/run|cpu1|train|big",
     "103|gpu|ai-alpha|CANCELLED by 1000|0:15|2026-11-27T12:00|2026-11-27T12:01|00:00:09|9|cpu=1|"
-    "/tmp|x",
+    "/tmp|cpu1|x",
     "104|gpu|ai-alpha|RUNNING|0:0|2026-11-27T13:00|Unknown|00:10:00|600|cpu=2|/home/alice|cpu[1-2]|"
     "jupyterhub-session",
 ]
@@ -81,7 +81,7 @@ def test_the_jobs_come_newest_first_with_names_holding_bars():
 
 def test_at_most_the_newest_jobs_and_fields_within_the_services_bounds():
     long = "n" * 300
-    rows = [f"{300 + i}|cpu|ai-alpha|COMPLETED|0:0|a|b|c|1|cpu=1|/h|{long}" for i in range(40)]
+    rows = [f"{300 + i}|cpu|ai-alpha|COMPLETED|0:0|a|b|c|1|cpu=1|/h|cpu1|{long}" for i in range(40)]
     context, jobs = tc.gather(ENV, Scripted(sacct="\n".join(rows)), None)
     assert len(jobs) == tc.MAX_JOBS and jobs[0]["id"] == "339" and jobs[-1]["id"] == "310"
     assert len(context["jobs"][0]["name"]) == 200
