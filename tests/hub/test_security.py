@@ -89,6 +89,50 @@ def as_user(user: str, code: str, stdin: str = "", timeout: float = 120) -> str:
     return result.stdout
 
 
+def denied(user: str, path: Path) -> dict[str, str]:
+    """What `user` gets trying to list `path`'s folder and read `path` (no shell: os calls)."""
+    code = f"""
+import json, os
+out = {{}}
+for what, call in (("list", lambda: os.listdir({str(path.parent)!r})),
+                   ("read", lambda: open({str(path)!r}, "rb").read(1))):
+    try:
+        call()
+        out[what] = "allowed"
+    except OSError as exc:
+        out[what] = exc.strerror
+print(json.dumps(out))
+"""
+    return json.loads(as_user(user, code))
+
+
+# --- 0. files: a home is its owner's only ----------------------------------------------------
+
+
+@pytest.mark.hardening(
+    "attack",
+    "bob (another start-up's researcher) and the console's service account list alice's home "
+    "and session-log folder and read her notebook and session log",
+    "Permission denied for each (homes are 0700); alice herself reads them",
+)
+def test_a_home_and_its_session_logs_are_private_to_their_owner(hub, alice):
+    home = Path(pwd.getpwnam("alice").pw_dir)
+    notebook = home / "aif-private-test.ipynb"
+    as_user("alice", f"open({str(notebook)!r}, 'w').write('{{}}')")
+    log = home / ".jupyter-sessions" / f"{alice['job']}.log"
+    assert log.is_file() and stat.S_IMODE(home.stat().st_mode) == 0o700
+    try:
+        for intruder in ("bob", hub.site.services.console_user):
+            for path in (notebook, log):
+                assert denied(intruder, path) == {
+                    "list": "Permission denied", "read": "Permission denied"
+                }, (intruder, path)  # fmt: skip
+        assert denied("alice", notebook) == {"list": "allowed", "read": "allowed"}
+        assert denied("alice", log) == {"list": "allowed", "read": "allowed"}
+    finally:
+        notebook.unlink(missing_ok=True)
+
+
 # --- 1. the hub token of a session ----------------------------------------------------------
 
 

@@ -6,6 +6,8 @@ of the partition's cores (5 beside the small one's 3, of the demo's 2 x 4) all s
 from __future__ import annotations
 
 import asyncio
+import pwd
+import stat
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -74,6 +76,22 @@ def test_one_form_makes_reservation_project_and_accounts(hub, small):
         assert f"{user}|cpu" in assocs
         expiry = sh("chage", "-l", user)
         assert "Account expires" in expiry and "never" not in expiry.split("Account expires")[1]
+
+
+@pytest.mark.hardening(
+    "attack",
+    "a workshop participant lists and reads a researcher's home and another participant's",
+    "Permission denied: every home the factory makes is 0700",
+)
+def test_a_participant_cannot_read_another_home(hub, small):
+    _, participants = small
+    me, other = sorted(participants.passwords)[:2]
+    for user in (me, other):
+        assert stat.S_IMODE(Path(pwd.getpwnam(user).pw_dir).stat().st_mode) == 0o700
+    for home in (pwd.getpwnam("carol").pw_dir, pwd.getpwnam(other).pw_dir):
+        probe = subprocess.run(["sudo", "-n", "-u", me, "--", "/bin/ls", home],
+                               capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert probe.returncode != 0 and "Permission denied" in probe.stderr, home
 
 
 def test_a_participant_starts_in_the_reservation_with_materials_kept(hub, small):

@@ -17,6 +17,7 @@ import secrets
 from pathlib import Path
 
 from aifactory_hub import slurm
+from aifactory_hub.core import homes
 from aifactory_hub.site import FACTORY_GROUP, Site
 from aifactory_hub.slurm import sacctmgr
 from aifactory_hub.slurm.sacctmgr import SlurmState, Step, Wanted, WantedAccount
@@ -111,8 +112,11 @@ def ensure_posix_users(site: Site, password_file: Path) -> dict[str, str]:
             pwd.getpwnam(name)
             existed = True
         except KeyError:
-            slurm.run(["/usr/sbin/useradd", "-m", "-s", "/bin/bash", "-G", FACTORY_GROUP, name])
+            slurm.run(["/usr/sbin/useradd", *homes.USERADD_HOME, "-s", "/bin/bash",
+                       "-G", FACTORY_GROUP, name])  # fmt: skip
             existed = False
+        if said := homes.make_private(name):
+            log.info("%s", said)
         if name not in grp.getgrnam(FACTORY_GROUP).gr_mem:
             slurm.run(["/usr/sbin/usermod", "-a", "-G", FACTORY_GROUP, name])
         if not (existed and name in known):

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from aifactory_hub import slurm
+from aifactory_hub.core import homes
 from aifactory_hub.site import FACTORY_GROUP
 
 
@@ -23,8 +24,8 @@ def create(users: Iterable[str], expires: date) -> dict[str, str]:
             pass
         else:
             raise RuntimeError(f"{user} exists already: refusing to take over an account")
-        slurm.run(["/usr/sbin/useradd", "-m", "-s", "/bin/bash", "-G", FACTORY_GROUP,
-                   "-e", expires.isoformat(), user])  # fmt: skip
+        slurm.run(["/usr/sbin/useradd", *homes.USERADD_HOME, "-s", "/bin/bash",
+                   "-G", FACTORY_GROUP, "-e", expires.isoformat(), user])  # fmt: skip
         # A leading letter: a password starting with - or = is a formula to a spreadsheet.
         passwords[user] = "p" + secrets.token_urlsafe(12)
     lines = "".join(f"{u}:{p}\n" for u, p in passwords.items())
