@@ -160,8 +160,9 @@ class Bench:
     def stop_all(self, users: list[str]) -> None:
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(self._stop_quiet, users))
-        subprocess.run(["scancel", "--name=jupyterhub-session"], check=False)
-        subprocess.run(["scancel", "--name=spawner-jupyterhub"], check=False)
+        # The bench's own jobs only (its project): never the demo hub's or a test run's.
+        for name in ("jupyterhub-session", "spawner-jupyterhub"):
+            subprocess.run(["scancel", "--account=bench", f"--name={name}"], check=False)
 
     def _stop_quiet(self, user: str) -> None:
         try:

@@ -5,13 +5,17 @@ A test says what it tries with a marker::
     @pytest.mark.hardening("fault", "slurmctld stopped for twice the poll interval",
                            "sessions kept; a spawn fails fast and names the controller")
 
-(kind is one of KINDS). After a whole-suite run (no paths, no -k/-m selection) the plugin writes
-docs/hardening.md from what actually ran, so the table is the suite's output, never hand-kept.
-A parametrised test gives one row per case, the case id appended to what was tried.
+(kind is one of KINDS). After a whole-suite run the plugin writes docs/hardening.md from what
+actually ran, so the table is the suite's output, never hand-kept; the file names the commit
+it ran on (and says so when the tree had uncommitted changes). A run that selected, deselected,
+only collected, stopped at the first failure or was interrupted is not the whole suite and
+writes nothing. A parametrised test gives one row per case, the case id appended to what was
+tried.
 """
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,14 +71,27 @@ class HardeningReport:
             row.result = "passed"
 
     def whole_suite(self) -> bool:
+        """Every test collected and run to the end: no paths, -k, -m, --deselect, --co, -x
+        (or --maxfail), --lf or --sw."""
         opt = self.config.option
-        return not opt.file_or_dir and not opt.keyword and not opt.markexpr
+        narrowed = (
+            opt.file_or_dir,
+            opt.keyword,
+            opt.markexpr,
+            getattr(opt, "deselect", None),
+            getattr(opt, "collectonly", False),
+            getattr(opt, "maxfail", 0),
+            getattr(opt, "lf", False),
+            getattr(opt, "stepwise", False),
+        )
+        return not any(narrowed)
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.rows and self.whole_suite():
-            self.path.write_text(self.render())
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        ran_to_the_end = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+        if self.rows and self.whole_suite() and ran_to_the_end:
+            self.path.write_text(self.render(commit_of(self.path.parent.parent)))
 
-    def render(self) -> str:
+    def render(self, commit: str = "unknown commit") -> str:
         counts = {k: sum(r.kind == k for r in self.rows.values()) for k in KINDS}
         passed = sum(r.result == "passed" for r in self.rows.values())
         lines = [
@@ -82,6 +99,8 @@ class HardeningReport:
             "",
             "Written by `tests/hardening.py` at the end of `hub/bin/aifactory test` (the whole",
             "suite, on the real local stack). Do not edit by hand: rerun the suite.",
+            "",
+            f"Run on {commit}.",
             "",
             f"{len(self.rows)} cases ({', '.join(f'{n} {k}' for k, n in counts.items())}); "
             f"{passed} passed.",
@@ -97,3 +116,19 @@ class HardeningReport:
                 lines.append("| " + " | ".join(cells) + " |")
             lines.append("")
         return "\n".join(lines)
+
+
+def commit_of(checkout: Path) -> str:
+    """The checkout's commit for the report, e.g. "commit 13d39b4" or "commit 13d39b4 with
+    uncommitted changes"; "unknown commit" outside a git checkout."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(checkout), *args], capture_output=True,
+                              text=True, timeout=30, check=False)  # fmt: skip
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD")
+    if not head:
+        return "unknown commit"
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs/hardening.md")
+    return f"commit {head}" + (" with uncommitted changes" if dirty else "")
