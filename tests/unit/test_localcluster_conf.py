@@ -399,3 +399,17 @@ def test_real_gpus_that_do_not_match_the_site_are_refused_with_what_to_change(si
     assert "names GPU type 'sim'" in wrong_type and "set gpu_type to one of ['h100']" in wrong_type
     with pytest.raises(ValueError, match="declare 8 GPUs"):
         render_gres_conf(h100_site(site, gpus_per_node=4), PATHS, real)
+
+
+def test_status_says_how_jobs_are_confined(tmp_path, monkeypatch):
+    from aifactory_hub.ops import localcluster
+
+    mounts = tmp_path / "mounts"
+    monkeypatch.setattr(localcluster, "MOUNTS", mounts)
+    paths = Paths(conf_dir=tmp_path)
+    mounts.write_text(MOUNTS_V1)
+    assert "NOT confined yet: no cgroup.conf" in localcluster.confinement_line(paths)
+    paths.cgroup_conf.write_text("CgroupPlugin=cgroup/v1\n")
+    assert localcluster.confinement_line(paths).startswith("jobs confined by cgroup v1")
+    mounts.write_text("cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n")
+    assert "jobs NOT confined: cgroup v1 controller(s)" in localcluster.confinement_line(paths)

@@ -187,11 +187,10 @@ def status(site: Site | None = None, paths: Paths = DEFAULT_PATHS) -> list[Daemo
 
 def confinement_line(paths: Paths = DEFAULT_PATHS) -> str:
     """How this cluster confines jobs, for `aifactory status` (see `confine`)."""
-    if paths.cgroup_conf.exists():
-        return confinement(MOUNTS.read_text()).detail
-    return confinement(MOUNTS.read_text()).detail.replace(
-        "jobs confined by", "jobs NOT confined (no cgroup.conf yet; `up` writes it), machine has"
-    )
+    confine = confinement(MOUNTS.read_text())
+    if confine.cgroup_v1 and not paths.cgroup_conf.exists():
+        return "jobs NOT confined yet: no cgroup.conf (`up` writes one: this machine allows it)"
+    return confine.detail
 
 
 @contextmanager
