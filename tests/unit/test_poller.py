@@ -2,6 +2,7 @@
 on demand: timeouts, garbage lines, odd exit codes)."""
 
 import asyncio
+import heapq
 
 import pytest
 
@@ -37,9 +38,64 @@ class Clock:
         return self.now
 
 
+class VirtualTime:
+    """Virtual seconds for the watch loop (its `clock` and `sleep`): a sleeper is parked until
+    `tick` moves the clock to its wake-up, so the tests count what happens per interval
+    instead of racing real time on a loaded machine."""
+
+    def __init__(self, start: float = 1000.0):
+        self.now = start
+        self._sleepers: list[tuple[float, int, asyncio.Future, asyncio.Task]] = []
+        self._made = 0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._made += 1
+        heapq.heappush(self._sleepers, (self.now + seconds, self._made, future,
+                                        asyncio.current_task()))  # fmt: skip
+        await future
+
+    async def tick(self) -> None:
+        """Wake the next sleeper at its time; return once it sleeps again or has ended (a
+        knock on a real socket may take a moment of real time: at most 10 s)."""
+        await self._until(lambda: self._sleepers, "nothing sleeps")
+        wake, _, future, task = heapq.heappop(self._sleepers)
+        self.now = max(self.now, wake)
+        made = self._made
+        future.set_result(None)
+        await self._until(lambda: self._made > made or task.done(), "the loop did not go on")
+
+    async def run_for(self, seconds: float) -> None:
+        """Every wake-up within `seconds` of virtual time, in order; then the clock is there."""
+        end = self.now + seconds
+        for _ in range(100):  # a loop just started has not reached its first sleep yet
+            if self._sleepers:
+                break
+            await asyncio.sleep(0)
+        while self._sleepers and self._sleepers[0][0] <= end:
+            await self.tick()
+        self.now = end
+
+    @staticmethod
+    async def _until(condition, what: str) -> None:
+        for _ in range(10_000):
+            if condition():
+                return
+            await asyncio.sleep(0.001)
+        raise AssertionError(what)
+
+
 @pytest.fixture
 def fake():
     return FakeSlurm()
+
+
+@pytest.fixture
+def vt():
+    return VirtualTime()
 
 
 @pytest.fixture
@@ -160,8 +216,8 @@ def test_parsers_skip_garbage():
     assert parse_sacct("x|y\n3|COMPLETED|0:0|None\n3.batch|COMPLETED|0:0|\n")["3"].phase == "gone"
 
 
-async def test_watched_jobs_share_one_loop_and_hear_of_their_end_once(fake):
-    poller = SlurmPoller(runner=fake, min_spacing=0.0)
+async def test_watched_jobs_share_one_loop_and_hear_of_their_end_once(fake, vt):
+    poller = SlurmPoller(runner=fake, min_spacing=0.0, clock=vt.clock, sleep=vt.sleep)
     fake.squeue = (
         0,
         squeue_text(("7", "RUNNING", "None", "n1"), ("8", "RUNNING", "None", "n1")),
@@ -172,27 +228,31 @@ async def test_watched_jobs_share_one_loop_and_hear_of_their_end_once(fake):
     async def on_gone(info):
         heard.append((info.job_id, info.state))
 
-    poller.watch("7", on_gone, every=0.05)
-    poller.watch("8", on_gone, every=0.05)
-    await asyncio.sleep(0.3)
+    poller.watch("7", on_gone, every=5)
+    poller.watch("8", on_gone, every=5)
+    for _ in range(6):
+        await vt.tick()
     squeues = [c for c in fake.calls if c[0] == "squeue"]
-    assert heard == [] and 3 <= len(squeues) <= 7  # one squeue per interval for both jobs
+    assert heard == [] and len(squeues) == 6  # one squeue per interval for both jobs
     assert all("--jobs=7,8" in c for c in squeues)
 
     fake.squeue = (0, "definitely|not|squeue\n", "")  # garbage is never "gone"
-    await asyncio.sleep(0.15)
+    for _ in range(3):
+        await vt.tick()
     assert heard == []
 
     fake.squeue = (0, squeue_text(("8", "RUNNING", "None", "n1")), "")
     fake.sacct = (0, "7|CANCELLED by 0|0:15|None\n", "")
-    await asyncio.sleep(0.2)
+    for _ in range(3):
+        await vt.tick()
+    await asyncio.sleep(0)  # the notice runs as a task of its own
     assert heard == [("7", "CANCELLED")]  # once, though later refreshes see it gone too
     assert poller.watched == {"8"}
 
     poller.untrack("8")
-    await asyncio.sleep(0.15)
+    await vt.tick()  # the loop wakes, finds nothing to watch and ends
     calls = len(fake.calls)
-    await asyncio.sleep(0.15)
+    await vt.run_for(60)
     assert len(fake.calls) == calls, "the loop must stop when nothing is watched"
 
 
@@ -229,8 +289,8 @@ def squeues(fake) -> int:
     return sum(1 for c in fake.calls if c[0] == "squeue")
 
 
-async def test_answering_sessions_are_confirmed_with_slurm_only_now_and_then(fake):
-    poller = SlurmPoller(runner=fake, min_spacing=0.0)
+async def test_answering_sessions_are_confirmed_with_slurm_only_now_and_then(fake, vt):
+    poller = SlurmPoller(runner=fake, min_spacing=0.0, clock=vt.clock, sleep=vt.sleep)
     fake.squeue = (
         0,
         squeue_text(("7", "RUNNING", "None", "n1"), ("8", "RUNNING", "None", "n1")),
@@ -243,14 +303,14 @@ async def test_answering_sessions_are_confirmed_with_slurm_only_now_and_then(fak
         heard.append((info.job_id, info.state))
 
     try:
-        poller.watch("7", on_gone, every=0.05, address=a.address, confirm_every=0.6)
-        poller.watch("8", on_gone, every=0.05, address=b.address, confirm_every=0.6)
-        await asyncio.sleep(0.4)  # about 8 intervals
+        poller.watch("7", on_gone, every=5, address=a.address, confirm_every=60)
+        poller.watch("8", on_gone, every=5, address=b.address, confirm_every=60)
+        await vt.run_for(40)  # about 8 intervals
         assert squeues(fake) == 1, "both servers answer: only the first tick asks Slurm"
         # The hub's periodic poll of a watched, answering session reads the cache.
-        assert (await poller.get("7", max_age=0.1)).phase == "running"
+        assert (await poller.get("7", max_age=10)).phase == "running"
         assert squeues(fake) == 1
-        await asyncio.sleep(0.5)
+        await vt.run_for(50)  # the first confirmation falls 57 to 68 s after the first ask
         assert squeues(fake) == 2, "confirmed with Slurm once per confirm_every"
 
         # Job 7 ends: its server stops answering, so the next tick asks Slurm, which says so.
@@ -258,9 +318,10 @@ async def test_answering_sessions_are_confirmed_with_slurm_only_now_and_then(fak
         await a.close()
         fake.squeue = (0, squeue_text(("8", "RUNNING", "None", "n1")), "")
         fake.sacct = (0, "7|CANCELLED by 0|0:15|None\n", "")
-        await asyncio.sleep(0.15)
+        await vt.tick()
+        await asyncio.sleep(0)  # the notice runs as a task of its own
         assert heard == [("7", "CANCELLED")]
-        assert squeues(fake) - calls <= 2  # one per silent tick, not one per job
+        assert squeues(fake) - calls == 1  # one for the silent tick, not one per job
         assert poller.watched == {"8"}
     finally:
         poller.untrack("7")
@@ -268,8 +329,8 @@ async def test_answering_sessions_are_confirmed_with_slurm_only_now_and_then(fak
         await b.close()
 
 
-async def test_a_silent_server_is_not_gone_while_slurm_says_it_runs(fake):
-    poller = SlurmPoller(runner=fake, min_spacing=0.0)
+async def test_a_silent_server_is_not_gone_while_slurm_says_it_runs(fake, vt):
+    poller = SlurmPoller(runner=fake, min_spacing=0.0, clock=vt.clock, sleep=vt.sleep)
     fake.squeue = (0, squeue_text(("7", "RUNNING", "None", "n1")), "")
     s = await Session().open()
     await s.close()  # nothing listens there any more
@@ -278,27 +339,31 @@ async def test_a_silent_server_is_not_gone_while_slurm_says_it_runs(fake):
     async def on_gone(info):
         heard.append(info.job_id)
 
-    poller.watch("7", on_gone, every=0.05, address=s.address, confirm_every=10)
+    poller.watch("7", on_gone, every=5, address=s.address, confirm_every=1000)
     try:
-        await asyncio.sleep(0.3)
+        for _ in range(4):
+            await vt.tick()
         assert heard == []
-        assert squeues(fake) >= 3, "while it is silent, Slurm is asked every interval"
+        assert squeues(fake) == 4, "while it is silent, Slurm is asked every interval"
         assert poller.watched == {"7"}
     finally:
         poller.untrack("7")
 
 
-async def test_a_watched_job_without_an_address_is_asked_about_every_interval(fake):
-    poller = SlurmPoller(runner=fake, min_spacing=0.0)
+async def test_a_watched_job_without_an_address_is_asked_about_every_interval(fake, vt):
+    poller = SlurmPoller(runner=fake, min_spacing=0.0, clock=vt.clock, sleep=vt.sleep)
     fake.squeue = (0, squeue_text(("7", "RUNNING", "None", "n1")), "")
 
     async def on_gone(info):
         pass
 
-    poller.watch("7", on_gone, every=0.05, confirm_every=10)
+    poller.watch("7", on_gone, every=5, confirm_every=1000)
     try:
-        await asyncio.sleep(0.3)
-        assert 3 <= squeues(fake) <= 7
+        await vt.run_for(30)  # six intervals of 5 s, give or take the 5 % jitter
+        assert squeues(fake) in (5, 6, 7)
+        for _ in range(4):
+            await vt.tick()
+        assert squeues(fake) in (9, 10, 11)
     finally:
         poller.untrack("7")
 

@@ -72,11 +72,13 @@ class SlurmPoller:
         *,
         runner: Runner = slurm.arun,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         timeout: float = 20.0,
         min_spacing: float = 0.5,
     ):
         self._runner = runner
         self._clock = clock
+        self._sleep = sleep  # the watch loop's wait: tests pass virtual time with the clock
         self._timeout = timeout
         self._min_spacing = min_spacing
         self._tracked: set[str] = set()
@@ -137,7 +139,7 @@ class SlurmPoller:
     async def _watch_loop(self) -> None:
         while self._watchers:
             every = self._watch_every
-            await asyncio.sleep(every * random.uniform(0.95, 1.05))  # noqa: S311 - jitter
+            await self._sleep(every * random.uniform(0.95, 1.05))  # noqa: S311 - jitter
             silent = await self._knock(timeout=min(3.0, every / 3))
             due = self._clock() - self._snapshot.taken >= self._confirm_every * 0.95
             if silent or due:
