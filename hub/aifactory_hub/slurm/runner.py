@@ -88,6 +88,15 @@ def _process_kwargs(run_as: RunAs | None, sudo: Sequence[str]) -> tuple[list[str
     return [*sudo, "-u", run_as.user, "--"], {}
 
 
+def _cwd(run_as: RunAs | None) -> str:
+    """Where the command starts: the user's home when we become the user ourselves (root:
+    the child enters it before giving up root), else "/": homes are private (0700), so a
+    non-root hub cannot enter one before sudo. Job scripts set `#SBATCH --chdir` anyway."""
+    if run_as is not None and os.geteuid() == 0 and os.path.isdir(run_as.home):
+        return run_as.home
+    return "/"
+
+
 def _env_for(run_as: RunAs | None, env: Mapping[str, str] | None) -> dict[str, str]:
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
     if run_as is not None:
@@ -118,7 +127,7 @@ def run(
             text=True,
             timeout=timeout,
             env=_env_for(run_as, env),
-            cwd=run_as.home if run_as and os.path.isdir(run_as.home) else "/",
+            cwd=_cwd(run_as),
             **kwargs,
         )
     except subprocess.TimeoutExpired as exc:
@@ -151,7 +160,7 @@ async def arun(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=_env_for(run_as, env),
-            cwd=run_as.home if run_as and os.path.isdir(run_as.home) else "/",
+            cwd=_cwd(run_as),
             **kwargs,
         )
     except FileNotFoundError as exc:
