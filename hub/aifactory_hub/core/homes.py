@@ -23,13 +23,14 @@ def make_private(user: str) -> str:
     home was private already). A home that is missing, not a directory or not owned by the
     user is left alone and said: changing it could lock out whoever owns it."""
     try:
-        home = pwd.getpwnam(user).pw_dir
+        entry = pwd.getpwnam(user)
+        home = entry.pw_dir
         info = os.lstat(home)
     except (KeyError, FileNotFoundError):
         return f"{user}: no home to make private"
     if not stat.S_ISDIR(info.st_mode):
         return f"{user}: {home} is not a directory, left alone"
-    if info.st_uid != pwd.getpwnam(user).pw_uid:
+    if info.st_uid != entry.pw_uid:
         return f"{user}: {home} is not owned by {user}, left alone"
     was = stat.S_IMODE(info.st_mode)
     if was & 0o077 == 0:

@@ -16,17 +16,16 @@ def ended_notice(job_id: str, state: str, node: str, request: SessionRequest | N
     """One or two sentences: what ended the session (job `job_id` on `node`, which ended in
     Slurm's `state`), and what to do now."""
     word = states.job_state(state) or "gone"
-    where = f"Slurm job {job_id}" + (f" on node {node}" if node else "")
+    where = _where(job_id, node)
     if word == "NODE_FAIL":
         return (
             f"Your session ({where}) ended because its node failed. Start again: "
             "Slurm gives you a node that is up."
         )
     if word == "OUT_OF_MEMORY":
-        asked = f"the {request.memory_gb} GB it asked for" if request else "what it asked for"
         return (
-            f"Your session ({where}) was stopped: it used more memory than {asked}. Start "
-            "again with more memory, or load less data at once."
+            f"Your session ({where}) was stopped: it used more memory than "
+            f"{_asked(request)}. Start again with more memory, or load less data at once."
         )
     if word == "TIMEOUT":
         hours = f" of {request.walltime_minutes / 60:g} h" if request else ""
@@ -42,10 +41,17 @@ def ended_notice(job_id: str, state: str, node: str, request: SessionRequest | N
 def memory_notice(job_id: str, node: str, request: SessionRequest | None) -> str:
     """What to say when a process of a session the user stopped was killed by the job's
     memory limit while it ran (a notebook kernel, usually: JupyterLab said "kernel died")."""
-    where = f"Slurm job {job_id}" + (f" on node {node}" if node else "")
-    asked = f"the {request.memory_gb} GB it asked for" if request else "what it asked for"
     return (
-        f"In your last session ({where}) a process used more memory than {asked} and was "
+        f"In your last session ({_where(job_id, node)}) a process used more memory than "
+        f"{_asked(request)} and was "
         "killed (Slurm: OUT_OF_MEMORY); a notebook kernel that died was this. Start again "
         "with more memory, or load less data at once."
     )
+
+
+def _where(job_id: str, node: str) -> str:
+    return f"Slurm job {job_id}" + (f" on node {node}" if node else "")
+
+
+def _asked(request: SessionRequest | None) -> str:
+    return f"the {request.memory_gb} GB it asked for" if request else "what it asked for"

@@ -176,8 +176,8 @@ def real_gpu_problem(site: Site, real: Sequence[Gpu]) -> str | None:
             f"the site's GPU nodes declare {wanted} GPUs, this machine has {len(real)}: "
             f"{found}; lower the GPU partitions' nodes or gpus_per_node in the site file"
         )
+    types = {gpu.gres_type for gpu in real}
     for part in {node.partition.name: node.partition for node in gpu_nodes}.values():
-        types = {gpu.gres_type for gpu in real}
         if part.gpu_type not in types:
             return (
                 f"partition {part.name} names GPU type {part.gpu_type!r}, this machine has "
