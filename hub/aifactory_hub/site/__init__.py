@@ -27,12 +27,14 @@ from aifactory_hub.site.schema import (
     load_site,
     parse_site,
 )
+from aifactory_hub.site.storage import CatalogueItem, StorageSettings
 
 __all__ = [
     "DEMO_SITE",
     "FACTORY_GROUP",
     "SITE_ENV",
     "AuthSettings",
+    "CatalogueItem",
     "DemoUser",
     "GpuType",
     "HubSettings",
@@ -47,6 +49,7 @@ __all__ = [
     "Site",
     "SiteError",
     "SiteInfo",
+    "StorageSettings",
     "load_site",
     "parse_site",
 ]

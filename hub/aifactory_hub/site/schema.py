@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from aifactory_hub.policy.settings import AccessSettings
 from aifactory_hub.site.names import SlurmName, Username
+from aifactory_hub.site.storage import CatalogueItem, StorageSettings
 
 SITE_ENV = "AIFACTORY_SITE"
 MAX_LOCAL_NODES = 8  # per partition: the local cluster runs a slurmd for each
@@ -408,6 +409,13 @@ class Site(_Strict):
     paths: PathSettings = Field(
         PathSettings(), description="where the shipped dashboards and notebooks are read from"
     )
+    storage: StorageSettings = Field(
+        StorageSettings(),
+        description="project and scratch folders, their retention and storage allowance",
+    )
+    catalogue: list[CatalogueItem] = Field(
+        [], description="shared read-only datasets and models researchers may use"
+    )
 
     @model_validator(mode="after")
     def _cross_references(self) -> Site:
@@ -416,6 +424,12 @@ class Site(_Strict):
         _unique("projects", [p.account for p in self.projects])
         _unique("users", [u.name for u in self.users])
         _unique("gpu_types", [g.name for g in self.gpu_types])
+        _unique("catalogue", [c.name for c in self.catalogue])
+        accounts = {p.account for p in self.projects}
+        for item in self.catalogue:
+            for account in item.projects:
+                if account != "*" and self.projects and account not in accounts:
+                    raise ValueError(f"catalogue {item.name}: unknown project {account!r}")
         if sum(p.default for p in self.partitions) > 1:
             raise ValueError("partitions: more than one has default = true")
         users = {u.name for u in self.users}
@@ -451,6 +465,9 @@ class Site(_Strict):
     def gpu_type(self, name: str) -> GpuType | None:
         """The specs of GPU model `name`, or None when the site file does not give them."""
         return next((g for g in self.gpu_types if g.name == name), None)
+
+    def catalogue_item(self, name: str) -> CatalogueItem | None:
+        return next((c for c in self.catalogue if c.name == name), None)
 
     def projects_of(self, username: str) -> list[Project]:
         return [p for p in self.projects if username in p.members]

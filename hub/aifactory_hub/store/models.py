@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -38,6 +39,7 @@ MEMBER_ROLES = ("pi", "member")
 STEP_STATUSES = ("pending", "done", "failed")
 TICKET_STATUSES = ("open", "answered", "closed")
 WORKSHOP_STATUSES = ("planned", "active", "ended")
+STORAGE_FOLDERS = ("project", "scratch")
 
 # Named constraints, so that later migrations (SQLite's batch mode too) can refer to them.
 NAMING = {
@@ -146,6 +148,7 @@ class Proposal(Base):
     # [{"partition": str, "gpu_hours": float, "cpu_hours": float}]
     requests: Mapped[list[Any]] = mapped_column(default=list)
     ethics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    catalogue: Mapped[list[Any]] = mapped_column(default=list)  # names of catalogue items
     status: Mapped[str] = mapped_column(Code, default="draft")
     eligibility: Mapped[list[Any]] = mapped_column(default=list)  # the policy's findings
     ineligible_reason: Mapped[str] = mapped_column(Text, default="")
@@ -244,6 +247,8 @@ class Project(Base):
     obligation_due: Mapped[date | None]
     obligation_url: Mapped[str | None] = mapped_column(Text)
     provisioned_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]  # starts the retention clock of its folders
+    data_removed_at: Mapped[datetime | None]  # staff removed its folders after retention
 
     allocations: Mapped[list[Allocation]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True
@@ -341,6 +346,22 @@ class UsageJob(Base):
     gpu_seconds: Mapped[float] = mapped_column(default=0.0)
     final: Mapped[bool] = mapped_column(default=False)  # ended and complete in accounting
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class StorageUse(Base):
+    """One project folder's (or scratch folder's) size at its last measurement. `complete`
+    is False when the scan stopped at the site's bound: `bytes` is then a lower bound."""
+
+    __tablename__ = "storage_use"
+    __table_args__ = (one_of("folder", STORAGE_FOLDERS),)
+
+    account: Mapped[str] = mapped_column(User, primary_key=True)
+    folder: Mapped[str] = mapped_column(String(16), primary_key=True)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    files: Mapped[int] = mapped_column(BigInteger, default=0)
+    complete: Mapped[bool] = mapped_column(default=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    measured_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class CollectorState(Base):
