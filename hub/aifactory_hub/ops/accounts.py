@@ -18,6 +18,7 @@ from pathlib import Path
 
 from aifactory_hub import slurm
 from aifactory_hub.core import homes
+from aifactory_hub.ops.catalogue import ensure_demo_catalogue
 from aifactory_hub.site import FACTORY_GROUP, Site
 from aifactory_hub.slurm import sacctmgr
 from aifactory_hub.slurm.sacctmgr import SlurmState, Step, Wanted, WantedAccount
@@ -150,6 +151,7 @@ def apply_site(site: Site, password_file: str | os.PathLike) -> dict[str, str]:
     passwords = ensure_posix_users(site, Path(password_file))
     ensure_service_user(site.services.console_user)
     apply_slurm(site)
+    ensure_demo_catalogue(site)  # logs, never raises: the hub works without it
     return passwords
 
 
