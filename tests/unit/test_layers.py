@@ -85,6 +85,19 @@ def test_hub_imports_point_down(path: Path):
         )
 
 
+def kernel_safe(module: str, seen: frozenset[str] = frozenset()) -> bool:
+    """A feature module a kernel may load: everything it imports, at any depth, is the pure
+    bottom or such a module (the data room's staging checks and its job script): never the
+    store, the service or the spawner."""
+    parts = module.split(".")
+    if parts[1] in BOTTOM:
+        return True
+    if LAYER.get(parts[1]) != 2 or module in seen:
+        return module in seen
+    path = next(p for p in SOURCES if module_name(p) == module)
+    return all(kernel_safe(m, seen | {module}) for m in hub_imports(path))
+
+
 @pytest.mark.parametrize(
     "path", sorted(WIDGETS.rglob("*.py")), ids=lambda p: str(p.relative_to(WIDGETS))
 )
@@ -92,7 +105,13 @@ def test_widgets_import_only_the_pure_hub(path: Path):
     for module in hub_imports(path):
         parts = module.split(".")
         allowed = parts[1] in BOTTOM or (LAYER.get(parts[1]) == 2 and parts[-1] == "bodies")
+        allowed = allowed or kernel_safe(module)
         assert allowed, f"a widget imports {module}: only the hub's pure bottom may be used"
+
+
+def test_a_feature_module_that_imports_the_store_is_not_kernel_safe():
+    assert kernel_safe("aifactory_hub.site.storage")
+    assert not kernel_safe("aifactory_hub.access.projects")  # reads the store
 
 
 def test_no_import_cycle():
