@@ -142,9 +142,15 @@ class RecordingProvisioner:
 
     def __init__(self) -> None:
         self.grants: list[provision.Grant] = []
+        self.removed: list[str] = []
 
     def __call__(self, store: sessionmaker[Session], cluster: str, account: str):
         return prj.provision_project(store, cluster, account, runner=self._apply)
+
+    def remove_data(self, storage, account: str) -> list:
+        """Removing an ended project's folders: recorded, nothing deleted."""
+        self.removed.append(account)
+        return []
 
     def _apply(self, grant: provision.Grant, cluster: str, record) -> list[provision.Step]:
         self.grants.append(grant)
@@ -199,4 +205,5 @@ def slurm_steps(provisioner: RecordingProvisioner, workshops: StoreOnlyWorkshops
         create_workshop=workshops.create,
         extend_workshop=workshops.extend,
         end_workshop=workshops.teardown,
+        remove_data=provisioner.remove_data,
     )

@@ -18,6 +18,7 @@ CALL = {
 }
 ROB = {"reviewer": "rob"}
 PROJECT = "t-inproc"
+ENDED = "t-ended"
 TICKET = {"topic": "jobs", "subject": "Job 102 fails", "body": "It says CUDA out of memory."}
 
 
@@ -37,7 +38,8 @@ async def ok(answer: Answer, status: int = 200) -> Any:
 async def make(client: ServiceClient, store, hub: MockHub) -> dict[str, Any]:
     """What the examples act on, made through the service where it can be: sam's open call;
     bob's complete draft; carol's proposal in review with rob assigned; carol's project
-    (bob a member, its open results overdue); bob's ticket; tess's workshop of two (in the
+    (bob a member, its open results overdue); dave's project that ended 400 days ago;
+    bob's ticket; tess's workshop of two (in the
     store only); carol's running session in the hub."""
     call = await ok(await client.call("POST", "calls", "sam", CALL), 201)
     mine = draft(call["id"], "Bob's robot arm", "Bob Labs", 10)
@@ -58,11 +60,20 @@ async def make(client: ServiceClient, store, hub: MockHub) -> dict[str, Any]:
         project.members = [m.Member(username="carol", role="pi", added_by="tests"),
                            m.Member(username="bob", role="member", added_by="tests")]  # fmt: skip
         db.add(project)
+        ended = m.Project(
+            account=ENDED, title="Ended project", organisation="Old Labs", pi="dave",
+            access_mode="playground", starts_on=today - timedelta(days=500),
+            ends_on=today - timedelta(days=400), status="ended",
+            ended_at=datetime.now(UTC) - timedelta(days=400),
+        )  # fmt: skip
+        ended.members = [m.Member(username="dave", role="pi", added_by="tests")]
+        db.add(ended)
     ticket = await ok(await client.call("POST", "tickets", "bob", TICKET), 201)
     made = await ok(await client.call("POST", "workshops", "tess", workshop_body()), 201)
     hub.start("carol", job_id="12")
     return {
         "call": call["id"], "draft": bobs["id"], "review": carols["id"], "project": PROJECT,
+        "ended": ENDED,
         "ticket": ticket["id"], "workshop": made["workshop"]["id"],
         "participant": made["credentials"][0]["username"],
     }  # fmt: skip

@@ -8,7 +8,7 @@ import logging
 import pwd
 import re
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,8 +17,9 @@ from aifactory_hub import policy
 from aifactory_hub.access import provision
 from aifactory_hub.access.views import Caller
 from aifactory_hub.core.errors import AccessError, conflict, forbidden, not_found
+from aifactory_hub.data import folders
 from aifactory_hub.site import Project as SiteProject
-from aifactory_hub.site import Site
+from aifactory_hub.site import Site, StorageSettings
 from aifactory_hub.store import models as m
 from aifactory_hub.store.audit import event, now
 
@@ -125,7 +126,42 @@ def end_project(db: Session, caller: Caller, account: str) -> m.Project:
     project = get_project(db, caller, account)
     _open(project)
     project.status = "ended"
+    project.ended_at = now()  # the retention clock of its folders starts
     event(db, caller.name, "end", f"project {account}")
+    return project
+
+
+def data_removable_from(project: m.Project, retention_days: int) -> datetime | None:
+    """When staff may remove an ended project's folders (None: it has not ended)."""
+    if project.status != "ended" or project.ended_at is None:
+        return None
+    return project.ended_at + timedelta(days=retention_days)
+
+
+def check_data_removal(
+    db: Session, caller: Caller, account: str, retention_days: int, at: datetime
+) -> m.Project:
+    """Staff may remove an ended project's folders once its retention period is over."""
+    if not caller.manage:
+        raise forbidden("only staff remove a project's data")
+    project = get_project(db, caller, account)
+    since = data_removable_from(project, retention_days)
+    if since is None:
+        raise conflict(f"project {account} has not ended: its data stays")
+    if project.data_removed_at is not None:
+        raise conflict(f"project {account}'s data was removed already")
+    if at < since:
+        raise conflict(
+            f"project {account}'s data is kept until {since.date().isoformat()} "
+            f"({retention_days} days after it ended)"
+        )
+    return project
+
+
+def mark_data_removed(db: Session, caller: Caller, account: str) -> m.Project:
+    project = get_project(db, caller, account)
+    project.data_removed_at = now()
+    event(db, caller.name, "remove data", f"project {account}")
     return project
 
 
@@ -206,11 +242,16 @@ Runner = Callable[[provision.Grant, str, Callable[[provision.Step, str, str], No
 
 
 def provision_project(
-    factory, cluster: str, account: str, runner: Runner = provision.apply
+    factory,
+    cluster: str,
+    account: str,
+    runner: Runner = provision.apply,
+    storage: StorageSettings | None = None,
 ) -> tuple[bool, str]:
-    """Bring Slurm in line with the project; record each step in its own transaction, so a
-    failure halfway is on record, and a retry does only what is missing. Returns
-    (complete, error). Runs outside the request's transaction (it takes seconds)."""
+    """Bring Slurm in line with the project, then (given the site's `storage`) its POSIX
+    group and folders; record each step in its own transaction, so a failure halfway is on
+    record, and a retry does only what is missing. Returns (complete, error). Runs outside
+    the request's transaction (it takes seconds)."""
     with factory() as db:
         project = db.scalars(select(m.Project).where(m.Project.account == account)).one()
         grant = grant_of(project)
@@ -235,6 +276,8 @@ def provision_project(
     error = ""
     try:
         runner(grant, cluster, record)
+        if storage is not None:
+            folders.apply(storage, grant.account, grant.members if grant.active else (), record)
     except Exception as exc:
         error = str(exc) or type(exc).__name__
     with factory.begin() as db:

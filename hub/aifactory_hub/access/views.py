@@ -83,6 +83,7 @@ def proposal_json(p: m.Proposal, caller: Caller) -> dict[str, Any]:
         "academic_partner": p.academic_partner,
         "public_funding": p.public_funding,
         "ethics": p.ethics or None,
+        "catalogue": list(p.catalogue or []),
         "status": p.status,
         "eligibility": p.eligibility_result,
         "technical_check": None
@@ -125,6 +126,8 @@ def project_json(project: m.Project, today: date) -> dict[str, Any]:
         "obligation_url": project.obligation_url,
         "obligation_overdue": overdue,
         "provisioned_at": _iso(project.provisioned_at),
+        "ended_at": _iso(project.ended_at),
+        "data_removed_at": _iso(project.data_removed_at),
         "provisioning": [
             {"seq": s.seq, "action": s.action, "status": s.status, "error": s.error}
             for s in sorted(project.steps, key=lambda s: s.seq)

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from html import escape
 
+from aifactory_hub.data import folders
 from aifactory_hub.policy import ProjectQuota, quota_note
 from aifactory_hub.site import Project, Site
 from aifactory_hub.site.sessions import SessionRequest, allowed_partitions, validate_options
@@ -44,6 +45,7 @@ def render_form(
     offered = {p.account: [part.name for part in allowed_partitions(site, p)] for p in projects}
     quotas = quotas or {}
     notes = {p.account: _quota_note(p.account, quotas.get(p.account)) for p in projects}
+    where = {p.account: _folders_note(site, p.account) for p in projects}
     project_options = "".join(
         _option(
             p.account,
@@ -71,6 +73,7 @@ def render_form(
     <select class="form-control" name="project" id="aif-project">{project_options}</select>
   </div>
   <p id="aif-quota" class="help-block"></p>
+  <p id="aif-folders" class="help-block">{escape(where.get(current.account, ""))}</p>
   <div class="form-group">
     <label for="aif-partition">Partition</label>
     <select class="form-control" name="partition" id="aif-partition">{partition_options}</select>
@@ -86,6 +89,7 @@ def render_form(
   var limits = {_json(limits)};
   var offered = {_json(offered)};
   var notes = {_json(notes)};
+  var where = {_json(where)};
   var project = document.getElementById("aif-project");
   var partition = document.getElementById("aif-partition");
   function update() {{
@@ -93,6 +97,7 @@ def render_form(
     var quota = document.getElementById("aif-quota");
     quota.textContent = note[0];
     quota.className = note[1];
+    document.getElementById("aif-folders").textContent = where[project.value] || "";
     var allowed = offered[project.value] || [];
     Array.prototype.forEach.call(partition.options, function (o) {{
       o.disabled = allowed.indexOf(o.value) < 0;
@@ -112,6 +117,17 @@ def render_form(
 }})();
 </script>
 """
+
+
+def _folders_note(site: Site, account: str) -> str:
+    """Where the session finds the project's shared files (set as text by the script)."""
+    paths = folders.project_paths(site.storage, account)
+    days = site.storage.scratch_purge_days
+    return (
+        f"Project files, shared with its members: $PROJECT_DIR = {paths['PROJECT_DIR']}; "
+        f"scratch: $SCRATCH_DIR = {paths['SCRATCH_DIR']} (files unchanged for {days} days "
+        "are removed)."
+    )
 
 
 def _partition_label(part, cap: PartitionCapacity | None) -> str:

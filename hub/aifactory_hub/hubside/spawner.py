@@ -24,6 +24,7 @@ from tornado import web
 from traitlets import Float, Unicode, default
 
 from aifactory_hub import slurm
+from aifactory_hub.data import folders
 from aifactory_hub.hubside import batch
 from aifactory_hub.hubside.notices import ended_notice, memory_notice
 from aifactory_hub.hubside.poller import shared_poller
@@ -243,6 +244,9 @@ class FactorySpawner(batchspawner.SlurmSpawner):
     def job_env(self) -> dict[str, str]:
         env = self.get_env()
         env["PATH"] = f"{self.session_venv}/bin:/usr/local/bin:/usr/bin:/bin"
+        if self.session_request is not None:  # $PROJECT_DIR and $SCRATCH_DIR of its project
+            paths = folders.project_paths(self.site.storage, self.session_request.account)
+            env.update({name: str(path) for name, path in paths.items()})
         return env
 
     async def submit_batch_script(self) -> str:

@@ -23,7 +23,7 @@ from tornado import web
 
 from aifactory_hub.core.bodies import MAX_ID, Body, parse
 from aifactory_hub.core.errors import AccessError
-from aifactory_hub.site import Site, names
+from aifactory_hub.site import Site, StorageSettings, names
 
 T = TypeVar("T")
 METHODS = ("get", "post", "put", "delete")
@@ -123,13 +123,15 @@ class Collecting(Protocol):
 @dataclass(frozen=True)
 class SlurmSteps:
     """The blocking steps that change Slurm or the cluster's accounts (run in worker threads):
-    provisioning a project, and making, extending and ending a workshop. The real ones come
-    from `access.projects` and `workshops.lifecycle` (`service.app.real_context`)."""
+    provisioning a project, making, extending and ending a workshop, and removing an ended
+    project's folders. The real ones come from `access.projects`, `workshops.lifecycle` and
+    `data.folders` (`service.app.real_context`)."""
 
     provision: Callable[[sessionmaker[Session], str, str], tuple[bool, str]]
     create_workshop: Callable[..., tuple[int, dict[str, str]]]
     extend_workshop: Callable[..., None]
     end_workshop: Callable[..., list[str]]
+    remove_data: Callable[[StorageSettings, str], object]  # an ended project's folders
 
 
 @dataclass(frozen=True)

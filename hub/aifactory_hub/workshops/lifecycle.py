@@ -112,7 +112,7 @@ def create(store: Store, site: Site, trainer: str, body: plan.NewWorkshop) -> tu
         workshop_id = ws.id
     try:
         passwords = people.create(users, (body.ends_at + timedelta(days=1)).date())
-        done, error = prj.provision_project(store, site.site.cluster, account)
+        done, error = prj.provision_project(store, site.site.cluster, account, storage=site.storage)
         if not done:
             raise RuntimeError(f"provisioning {account} failed: {error}")
         cores = body.participants * body.cpus
@@ -184,10 +184,10 @@ def teardown(store: Store, site: Site, workshop_id: int, actor: str) -> list[str
             person.disabled_at = person.disabled_at or now()
         project = db.scalars(select(m.Project).where(m.Project.account == account)).first()
         if project is not None and project.status != "ended":
-            project.status = "ended"
+            project.status, project.ended_at = "ended", now()
         event(db, actor, "end workshop", f"workshop {workshop_id}", problems=problems)
     if account:
-        done, error = prj.provision_project(store, site.site.cluster, account)
+        done, error = prj.provision_project(store, site.site.cluster, account, storage=site.storage)
         if not done:
             problems.append(f"project: {error}")
     for problem in problems:
