@@ -45,8 +45,15 @@ def no_real_slurm(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def site() -> Site:
-    return load_site(DEMO_SITE)
+def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
+    """The demo site, its project and scratch folders under a temporary folder (a storage
+    pass measures and purges them: never the machine's own /srv/aifactory)."""
+    demo = load_site(DEMO_SITE)
+    roots = tmp_path_factory.mktemp("storage")
+    storage = demo.storage.model_copy(
+        update={"project_root": str(roots / "projects"), "scratch_root": str(roots / "scratch")}
+    )
+    return demo.model_copy(update={"storage": storage})
 
 
 @pytest.fixture(scope="session")

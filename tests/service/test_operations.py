@@ -91,6 +91,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("get", "usage/billing.csv"): Example("sam", f"usage/billing.csv?{PERIOD}"),
     ("get", "usage/funder"): Example("sam", f"usage/funder?{PERIOD}"),
     ("post", "usage/collect"): Example("sam", "usage/collect"),
+    ("post", "usage/storage"): Example("sam", "usage/storage"),
     ("get", "workshops"): Example("tess", "workshops"),
     ("post", "workshops"): Example("tess", "workshops", lambda w: workshop_body(3), 201),
     ("get", "workshops/mine"): Example("{participant}", "workshops/mine"),

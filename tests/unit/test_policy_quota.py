@@ -99,3 +99,30 @@ def test_the_spawn_gate():
 
 def test_charge_uses_the_site_rates():
     assert str(policy.charge(10, 100, policy.Rates())) == "22.00"
+
+
+GB = 10**9
+
+
+@pytest.mark.parametrize(
+    ("used_bytes", "allowance_gb", "level"),
+    [
+        (0, 50, "none"),
+        (int(39.99 * GB), 50, "none"),
+        (40 * GB, 50, "80"),  # 80 % exactly warns
+        (int(47.49 * GB), 50, "80"),
+        (int(47.5 * GB), 50, "95"),
+        (50 * GB - 1, 50, "95"),
+        (50 * GB, 50, "exhausted"),
+        (70 * GB, 50, "exhausted"),
+        (10**15, 0, "none"),  # no allowance set: no warning
+        (-5, 5, "none"),  # a nonsense figure is not a warning
+    ],
+)
+def test_storage_warning_levels(used_bytes, allowance_gb, level):
+    assert policy.quota.storage_level(used_bytes, allowance_gb) == level
+
+
+def test_storage_fraction():
+    assert policy.quota.storage_fraction(GB, 4) == 0.25
+    assert policy.quota.storage_fraction(GB, 0) is None

@@ -1,4 +1,5 @@
-"""Quota arithmetic: what a project was granted, what it used, what is left and when it runs out.
+"""Quota arithmetic: what a project was granted, what it used, what is left and when it runs out;
+and how full its folders are against the site's storage allowance.
 
 Pure functions over plain data (jobs as the accounting collector stored them, the project's
 allocations and dates). A job's use is spread evenly over the time it ran, so a period (the
@@ -17,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 LEVELS = ("none", "80", "95", "exhausted")  # the warning levels, mildest first
 BURN_DAYS = 7
+GB = 10**9  # storage allowances are in GB of 10^9 bytes (as `df -H` and the site file count)
 
 
 @dataclass(frozen=True)
@@ -298,3 +300,23 @@ def quota_note(quota: ProjectQuota) -> str:
     if level in ("80", "95"):
         return text + f". Warning: over {level} % of the allocation is used."
     return text + "."
+
+
+def storage_fraction(used_bytes: int, allowance_gb: float) -> float | None:
+    """Used over allowed (None: the site sets no allowance, 0 GB)."""
+    if allowance_gb <= 0:
+        return None
+    return max(used_bytes, 0) / (allowance_gb * GB)
+
+
+def storage_level(used_bytes: int, allowance_gb: float) -> str:
+    """The storage warning, as the hours' (`LEVELS`): none below 80 % of the allowance, "80",
+    "95", and "exhausted" at or past it; none when there is no allowance. Storage is not
+    enforced by the filesystem here (no quota tool on the demo's), so "exhausted" is a warning
+    to clean up, not a refusal."""
+    fraction = storage_fraction(used_bytes, allowance_gb)
+    if fraction is None or fraction < 0.8:
+        return "none"
+    if fraction >= 1:
+        return "exhausted"
+    return "95" if fraction >= 0.95 else "80"

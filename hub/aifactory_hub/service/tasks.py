@@ -1,11 +1,13 @@
 """The service's background work, started once by `__main__` in the service's event loop:
-the accounting collector's periodic read, and the timer that ends workshops on time."""
+the accounting collector's periodic read, the storage meter's periodic pass (sizes of every
+project's folders, and the scratch purge), and the timer that ends workshops on time."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
+from aifactory_hub.data.storage_use import shared_meter
 from aifactory_hub.service.base import Context, in_thread
 from aifactory_hub.service.routes.workshops import end_workshop
 from aifactory_hub.workshops import lifecycle as life
@@ -27,6 +29,8 @@ async def end_due_workshops(context: Context, every_s: float = 60) -> None:
 
 def start(context: Context) -> None:
     """Start the background tasks in the running loop: accounting into the store every
-    collector interval (pages read the store, not slurmdbd), and the workshop timer."""
+    collector interval (pages read the store, not slurmdbd), storage every scan interval (in a
+    worker thread; pages read the store, not the folders), and the workshop timer."""
     _running.add(context.collector.start())
+    _running.add(shared_meter(context.store, context.site).start())
     _running.add(asyncio.get_running_loop().create_task(end_due_workshops(context)))

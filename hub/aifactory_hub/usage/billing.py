@@ -1,6 +1,6 @@
 """Staff reports over a period: billing (every project, use against allocation, the charge
 for charged access) and the funder report (hours granted and used by access mode and by
-applicant type).
+applicant type, and each project's storage as last measured).
 
 Both read the store once (projects, then jobs), never slurmdbd. "Used in the period" is each
 job's share inside the period (a job crossing an edge counts pro rata). "Granted in the
@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from aifactory_hub.data import storage_use
 from aifactory_hub.policy import (
     AccessMode,
     ApplicantType,
@@ -143,6 +144,38 @@ def funder(db: Session, site: Site, first: date, last: date) -> dict[str, Any]:
         "collector": state,
         "by_access_mode": _rows(groups["mode"], MODE_LABELS),
         "by_applicant_type": _rows(groups["type"], TYPE_LABELS),
+        **storage_report(db, site, list(ledgers.values())),
+    }
+
+
+STORAGE_KEYS = ("used_gb", "files", "allowance_gb", "percent", "level", "lower_bound",
+                "measured_at")  # fmt: skip
+
+
+def storage_report(db: Session, site: Site, ledgers: list[Ledger]) -> dict[str, Any]:
+    """Each project's storage (project and scratch folders together) as last measured: a
+    figure of now, not of the period (the meter keeps no history). Projects that have not
+    ended, and ended ones whose last figure is stored (their data is kept for retention)."""
+    stored = storage_use.read(db)
+    rows = []
+    for p in ledgers:
+        if p.status == "ended" and p.account not in stored:
+            continue
+        figures = storage_use.storage_json(
+            site.storage, p.account, p.access_mode, stored.get(p.account, {})
+        )
+        rows.append({"account": p.account, "title": p.title, "access_mode": p.access_mode,
+                     **{k: figures[k] for k in STORAGE_KEYS}})  # fmt: skip
+    measured = [r for r in rows if r["used_gb"] is not None]
+    return {
+        "storage_pass": storage_use.state_json(db, site.storage.scan_interval_s, datetime.now(UTC)),
+        "storage": rows,
+        "storage_totals": {
+            "projects": len(measured),
+            "used_gb": round(sum(r["used_gb"] for r in measured), 6),
+            "files": sum(r["files"] for r in measured),
+            "lower_bound": any(r["lower_bound"] for r in measured),
+        },
     }
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from aifactory_hub.access.projects import projects_of
 from aifactory_hub.access.views import Caller
+from aifactory_hub.data import storage_use
 from aifactory_hub.policy import (
     Hours,
     JobUse,
@@ -171,9 +172,13 @@ def _iso(value: date | datetime | None) -> str | None:
 
 
 def usage_json(
-    ledger: Ledger, quota: ProjectQuota, rates: Rates, with_members: bool
+    ledger: Ledger,
+    quota: ProjectQuota,
+    rates: Rates,
+    with_members: bool,
+    storage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """docs/usage-api.md's ProjectUsage."""
+    """docs/usage-api.md's ProjectUsage (`storage`: `data.storage_use.storage_json`)."""
     exhaustion = quota.exhaustion()
     runs_out = [d for d in exhaustion.values() if d is not None]
     data: dict[str, Any] = {
@@ -209,6 +214,7 @@ def usage_json(
         "charged": ledger.charged,
         "charge": None,
         "members": None,
+        "storage": storage,
     }
     if ledger.charged:
         used = quota.used
@@ -235,22 +241,28 @@ def caller_usage(
     everyone: bool = False,
 ) -> dict[str, Any]:
     """The caller's projects' usage; staff may ask for every project (`everyone`) or any one
-    (`account`). Who used what, per project, for its PI and for staff."""
+    (`account`). Who used what, per project, for its PI and for staff; and each project's
+    storage as the storage meter last measured it."""
     as_of, state = figures_as_of(db, site.services.collector_interval_s)
     ledgers = ledgers_of(db, site, caller, staff and (everyone or account is not None))
     if account is not None:
         ledgers = [p for p in ledgers if p.account == account]
     jobs = load_jobs(db, [p.account for p in ledgers])
+    stored = storage_use.read(db, [p.account for p in ledgers])
     projects = [
         usage_json(
             p,
             quota_of(p, jobs.get(p.account, []), as_of),
             site.access.rates,
             with_members=staff or p.pi == caller.name,
+            storage=storage_use.storage_json(
+                site.storage, p.account, p.access_mode, stored.get(p.account, {})
+            ),
         )
         for p in ledgers
     ]
-    return {"as_of": _iso(as_of), "collector": state, "projects": projects}
+    meter = storage_use.state_json(db, site.storage.scan_interval_s, datetime.now(UTC))
+    return {"as_of": _iso(as_of), "collector": state, "storage": meter, "projects": projects}
 
 
 def spawn_quotas(db: Session, site: Site, username: str) -> dict[str, ProjectQuota]:

@@ -1,8 +1,10 @@
 """The usage operations (docs/usage-api.md): projects' use against their allocations, and for
 staff the billing and funder reports over a period, as JSON or CSV.
 
-Everything here reads the store, which the accounting collector keeps current; no request
-runs sacct (except "collect now", which runs the collector's one incremental read).
+Everything here reads the store, which the accounting collector and the storage meter keep
+current; no request runs sacct or walks a folder (except "collect now", which runs the
+collector's one incremental read, and "measure storage now", the meter's one pass, in a
+worker thread).
 Reports over every project run in a worker thread, so a big site's report does not stall
 the service's other requests.
 """
@@ -16,6 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from aifactory_hub.core.errors import AccessError, not_found
+from aifactory_hub.data.storage_use import shared_meter
 from aifactory_hub.service.base import Handler, Route, in_thread
 from aifactory_hub.service.routes.access import caller_of
 from aifactory_hub.site import Site, scopes
@@ -112,6 +115,12 @@ async def collect_now(h: Handler) -> None:
     h.write_json(await h.context.collector.run_once())
 
 
+async def measure_storage_now(h: Handler) -> None:
+    """Measure every project's folders (and purge scratch) now, and say how it went. The
+    meter is the service's one (its periodic pass shares it), so two passes never overlap."""
+    h.write_json(await shared_meter(h.store, h.site).run_once())
+
+
 routes: list[Route] = [
     Route("get", "usage", my_usage, "Your projects' usage (staff, ?all=1: every project's)",
           RESEARCHER, query={"all": {"type": "string", "enum": ["1", "true", "0", ""]}}),
@@ -123,4 +132,6 @@ routes: list[Route] = [
     Route("get", "usage/funder", funder_report,
           "Hours by access mode and applicant type (staff)", STAFF, query=PERIOD),
     Route("post", "usage/collect", collect_now, "Read accounting now (staff)", STAFF),
+    Route("post", "usage/storage", measure_storage_now,
+          "Measure every project's folders and purge scratch now (staff)", STAFF),
 ]  # fmt: skip
