@@ -489,3 +489,23 @@ def test_slurm_refusing_the_copy_is_said_in_words(widget_env):
     assert d.message.value == (
         "Slurm refused the copy: sbatch: error: Invalid account or account/partition"
     )
+
+
+def test_the_guide_quotes_the_sites_folders_and_purge_age():
+    from aifactory_hub.service.routes.site import public_site
+    from aifactory_hub.site import DEMO_SITE, parse_site
+    from aifactory_widgets.guides.facts import site_facts
+    from aifactory_widgets.guides.library import fill, load_guides
+
+    guide = next(g for g in load_guides() if g.slug == "moving-and-staging-data")
+    text = DEMO_SITE.read_text()
+    assert "scratch_purge_days = 14\n" in text
+    changed = text.replace("scratch_purge_days = 14\n", "scratch_purge_days = 21\n").replace(
+        'scratch_root = "/srv/aifactory/scratch"', 'scratch_root = "/lustre/scratch"'
+    )
+    before = fill(guide, site_facts(public_site(parse_site(text))))
+    after = fill(guide, site_facts(public_site(parse_site(changed))))
+    assert "files unchanged for 14 days are removed" in before
+    assert "files unchanged for 21 days are removed" in after
+    assert "`/lustre/scratch/<project>` | `$SCRATCH_DIR`" in after
+    assert "from aifactory_widgets import DataStaging" in after

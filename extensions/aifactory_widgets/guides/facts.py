@@ -14,6 +14,7 @@ from typing import Any
 
 from aifactory_hub import policy
 from aifactory_hub.policy import eligibility
+from aifactory_hub.site import StorageSettings
 from aifactory_widgets.ui.format import amount, grouped, walltime_text
 
 NONE = "none"
@@ -127,6 +128,7 @@ def site_facts(site: Mapping[str, Any]) -> dict[str, Any]:
         for code, m in access.get("modes", {}).items()
     }
     currency = rates.get("currency", "EUR")
+    storage = {**StorageSettings().model_dump(), **site.get("storage", {})}
     gpu_facts = _partition(gpu, specs)
     example = {}
     if gpu is not None:
@@ -146,6 +148,12 @@ def site_facts(site: Mapping[str, Any]) -> dict[str, Any]:
         },
         "modes": modes,
         "open_results_due_days": grouped(access.get("open_results_due_days", 0)),
+        "storage": {
+            "project_root": storage["project_root"],
+            "scratch_root": storage["scratch_root"],
+            "scratch_purge_days": grouped(storage["scratch_purge_days"]),
+            "retention_days": grouped(storage["retention_days"]),
+        },
         "example_gpu_session": example or {"gpu_hours": "0", "cpu_hours": "0", "cost": "0.00"},
         "ethics": {
             "min_intended_use": grouped(eligibility.MIN_INTENDED_USE),

@@ -32,6 +32,10 @@ def public_site(site: Site) -> dict[str, Any]:
             "rates": access.rates.model_dump(),
             "open_results_due_days": access.open_results_due_days,
         },
+        # where projects' folders live and how long data is kept (the guides quote them)
+        "storage": site.storage.model_dump(
+            include={"project_root", "scratch_root", "scratch_purge_days", "retention_days"}
+        ),
     }
 
 
