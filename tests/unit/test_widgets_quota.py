@@ -168,3 +168,93 @@ def test_the_spawn_form_shows_what_is_left_and_warns():
         html.unescape(form)
     )
     assert 'id="aif-quota"' in form
+
+
+STORAGE = {
+    "measured": True, "used_gb": 4.3, "bytes": 4_300_000_000, "files": 12345,
+    "allowance_gb": 5.0, "percent": 86.0, "level": "80", "lower_bound": False,
+    "measured_at": "2026-11-27T16:35:00+00:00", "scratch_purge_days": 14,
+    "folders": [
+        {"folder": "project", "env": "PROJECT_DIR", "path": "/srv/aifactory/projects/pg-dave",
+         "measured": True, "exists": True, "used_gb": 4.0, "bytes": 4_000_000_000,
+         "files": 12000, "complete": True, "error": "",
+         "measured_at": "2026-11-27T16:35:00+00:00"},
+        {"folder": "scratch", "env": "SCRATCH_DIR", "path": "/srv/aifactory/scratch/pg-dave",
+         "measured": True, "exists": True, "used_gb": 0.3, "bytes": 300_000_000,
+         "files": 345, "complete": True, "error": "",
+         "measured_at": "2026-11-27T16:35:00+00:00"},
+    ],
+}  # fmt: skip
+
+
+def test_the_quota_view_shows_storage_next_to_the_hours_with_the_warning_and_the_folders():
+    project = {**PROJECT, "storage": STORAGE}
+    view = QuotaView(FakeClient({("GET", "api/usage"): {"collector": COLLECTOR,
+                                                       "projects": [project]}}))  # fmt: skip
+    (card,) = view.cards.children
+    box = card.storage
+    assert box.line.value == ("Storage: 4.30 GB of 5 GB (86.0 %) in 12,345 entries, "
+                              "measured 2026-11-27 16:35 UTC.")  # fmt: skip
+    assert (box.bar.value, box.bar.max, box.bar.bar_style) == (4.3, 5.0, "warning")
+    assert "over 80 % of its storage allowance" in box.warning.value
+    assert "$PROJECT_DIR" in box.folders.value and "/srv/aifactory/scratch/pg-dave" in (
+        box.folders.value
+    )
+    assert "files unchanged for 14 days are removed" in box.folders.value
+    assert card.children.index(box) == card.children.index(card.bars) + 1  # next to the hours
+
+
+def test_storage_over_the_allowance_a_lower_bound_and_a_missing_folder_are_said():
+    folders = [{**STORAGE["folders"][0], "complete": False,
+                "error": "stopped after 200000 entries: the figures are a lower bound"},
+               {**STORAGE["folders"][1], "exists": False, "used_gb": 0.0, "files": 0}]  # fmt: skip
+    storage = {**STORAGE, "used_gb": 6.0, "percent": 120.0, "level": "exhausted",
+               "lower_bound": True, "folders": folders}  # fmt: skip
+    box = QuotaView(FakeClient({("GET", "api/usage"): {
+        "collector": COLLECTOR, "projects": [{**PROJECT, "storage": storage}]}})
+    ).cards.children[0].storage  # fmt: skip
+    assert box.line.value.startswith("Storage: at least 6.00 GB of 5 GB (120.0 %)")
+    assert box.bar.value == box.bar.max == 5.0 and box.bar.bar_style == "danger"
+    assert "more than its allowance" in box.warning.value
+    assert "at least: stopped after 200000 entries" in box.folders.value
+    assert "not made yet" in box.folders.value
+
+
+def test_storage_not_measured_yet_or_without_allowance():
+    never = {**STORAGE, "measured": False, "used_gb": None, "files": None, "level": "none",
+             "folders": [{**f, "measured": False, "used_gb": None, "files": None}
+                         for f in STORAGE["folders"]]}  # fmt: skip
+    box = QuotaView(FakeClient({("GET", "api/usage"): {
+        "collector": COLLECTOR, "projects": [{**PROJECT, "storage": never}]}})
+    ).cards.children[0].storage  # fmt: skip
+    assert box.line.value.startswith("Storage: not measured yet") and box.bar is None
+    assert box.warning.value == "" and "not measured yet" in box.folders.value
+    unlimited = {**STORAGE, "allowance_gb": None, "percent": None, "level": "none"}
+    box = QuotaView(FakeClient({("GET", "api/usage"): {
+        "collector": COLLECTOR, "projects": [{**PROJECT, "storage": unlimited}]}})
+    ).cards.children[0].storage  # fmt: skip
+    assert "(no allowance set)" in box.line.value and box.bar is None
+
+
+def test_the_usage_desk_shows_storage_per_project_and_measures_on_request():
+    query = "from=2026-11-01&to=2026-11-27"
+    row = {"account": "prj-2", "title": XSS, "access_mode": "fast_lane", "used_gb": 0.000373,
+           "files": 7, "allowance_gb": 200.0, "percent": 0.0002, "level": "none",
+           "lower_bound": False, "measured_at": "2026-11-27T16:35:00+00:00"}  # fmt: skip
+    never = {**row, "account": "ai-beta", "used_gb": None, "files": None, "percent": None,
+             "measured_at": None, "access_mode": "site", "allowance_gb": 2.0}  # fmt: skip
+    funder = {**FUNDER, "storage": [row, never],
+              "storage_totals": {"projects": 1, "used_gb": 0.000373, "files": 7,
+                                 "lower_bound": False},
+              "storage_pass": {"last_success_at": "2026-11-27T16:35:00+00:00"}}  # fmt: skip
+    client = desk_client(query)
+    client.answers[("GET", f"api/usage/funder?{query}")] = funder
+    client.answers[("POST", "api/usage/storage")] = {"last_error": "", "accounts": 2}
+    desk = UsageDesk(client, today=date(2026, 11, 27))
+    assert "0.4 MB" in desk.storage.value and "200 GB" in desk.storage.value
+    assert "not measured" in desk.storage.value and html.escape(XSS) in desk.storage.value
+    assert "1 project holds 0.4 MB in 7 entries" in desk.storage_totals.value
+    calls = len(client.calls)
+    desk.measure_button.click()
+    assert client.sent("POST", "api/usage/storage") == [{}]
+    assert ("GET", f"api/usage/funder?{query}", None) in client.calls[calls:]  # shown again

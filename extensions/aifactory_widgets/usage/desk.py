@@ -1,5 +1,7 @@
 """Usage and billing for support staff: every project's use against its allocation, the charge
-for charged access, a CSV export, and the funder report, for a chosen period.
+for charged access, a CSV export, and the funder report, for a chosen period; and every
+project's storage as last measured (from the funder report: a figure of now, not of the
+period), with "Measure storage now".
 
 Staff open it in the console's "Usage and billing" dashboard (scope
 custom:aifactory:usage:read). It asks the factory service for two reports per period; the
@@ -18,10 +20,11 @@ from urllib.parse import urlencode
 import ipywidgets as w
 
 from aifactory_widgets.ui.client import FactoryClient
-from aifactory_widgets.ui.format import amount
+from aifactory_widgets.ui.format import amount, plural, short_time
 from aifactory_widgets.ui.panel import Panel
 from aifactory_widgets.ui.tables import csv_link, html_table
 from aifactory_widgets.usage.quota import freshness
+from aifactory_widgets.usage.storage import size_text
 
 API = "api/usage/"
 PRESETS = ("This month", "Last month", "Last 30 days", "This year", "Custom")
@@ -30,6 +33,9 @@ BILLING_COLUMNS = ("project", "title", "mode", "PI", "GPU-h granted", "GPU-h in 
                    "used", "warning", "charge")  # fmt: skip
 FUNDER_COLUMNS = ("", "projects", "GPU-h granted", "GPU-h used", "CPU-h granted", "CPU-h used")
 LEVELS = {"none": "", "80": "80 %", "95": "95 %", "exhausted": "used up"}
+STORAGE_COLUMNS = ("project", "title", "mode", "used", "entries", "allowance", "used %",
+                   "warning", "measured")  # fmt: skip
+STORAGE_LEVELS = {"none": "", "80": "80 %", "95": "95 %", "exhausted": "over allowance"}
 
 
 def preset_period(name: str, today: date) -> tuple[date, date]:
@@ -68,6 +74,37 @@ def funder_rows(rows: list[dict[str, Any]]) -> list[tuple]:
     ]  # fmt: skip
 
 
+def storage_rows(rows: list[dict[str, Any]]) -> list[tuple]:
+    """The funder report's storage, one project per line ("at least" for a bounded scan)."""
+    out = []
+    for r in rows:
+        at_least = "at least " if r.get("lower_bound") else ""
+        used = "not measured" if r.get("used_gb") is None else at_least + size_text(r["used_gb"])
+        allowance = r.get("allowance_gb")
+        out.append((
+            r["account"], r.get("title", ""), str(r.get("access_mode", "")).replace("_", " "),
+            used, "" if r.get("files") is None else f"{r['files']:,}",
+            f"{allowance:g} GB" if allowance else "none set",
+            "" if r.get("percent") is None else f"{r['percent']:.1f} %",
+            STORAGE_LEVELS.get(r.get("level", "none"), r.get("level")),
+            short_time(r.get("measured_at")),
+        ))  # fmt: skip
+    return out
+
+
+def storage_totals_text(report: dict[str, Any]) -> str:
+    totals = report.get("storage_totals") or {}
+    if not totals.get("projects"):
+        return "<p>Storage has not been measured yet.</p>"
+    at_least = "at least " if totals.get("lower_bound") else ""
+    state = report.get("storage_pass") or {}
+    when = short_time(state.get("last_success_at"))
+    verb = "holds" if totals["projects"] == 1 else "hold"
+    return (f"<p>{plural(totals['projects'], 'project')} {verb} {at_least}"
+            f"{html.escape(size_text(totals.get('used_gb')))} in {totals.get('files', 0):,} "
+            f"entries (last measured {html.escape(when)}).</p>")  # fmt: skip
+
+
 def download_link(csv_text: str, first: date, last: date) -> str:
     """The period's CSV as a download link, its file named after the period."""
     lines = max(csv_text.count("\n") - 1, 0)
@@ -92,12 +129,17 @@ class UsageDesk(Panel):
             "Read accounting now", self.collect, icon="refresh", layout=w.Layout(width="auto")
         )
         self.export_button = self.button("Export CSV", self.export, icon="download")
+        self.measure_button = self.button(
+            "Measure storage now", self.measure, icon="hdd-o", layout=w.Layout(width="auto")
+        )
         self.status = w.Label()
         self.totals = w.HTML()
         self.billing = w.HTML()
         self.download = w.HTML()
         self.by_mode = w.HTML()
         self.by_type = w.HTML()
+        self.storage_totals = w.HTML()
+        self.storage = w.HTML()
         self.report: dict[str, Any] = {}
         self.children = [
             w.HBox([self.preset, self.first, self.last, self.show_button]),
@@ -111,6 +153,9 @@ class UsageDesk(Panel):
             self.by_mode,
             w.HTML("<h3>Funder report: hours by applicant type</h3>"),
             self.by_type,
+            w.HTML("<h3>Storage: every project's folders, as last measured</h3>"),
+            w.HBox([self.measure_button, self.storage_totals]),
+            self.storage,
             self.errors,
         ]
         self.load()
@@ -156,6 +201,10 @@ class UsageDesk(Panel):
             self.by_type.value = html_table(
                 FUNDER_COLUMNS, funder_rows(funder["by_applicant_type"])
             )
+            self.storage_totals.value = storage_totals_text(funder)
+            self.storage.value = html_table(
+                STORAGE_COLUMNS, storage_rows(funder.get("storage") or []), empty="no projects"
+            )
 
     def export(self) -> None:
         """The service's CSV of the period shown, as a download link."""
@@ -166,6 +215,14 @@ class UsageDesk(Panel):
         csv_text = self.attempt("Could not export the CSV",
                                 lambda: self.client.text(f"{API}billing.csv?{query}"))  # fmt: skip
         self.download.value = download_link(csv_text, first, last) if csv_text else ""
+
+    def measure(self) -> None:
+        """Measure every project's folders now (the service walks them in a worker thread;
+        a big site takes a while), then show the new figures."""
+        state = self.attempt("Could not measure storage",
+                             lambda: self.client.post(API + "storage"))  # fmt: skip
+        if state is not None:
+            self.load()
 
     def collect(self) -> None:
         state = self.attempt("Could not read accounting", lambda: self.client.post(API + "collect"))

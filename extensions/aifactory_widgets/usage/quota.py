@@ -2,9 +2,11 @@
 
 For each of the caller's projects: granted, used and left GPU- and CPU-hours per partition
 with bars, the burn rate over the last 7 days, the day the hours run out at that rate
-against the allocation's end, a plot of cumulative use, and for the PI who used what. The
-figures come from the factory service (the store the accounting collector fills), never
-from slurmdbd; running jobs count up to the collector's last read, which the widget names.
+against the allocation's end, a plot of cumulative use, and for the PI who used what; and
+next to the hours, the project's storage against its allowance, with its folders
+($PROJECT_DIR, $SCRATCH_DIR; `usage.storage`). The figures come from the factory service (the
+store the accounting collector and the storage meter fill), never from slurmdbd or a walk
+of the folders; running jobs count up to the collector's last read, which the widget names.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import ipywidgets as w
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
 from aifactory_widgets.ui.format import amount, short_time
 from aifactory_widgets.ui.tables import html_table
+from aifactory_widgets.usage.storage import StorageBox
 
 API = "api/"
 RESOURCES = (("gpu_hours", "GPU-hours"), ("cpu_hours", "CPU-hours"))
@@ -135,6 +138,7 @@ class ProjectUsageCard(w.VBox):
         self.warning = w.Label(LEVEL_TEXT.get(project.get("level", "none"), ""))
         self.warning.style.text_color = "#b00020" if project.get("level") != "none" else None
         self.bars = w.VBox(self._bars())
+        self.storage = StorageBox(project.get("storage"))
         self.partitions = w.HTML(html_table(PARTITION_COLUMNS, partition_rows(project)))
         self.projection = w.HTML(f"<p>{html.escape(projection_text(project))}</p>")
         self.plot = w.Image(value=plot_png(project), format="png")
@@ -144,8 +148,9 @@ class ProjectUsageCard(w.VBox):
             if charge
             else "Free of charge."
         )
-        parts: list[w.Widget] = [self.heading, self.warning, self.bars, self.partitions,
-                                 self.projection, self.plot, self.charge]  # fmt: skip
+        parts: list[w.Widget] = [self.heading, self.warning, self.bars, self.storage,
+                                 self.partitions, self.projection, self.plot,
+                                 self.charge]  # fmt: skip
         self.members = None
         if project.get("members") is not None:
             self.members = w.HTML(html_table(MEMBER_COLUMNS, member_rows(project)))
