@@ -126,6 +126,7 @@ EXPECTED_SETTINGS = {
     "UnkillableStepTimeout": "300",
     "ReturnToService": "2",
     "MessageTimeout": "10",
+    "GroupUpdateTime": "5",
 }
 
 

@@ -240,6 +240,9 @@ def _node_line(node: LocalNode, hostname: str) -> str:
 UNCONFINED = Confinement(False, "jobs NOT confined")
 
 
+GROUP_UPDATE_S = 5
+
+
 def render_slurm_conf(
     site: Site,
     hostname: str,
@@ -316,6 +319,9 @@ def render_slurm_conf(
         "UnkillableStepTimeout=300",
         "ReturnToService=2",
         "MessageTimeout=10",
+        # Slurm caches each user's groups for GroupUpdateTime (default 600 s): a member added
+        # to or removed from a project's group would wait ten minutes for their jobs to see it.
+        f"GroupUpdateTime={GROUP_UPDATE_S}",
         *(_node_line(node, hostname) for node in nodes),
     ]
     default = site.default_partition.name
