@@ -7,10 +7,10 @@ session: it talks to the factory service with the session's (or the console's) o
     QuotaView()
 
 Researchers: ProposalForm, MyApplications, MyProjects (access); QuotaView (usage);
-DataStaging (data); GuideBrowser, Advisor, AskAnExpert (guides, advisor, helpdesk);
-DaskLauncher, TrainingLauncher, SweepLauncher, JobMonitor (jobs); HelpButton (workshops).
-Staff, reviewers and trainers: ClusterView, ProposalDesk, ReviewDesk, TicketDesk, UsageDesk,
-WorkshopDesk, GuideBrowser.
+DataCatalogue, DataStaging (data); GuideBrowser, Advisor, AskAnExpert (guides, advisor,
+helpdesk); DaskLauncher, TrainingLauncher, SweepLauncher, JobMonitor (jobs); HelpButton
+(workshops). Staff, reviewers and trainers: ClusterView, ProposalDesk, ReviewDesk, TicketDesk,
+UsageDesk, WorkshopDesk, GuideBrowser.
 FactoryClient and FactoryError are the way to the service, for a widget given another client.
 
 A name is imported on first use, so `import aifactory_widgets` stays cheap: a notebook that
@@ -33,6 +33,7 @@ _HOMES = {
     "ReviewDesk": "aifactory_widgets.access.review_desk",
     "QuotaView": "aifactory_widgets.usage.quota",
     "UsageDesk": "aifactory_widgets.usage.desk",
+    "DataCatalogue": "aifactory_widgets.data.catalogue",
     "DataStaging": "aifactory_widgets.data.staging",
     "ClusterView": "aifactory_widgets.cluster.view",
     "GuideBrowser": "aifactory_widgets.guides.browser",

@@ -85,6 +85,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ),
     ("post", "tickets/{id}/assign"): Example("sam", "tickets/{ticket}/assign", {"assignee": "sam"}),
     ("post", "tickets/{id}/close"): Example("bob", "tickets/{ticket}/close"),
+    ("get", "catalogue"): Example("alice", "catalogue?q=stocks"),
     ("get", "usage"): Example("alice", "usage"),
     ("get", "usage/projects/{account}"): Example("carol", "usage/projects/{project}"),
     ("get", "usage/billing"): Example("sam", f"usage/billing?{PERIOD}"),

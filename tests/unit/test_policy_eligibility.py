@@ -13,6 +13,7 @@ from aifactory_hub.policy import (
     Request,
     check_eligibility,
 )
+from aifactory_hub.policy.eligibility import CatalogueLicence, commercial_work
 
 PARTITIONS = (PartitionInfo(name="cpu", has_gpus=False), PartitionInfo(name="gpu", has_gpus=True))
 SETTINGS = AccessSettings()
@@ -270,3 +271,50 @@ def test_a_rest_body_is_parsed_into_a_draft_and_unknown_fields_are_refused():
         ProposalDraft.model_validate({**body, "access_mode": "vip"})
     with pytest.raises(ValidationError):
         Request(partition="gpu", gpu_hours=float("nan"))
+
+
+# --- catalogue licences: commercial work may not use an item whose licence forbids it ------------
+
+NON_COMMERCIAL = CatalogueLicence(
+    name="stocks-monthly", licence="Yahoo Finance terms", commercial_use=False
+)
+OPEN = CatalogueLicence(name="stocks-trend", licence="CC0-1.0", commercial_use=True)
+
+
+@pytest.mark.parametrize(
+    ("terms", "items", "flagged"),
+    [
+        # industry terms (charged): a non-commercial item is flagged, a free one is not
+        ({"applicant_type": "startup_sme"}, (NON_COMMERCIAL,), ["stocks-monthly"]),
+        ({"applicant_type": "industry"}, (OPEN, NON_COMMERCIAL), ["stocks-monthly"]),
+        ({"applicant_type": "industry"}, (OPEN,), []),
+        ({"applicant_type": "industry"}, (), []),
+        # free terms are not commercial work: open results, an academic partner, public research
+        ({"applicant_type": "industry", "open_results": True}, (NON_COMMERCIAL,), []),
+        ({"applicant_type": "startup_sme", "academic_partner": "TU Wien"}, (NON_COMMERCIAL,), []),
+        ({"applicant_type": "academia", "public_funding": True}, (NON_COMMERCIAL,), []),
+        # research without public funding follows industry terms, as the price rule does
+        ({"applicant_type": "public_research"}, (NON_COMMERCIAL,), ["stocks-monthly"]),
+        # the playground's free hours are no licence to use data commercially
+        ({"applicant_type": "startup_sme", "access_mode": "playground",
+          "requests": (Request(partition="gpu", gpu_hours=5),)},
+         (NON_COMMERCIAL,), ["stocks-monthly"]),
+    ],
+)  # fmt: skip
+def test_commercial_work_naming_a_non_commercial_item_gets_a_finding(terms, items, flagged):
+    d = draft(**terms)
+    result = check_eligibility(d, SETTINGS.mode(d.access_mode), PARTITIONS, items)
+    found = [f for f in result.findings if f.field == "catalogue"]
+    assert [f.message.split(" ", 1)[0] for f in found] == flagged
+    assert result.eligible == (not flagged)
+    for finding in found:
+        assert "Yahoo Finance terms" in finding.message  # which licence
+        assert "forbids commercial use" in finding.message
+    assert commercial_work(d) is (d.applicant_type != "academia" and not d.open_results
+                                  and not d.academic_partner)  # fmt: skip
+
+
+def test_the_licence_finding_is_fixable_not_a_refusal():
+    result = check_eligibility(draft(), SETTINGS.mode("fast_lane"), PARTITIONS, (NON_COMMERCIAL,))
+    assert not result.eligible and result.ineligible_reason == ""
+    assert fields(result) == ["catalogue"]

@@ -41,6 +41,10 @@ PROPOSAL = {
                "legal_basis": None,
                "data_sources": [{"name": "COCO", "licence": "CC-BY-4.0"}],
                "transparency_acknowledged": True},
+    "catalogue": ["stocks-monthly"],
+    "catalogue_items": [{"name": "stocks-monthly", "licence": "Yahoo terms",
+                         "licence_url": "https://example.org/terms", "commercial_use": False,
+                         "known": True}],
     "status": "in_review",
     "eligibility": {"eligible": True, "findings": [], "ineligible_reason": ""},
     "technical_check": {"feasible": True, "notes": "", "checked_by": "sam",
@@ -68,6 +72,11 @@ FINDINGS = {
     "ineligible_reason": "",
 }
 READY = {"eligible": True, "findings": [], "ineligible_reason": ""}
+ITEMS = [
+    {"name": "stocks-monthly", "kind": "dataset", "licence": "Yahoo terms",
+     "commercial_use": False},
+    {"name": "stocks-trend", "kind": "model", "licence": "CC0-1.0", "commercial_use": True},
+]  # fmt: skip
 
 # A canned answer: a value (copied), a callable of the request body, or a FactoryError to raise.
 Answer = Any
@@ -107,6 +116,7 @@ def service(**extra: Answer) -> FakeClient:
     answers: dict[tuple[str, str], Answer] = {
         ("GET", "api/calls"): [CALL, LARGE_CALL, CLOSED_CALL],
         ("POST", "api/proposals/check"): FINDINGS,
+        ("GET", "api/catalogue"): ITEMS,
     }
     for key, answer in extra.items():
         method, path = key.split(" ", 1)
@@ -195,6 +205,7 @@ def test_to_body_is_the_draft_fields_with_the_values_typed():
             ],
             "transparency_acknowledged": True,
         },
+        "catalogue": [],
     }
     assert tuple(form.to_body()) == DRAFT_FIELDS
 
@@ -385,3 +396,34 @@ def test_no_open_call_and_an_unreachable_service_are_said_not_raised():
     assert form.message.value == "No call is open right now." and form.call.value is None
     down = service(**{"GET api/calls": FactoryError(0, "the factory service did not answer")})
     assert "did not answer" in ProposalForm(down).message.value
+
+
+def test_the_catalogue_offers_the_items_the_service_says_the_applicant_may_use():
+    client = service()
+    form = ProposalForm(client)
+    assert ("GET", "api/catalogue", None) in client.calls
+    assert form.catalogue.options == (
+        ("stocks-monthly (Yahoo terms)", "stocks-monthly"),
+        ("stocks-trend (CC0-1.0)", "stocks-trend"),
+    )
+    form.catalogue.value = ("stocks-trend",)
+    checked = client.sent("POST", "api/proposals/check")[-1]
+    assert checked["catalogue"] == ["stocks-trend"]  # a change is checked at once
+
+
+def test_a_named_item_no_longer_offered_is_shown_not_dropped():
+    client = service(**{"GET api/catalogue": ITEMS[1:]})
+    form = ProposalForm(client, {**DRAFT, "catalogue": ["stocks-monthly", "stocks-trend"]})
+    assert form.catalogue.options[-1] == (
+        "stocks-monthly (not in the catalogue you may use)",
+        "stocks-monthly",
+    )
+    assert form.to_body()["catalogue"] == ["stocks-monthly", "stocks-trend"]
+
+
+def test_an_unreadable_catalogue_is_said_next_to_it_and_the_form_still_works():
+    client = service(**{"GET api/catalogue": FactoryError(0, "the service did not answer")})
+    form = ProposalForm(client)
+    assert form.catalogue_note.value == "Could not load the catalogue: the service did not answer"
+    assert form.catalogue.options == () and form.message.value == ""
+    assert form.to_body()["catalogue"] == []

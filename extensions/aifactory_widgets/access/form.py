@@ -3,7 +3,9 @@
 The factory service is the one judge of a proposal. The form sends the draft to
 `proposals/check` on every change and shows the findings field by field, so nobody learns
 the rules from a refusal at submit time, and the rules live in one place (the service).
-User text is shown in Labels only: a Label never renders markup.
+User text is shown in Labels only: a Label never renders markup. The catalogue items the
+project will use are picked from those the service says the applicant may use; the ethics
+check sees their licences.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ CHECK_FAILED = "Could not check the draft"
 NO_LEGAL_BASIS = ""  # the Dropdown's "not chosen yet"; sent as null
 DRAFT_FIELDS = tuple(
     "call_id title abstract organisation applicant_type software requests open_results "
-    "academic_partner public_funding ethics".split()
+    "academic_partner public_funding ethics catalogue".split()
 )
 
 # Codes as in docs/access-api.md; the labels are the policy's own, so they never drift.
@@ -85,6 +87,19 @@ def call_label(call: Mapping[str, Any]) -> str:
     return f"{ACCESS_MODES.get(mode, mode)}: {call.get('title') or 'call ' + str(call['id'])}"
 
 
+def catalogue_options(
+    items: Iterable[Mapping[str, Any]], named: Iterable[str] = ()
+) -> list[tuple[str, str]]:
+    """The multi-select's (label, name) pairs: each item the applicant may use with its
+    licence, then any name the proposal holds that is no longer offered (shown, not dropped:
+    saving says why it is refused)."""
+    options = [(f"{i['name']} ({i.get('licence') or 'licence not given'})", i["name"])
+               for i in items]  # fmt: skip
+    offered = {name for _, name in options}
+    options += [(f"{n} (not in the catalogue you may use)", n) for n in named if n not in offered]
+    return options
+
+
 def _unique(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
@@ -124,6 +139,7 @@ class ProposalForm(w.VBox):
         self._build_outputs()
         super().__init__(self._sections())
         self._load_calls(proposal)
+        self._load_catalogue(proposal)
         if proposal:
             self.load(proposal)
         self._quiet = False
@@ -160,6 +176,8 @@ class ProposalForm(w.VBox):
             w.Textarea, "Data sources", rows=3, placeholder="one per line: name | licence"
         )
         self.transparency = _check("People will be told when they deal with this AI")
+        self.catalogue = _field(w.SelectMultiple, "Catalogue items", options=[], rows=4)
+        self.catalogue_note = w.Label()
         for widget in self._inputs():
             widget.observe(self._changed, "value")
 
@@ -189,6 +207,9 @@ class ProposalForm(w.VBox):
             *self.practices.values(),
             *(self.high_risk_area, self.mitigation_plan, self.personal_data, self.legal_basis),
             *(self.data_sources, self.transparency),
+            w.HTML("<h4>Shared datasets and models from the catalogue</h4>"),
+            self.catalogue,
+            self.catalogue_note,
             w.HBox([self.summary]),
             self.findings,
             w.HBox([self.save_button, self.submit_button, self.status]),
@@ -203,7 +224,7 @@ class ProposalForm(w.VBox):
             *(self.open_results, self.academic_partner, self.public_funding, self.intended_use),
             *self.practices.values(),
             *(self.high_risk_area, self.mitigation_plan, self.personal_data, self.legal_basis),
-            *(self.data_sources, self.transparency),
+            *(self.data_sources, self.transparency, self.catalogue),
             *hours,
         ]
 
@@ -223,6 +244,18 @@ class ProposalForm(w.VBox):
             self.message.value = "No call is open right now."
         self.call.options = [(call_label(c), c["id"]) for c in self.calls.values()]
         self.call.value = mine if mine is not None else next(iter(self.calls), None)
+
+    def _load_catalogue(self, proposal: Mapping[str, Any] | None) -> None:
+        """The catalogue items the applicant may use, and those the proposal names."""
+        try:
+            items = self.client.get(API + "catalogue") or []
+        except FactoryError as exc:
+            items = []
+            self.catalogue_note.value = f"Could not load the catalogue: {error_text(exc)}"
+        named = (proposal or {}).get("catalogue") or []
+        self.catalogue.options = catalogue_options(items, named)
+        if not self.catalogue.options and not self.catalogue_note.value:
+            self.catalogue_note.value = "No catalogue item is open to your projects."
 
     def _call_changed(self, _change: dict | None = None) -> None:
         """The call decides the access mode and which partitions one may ask hours on."""
@@ -270,6 +303,8 @@ class ProposalForm(w.VBox):
             gpu, cpu = self.requests[r["partition"]]
             gpu.value, cpu.value = r.get("gpu_hours") or 0, r.get("cpu_hours") or 0
         self._load_ethics(proposal.get("ethics") or {})
+        offered = {name for _, name in self.catalogue.options}
+        self.catalogue.value = tuple(n for n in proposal.get("catalogue") or [] if n in offered)
         self._quiet = quiet
         self.show_status(proposal)
 
@@ -312,6 +347,7 @@ class ProposalForm(w.VBox):
                 "data_sources": parse_data_sources(self.data_sources.value),
                 "transparency_acknowledged": self.transparency.value,
             },
+            "catalogue": list(self.catalogue.value),
         }
 
     def _changed(self, _change: dict | None = None) -> None:

@@ -27,6 +27,7 @@ FIELD_COLUMNS = ("field", "value")
 ETHICS_COLUMNS = ("question", "applicant's answer")
 REQUEST_COLUMNS = ("partition", "GPU hours", "CPU hours")
 FINDING_COLUMNS = ("field", "finding")
+CATALOGUE_COLUMNS = ("catalogue item", "licence", "commercial use")
 REVIEW_COLUMNS = ("reviewer", "quality", "pertinence", "comment", "submitted")
 DECIDED = frozenset({"granted", "partial", "waitlisted", "rejected"})
 
@@ -106,6 +107,25 @@ def ethics_rows(ethics: dict[str, Any] | None) -> list[tuple[str, str]]:
     ]
 
 
+def catalogue_rows(proposal: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The catalogue items the proposal names, with their licences as the service gives
+    them (`catalogue_items`); an item the catalogue no longer lists is said to be so."""
+    shown = proposal.get("catalogue_items")
+    if shown is None:  # an answer without the licences: the names alone
+        shown = [{"name": n, "known": True} for n in proposal.get("catalogue") or []]
+    rows = []
+    for item in shown:
+        if not item.get("known", True):
+            rows.append((item["name"], "no longer in the catalogue", ""))
+            continue
+        licence = item.get("licence") or ""
+        if item.get("licence_url"):
+            licence = f"{licence} ({item['licence_url']})"
+        allowed = item.get("commercial_use")
+        rows.append((item["name"], licence, "" if allowed is None else yes_no(allowed)))
+    return rows
+
+
 def finding_rows(findings: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(f.get("field", ""), f.get("message", "")) for f in findings]
 
@@ -146,11 +166,13 @@ def section(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], e
 
 
 def proposal_html(proposal: dict[str, Any]) -> str:
-    """What both desks show of a proposal: summary, requested hours and the ethics answers."""
+    """What both desks show of a proposal: summary, requested hours, the ethics answers and
+    the catalogue items it names with their licences."""
     return (
         section("Proposal", FIELD_COLUMNS, summary_rows(proposal), empty="-")
         + section("Requested", REQUEST_COLUMNS, request_rows(proposal.get("requests", [])), "none")
         + section("Ethics", ETHICS_COLUMNS, ethics_rows(proposal.get("ethics")), empty="-")
+        + section("Catalogue items", CATALOGUE_COLUMNS, catalogue_rows(proposal), "none named")
     )
 
 

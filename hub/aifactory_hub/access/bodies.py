@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from aifactory_hub.core.bodies import Body, Id
 from aifactory_hub.policy import AccessMode, ApplicantType, EthicsAssessment
@@ -14,6 +14,9 @@ from aifactory_hub.site.names import SlurmName, Username
 Text = Annotated[str, Field(max_length=200)]
 LongText = Annotated[str, Field(max_length=20_000)]
 Hours = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+# A catalogue item's name, as the site file spells it (site.storage.CatalogueItem.name).
+CatalogueName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+MAX_CATALOGUE_ITEMS = 20
 
 
 class RequestBody(Body):
@@ -38,6 +41,15 @@ class Draft(Body):
     academic_partner: Text = ""
     public_funding: bool = False
     ethics: EthicsAssessment | None = None
+    # Catalogue items the project will use; the service checks the applicant may use each.
+    catalogue: Annotated[tuple[CatalogueName, ...], Field(max_length=MAX_CATALOGUE_ITEMS)] = ()
+
+    @field_validator("catalogue")
+    @classmethod
+    def _unique(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(names)) != len(names):
+            raise ValueError("names an item twice")
+        return names
 
 
 class CapacityRow(Body):

@@ -15,8 +15,11 @@ from sqlalchemy.orm import Session
 
 from aifactory_hub import policy
 from aifactory_hub.access import bodies
+from aifactory_hub.access.projects import projects_of
 from aifactory_hub.access.views import Caller, remaining
 from aifactory_hub.core.errors import AccessError, conflict, forbidden, not_found
+from aifactory_hub.data import catalogue
+from aifactory_hub.policy.eligibility import CatalogueLicence
 from aifactory_hub.site import Site
 from aifactory_hub.site.scopes import role_members
 from aifactory_hub.store import models as m
@@ -123,15 +126,39 @@ def _fields(draft: bodies.Draft) -> dict[str, Any]:
         "academic_partner": draft.academic_partner,
         "public_funding": draft.public_funding,
         "ethics": draft.ethics.model_dump(mode="json") if draft.ethics else {},
+        "catalogue": list(draft.catalogue),
     }
 
 
-def create_draft(db: Session, caller: Caller, draft: bodies.Draft) -> m.Proposal:
+def accounts_of(db: Session, site: Site, username: str) -> list[str]:
+    """The accounts of `username`'s projects: the site file's and the store's active ones."""
+    found = [p.account for p in site.projects_of(username)]
+    return list(dict.fromkeys([*found, *(p.account for p in projects_of(db, username))]))
+
+
+def _check_catalogue(db: Session, site: Site | None, applicant: str, draft: bodies.Draft) -> None:
+    """Each catalogue item the draft names must be one the applicant may use (400 naming
+    `catalogue` otherwise, before anything is stored)."""
+    if not draft.catalogue:
+        return
+    if site is None:
+        raise AccessError(400, "this site has no catalogue", "catalogue")
+    accounts = accounts_of(db, site, applicant)
+    why = catalogue.refusal(site.catalogue, accounts, draft.catalogue)
+    if why:
+        raise AccessError(400, why, "catalogue")
+
+
+def create_draft(
+    db: Session, caller: Caller, draft: bodies.Draft, site: Site | None = None
+) -> m.Proposal:
+    """A new draft in an open call; `site` checks the catalogue items it names."""
     if draft.call_id is None:
         raise AccessError(400, "choose the call you apply to", "call_id")
     call = get_call(db, draft.call_id)
     if call.status != "open":
         raise conflict(f"call {call.id} is {call.status}: it takes no new proposals", "call_id")
+    _check_catalogue(db, site, caller.name, draft)
     proposal = m.Proposal(
         call_id=call.id, applicant=caller.name, access_mode=call.mode, **_fields(draft)
     )
@@ -140,7 +167,9 @@ def create_draft(db: Session, caller: Caller, draft: bodies.Draft) -> m.Proposal
     return proposal
 
 
-def update_draft(db: Session, caller: Caller, proposal_id: int, draft: bodies.Draft) -> m.Proposal:
+def update_draft(
+    db: Session, caller: Caller, proposal_id: int, draft: bodies.Draft, site: Site | None = None
+) -> m.Proposal:
     proposal = get_proposal(db, caller, proposal_id)
     if proposal.applicant != caller.name:
         raise forbidden("only the applicant edits a proposal")
@@ -148,6 +177,7 @@ def update_draft(db: Session, caller: Caller, proposal_id: int, draft: bodies.Dr
         raise conflict(f"proposal {proposal.id} is {proposal.status}: only drafts change")
     if draft.call_id not in (None, proposal.call_id):
         raise AccessError(400, "a draft stays in its call", "call_id")
+    _check_catalogue(db, site, caller.name, draft)
     for key, value in _fields(draft).items():
         setattr(proposal, key, value)
     return proposal
@@ -155,24 +185,43 @@ def update_draft(db: Session, caller: Caller, proposal_id: int, draft: bodies.Dr
 
 def check(site: Site, mode: str, applicant: str, draft: bodies.Draft) -> policy.Eligibility:
     """The automatic checks of `policy` on a draft (nothing is stored)."""
-    settings = site.access.mode(mode)
-    if draft.applicant_type is None:
-        missing = policy.Finding(
-            field="applicant_type", message="Say what kind of applicant you are."
-        )
-        result = policy.check_eligibility(
-            _as_policy_draft(draft, mode, applicant, policy.ApplicantType.startup_sme),
-            settings,
-            partitions_of(site),
-        )
-        return result.model_copy(
-            update={"eligible": False, "findings": (missing, *result.findings)}
-        )
-    return policy.check_eligibility(
-        _as_policy_draft(draft, mode, applicant, draft.applicant_type),
-        settings,
+    named, unknown = _licences(site, draft)
+    kind = draft.applicant_type or policy.ApplicantType.startup_sme
+    result = policy.check_eligibility(
+        _as_policy_draft(draft, mode, applicant, kind),
+        site.access.mode(mode),
         partitions_of(site),
+        named,
     )
+    first: list[policy.Finding] = []
+    if draft.applicant_type is None:
+        first.append(
+            policy.Finding(field="applicant_type", message="Say what kind of applicant you are.")
+        )
+    if not (first or unknown):
+        return result
+    findings = (*first, *result.findings, *unknown)
+    return result.model_copy(update={"eligible": False, "findings": findings})
+
+
+def _licences(
+    site: Site, draft: bodies.Draft
+) -> tuple[list[CatalogueLicence], list[policy.Finding]]:
+    """The licences of the catalogue items the draft names, for the ethics gate, and a
+    finding for each name the catalogue does not (or no longer) list."""
+    named, unknown = [], []
+    for name in draft.catalogue:
+        item = site.catalogue_item(name)
+        if item is None:
+            unknown.append(
+                policy.Finding(field="catalogue", message=f"The catalogue has no {name!r}.")
+            )
+        else:
+            licence = CatalogueLicence(
+                name=item.name, licence=item.licence, commercial_use=item.commercial_use
+            )
+            named.append(licence)
+    return named, unknown
 
 
 def _as_policy_draft(

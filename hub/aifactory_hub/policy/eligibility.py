@@ -1,7 +1,9 @@
 """Eligibility of a proposal: is it complete, does it fit the access mode, and is it ethical?
 
 One function answers for a finished proposal and for a draft being typed: it returns every
-problem at once, each tied to the field the applicant has to change.
+problem at once, each tied to the field the applicant has to change. The ethics gate also sees
+the licences of the catalogue items a proposal names: commercial work may not use an item
+whose licence forbids commercial use.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aifactory_hub.policy.model import (
+    AccessMode,
     EthicsAssessment,
     Frozen,
     HighRiskArea,
@@ -16,6 +19,7 @@ from aifactory_hub.policy.model import (
     ProposalDraft,
     Request,
 )
+from aifactory_hub.policy.pricing import price
 from aifactory_hub.policy.settings import ModeSettings
 
 EU_VALUES = "Only trustworthy and ethical AI in line with EU values is eligible."
@@ -35,6 +39,14 @@ class Finding(Frozen):
     message: str
 
 
+class CatalogueLicence(Frozen):
+    """A catalogue item a proposal names, as the ethics gate sees it: its licence's terms."""
+
+    name: str
+    licence: str
+    commercial_use: bool = True
+
+
 class Eligibility(Frozen):
     """`ineligible_reason` is set only for a refusal that no edit of the draft can fix."""
 
@@ -44,12 +56,16 @@ class Eligibility(Frozen):
 
 
 def check_eligibility(
-    draft: ProposalDraft, mode: ModeSettings, partitions: Sequence[PartitionInfo]
+    draft: ProposalDraft,
+    mode: ModeSettings,
+    partitions: Sequence[PartitionInfo],
+    catalogue: Sequence[CatalogueLicence] = (),
 ) -> Eligibility:
-    """Check a draft against the rules of its access mode (`mode`) and the site's partitions.
+    """Check a draft against the rules of its access mode (`mode`), the site's partitions and
+    the licences of the catalogue items it names (`catalogue`, in the draft's order).
 
-    Missing or too short text and requests that do not fit can be fixed; a prohibited practice
-    cannot, and is also given as `ineligible_reason`.
+    Missing or too short text, requests that do not fit and an item the work may not use can
+    be fixed; a prohibited practice cannot, and is also given as `ineligible_reason`.
     """
     problems: _Problems = []
     low, high = TITLE_LENGTH
@@ -70,6 +86,7 @@ def check_eligibility(
     else:
         problems += _ethics_problems(draft.ethics)
         reason = _refusal(draft.ethics)
+    problems += _licence_problems(draft, catalogue)
     findings = _findings(problems)
     return Eligibility(eligible=not findings, findings=findings, ineligible_reason=reason)
 
@@ -142,6 +159,39 @@ def _request_problems(
             ("requests", f"{cpu_total:g} CPU hours in total exceed {limit} of {max_cpu_hours:g}.")
         )
     return problems
+
+
+def commercial_work(draft: ProposalDraft) -> bool:
+    """Whether the work is commercial: the price rule would charge it (industry terms: no
+    public research funding, no academic partner, results not published openly). Asked
+    outside the playground, whose free hours are for trying things out, not a licence to use
+    data commercially."""
+    terms = price(
+        draft.applicant_type,
+        AccessMode.fast_lane,
+        draft.public_funding,
+        draft.open_results,
+        draft.academic_partner,
+    )
+    return terms.charged
+
+
+def _licence_problems(draft: ProposalDraft, catalogue: Sequence[CatalogueLicence]) -> _Problems:
+    """Commercial work naming an item whose licence forbids commercial use: one finding per
+    such item, naming it and its licence."""
+    if not commercial_work(draft):
+        return []
+    return [
+        (
+            "catalogue",
+            f"{item.name} is licensed under {item.licence}, which forbids commercial use, and "
+            "this work is commercial (results not published openly, no academic partner, no "
+            f"public research funding): publish the results openly, work with an academic "
+            f"partner, or do not use {item.name}.",
+        )
+        for item in catalogue
+        if not item.commercial_use
+    ]
 
 
 def _refusal(ethics: EthicsAssessment) -> str:

@@ -17,6 +17,7 @@ from aifactory_hub.service.routes import (
     about,
     access,
     cluster,
+    data,
     jobs,
     site,
     tickets,
@@ -36,6 +37,7 @@ ROUTES: tuple[Route, ...] = (
     *jobs.routes,
     *usage.routes,
     *workshops.routes,
+    *data.routes,
 )
 
 

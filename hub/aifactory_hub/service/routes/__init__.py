@@ -8,4 +8,5 @@ of its route records (`service.base.Route`), and `service.app` collects them:
 - `tickets`: ask an expert (docs/help-api.md)
 - `usage`: usage, billing and the funder report (docs/usage-api.md)
 - `workshops`: trainers' workshops and their participants (docs/workshops-api.md)
+- `data`: the shared catalogue of datasets and models
 """

@@ -21,9 +21,11 @@ from aifactory_hub.access import proposals as prp
 from aifactory_hub.access.views import Caller, call_json, project_json, proposal_json
 from aifactory_hub.core.bodies import MAX_ID
 from aifactory_hub.core.errors import AccessError
+from aifactory_hub.data import catalogue
 from aifactory_hub.service.base import Handler, Route, in_thread
 from aifactory_hub.site import scopes
 from aifactory_hub.store import models
+from aifactory_hub.store.audit import now
 
 RESEARCHER = (scopes.FACTORY_ACCESS,)
 STAFF = (scopes.FACTORY_ACCESS, scopes.PROPOSALS_MANAGE)
@@ -40,6 +42,7 @@ def caller_of(h: Handler) -> Caller:
 
 def _proposal(h: Handler, p: models.Proposal, caller: Caller) -> dict[str, Any]:
     data = proposal_json(p, caller)
+    data["catalogue_items"] = catalogue.licences(h.site.catalogue, data["catalogue"])
     if caller.manage:
         check = data["technical_check"] or {"feasible": None, "notes": "", "checked_by": ""}
         data["technical_check"] = {**check, "findings": prp.technical_findings(h.site, p)}
@@ -125,7 +128,7 @@ async def new_proposal(h: Handler) -> None:
     draft = h.body(bodies.Draft)
     caller = caller_of(h)
     with h.store.begin() as db:
-        h.write_json(_proposal(h, prp.create_draft(db, caller, draft), caller), 201)
+        h.write_json(_proposal(h, prp.create_draft(db, caller, draft, h.site), caller), 201)
 
 
 async def show_proposal(h: Handler, pid: str) -> None:
@@ -138,7 +141,7 @@ async def edit_proposal(h: Handler, pid: str) -> None:
     draft = h.body(bodies.Draft)
     caller = caller_of(h)
     with h.store.begin() as db:
-        h.write_json(_proposal(h, prp.update_draft(db, caller, int(pid), draft), caller))
+        h.write_json(_proposal(h, prp.update_draft(db, caller, int(pid), draft, h.site), caller))
 
 
 async def submit_proposal(h: Handler, pid: str) -> None:
@@ -220,6 +223,17 @@ async def end_project(h: Handler, account: str) -> None:
     await _change_and_provision(h, account, lambda db, c: prj.end_project(db, c, account))
 
 
+async def remove_data(h: Handler, account: str) -> None:
+    """Delete an ended project's folders and group once its retention period is over."""
+    storage = h.site.storage
+    with h.store() as db:
+        prj.check_data_removal(db, caller_of(h), account, storage.retention_days, now())
+    await in_thread(h.context.slurm.remove_data, storage, account)
+    with h.store.begin() as db:
+        prj.mark_data_removed(db, caller_of(h), account)
+    await show_project(h, account)
+
+
 async def obligation(h: Handler, account: str) -> None:
     body = h.body(bodies.ObligationBody)
     with h.store.begin() as db:
@@ -289,6 +303,8 @@ routes: list[Route] = [
     Route("post", "projects/{account}/reprice", reprice, "Re-price an overdue project (staff)",
           STAFF),
     Route("post", "projects/{account}/end", end_project, "End a project (staff)", STAFF),
+    Route("post", "projects/{account}/data/remove", remove_data,
+          "Remove an ended project's folders after retention (staff)", STAFF),
     Route("post", "playground/{name}", playground, "A new user's playground (the hub only)",
           (scopes.PLAYGROUND_GRANT,), success=(200, 201)),
 ]  # fmt: skip
