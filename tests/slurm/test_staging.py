@@ -1,8 +1,8 @@
 """A staging copy on the real local cluster, run as researcher alice the way her session's
 kernel does it: `aifactory_hub.data.staging` checks the request and submits with her own
 identity, the job copies on a compute node, and the copy lands in ai-alpha's project folder
-owned by her, group ai-alpha. A request into ai-beta's folder (not her project) is refused
-before any job."""
+owned by her, group ai-alpha: bob (a member) reads it, carol (ai-beta only) cannot. A request
+into ai-beta's folder (not her project) is refused before any job."""
 
 from __future__ import annotations
 
@@ -118,12 +118,16 @@ def test_a_staging_job_copies_a_file_as_the_user_into_the_project_folder(
         assert pwd.getpwuid(info.st_uid).pw_name == "alice"
         assert grp.getgrgid(info.st_gid).gr_name == "ai-alpha"  # the project's, not hers
         assert info.st_mode & 0o777 == 0o660  # shared with the members, closed to others
+        size = alices_file.stat().st_size
+        assert as_user("bob", ["wc", "-c", str(copy)]).stdout.split()[0] == str(size)  # a member
+        with pytest.raises(subprocess.CalledProcessError):
+            as_user("carol", ["wc", "-c", str(copy)])  # of ai-beta only
         made = (project / subdir).stat()
         assert grp.getgrgid(made.st_gid).gr_name == "ai-alpha" and made.st_mode & 0o2000
         account = sh("sacct", "-n", "-P", "-X", "-j", job, "-o", "Account,User").split()
         assert account == ["ai-alpha|alice"]  # charged to the project, run as her
         progress = staging.parse_progress(log.read_text())
-        size = alices_file.stat().st_size  # rsync's last progress line, or the Python copy's
+        # rsync's last progress line, or the Python copy's
         assert (progress.bytes, progress.percent) == (size, 100), log.read_text()
         assert pwd.getpwuid(log.stat().st_uid).pw_name == "alice"
     finally:
