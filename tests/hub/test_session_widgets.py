@@ -56,3 +56,10 @@ def test_the_apply_notebook_runs_in_the_session_environment(carol_session, monke
         o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
     ]
     assert errors == []
+
+
+def test_the_session_is_told_where_its_projects_folders_are(carol_session, hub_site):
+    site, _ = hub_site
+    assert carol_session["PROJECT_DIR"] == f"{site.storage.project_root}/ai-beta"
+    assert carol_session["SCRATCH_DIR"] == f"{site.storage.scratch_root}/ai-beta"
+    assert Path(carol_session["PROJECT_DIR"]).is_dir()

@@ -6,6 +6,7 @@ of the partition's cores (5 beside the small one's 3, of the demo's 2 x 4) all s
 from __future__ import annotations
 
 import asyncio
+import grp
 import pwd
 import stat
 import subprocess
@@ -76,6 +77,10 @@ def test_one_form_makes_reservation_project_and_accounts(hub, small):
         assert f"{user}|cpu" in assocs
         expiry = sh("chage", "-l", user)
         assert "Account expires" in expiry and "never" not in expiry.split("Account expires")[1]
+    # The workshop's project folder: the trainer (its PI) and the participants share it.
+    assert set(grp.getgrnam(ws["account"]).gr_mem) == {"tess", *participants.passwords}
+    shared = Path(hub.site.storage.project_root) / ws["account"]
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o2770
 
 
 @pytest.mark.hardening(
@@ -187,6 +192,7 @@ def test_ending_leaves_nothing_running(hub, small):
     limits = sh("sacctmgr", "-n", "-P", "show", "assoc", f"account={ws['account']}",
                 "format=User,GrpTRESMins")  # fmt: skip
     assert {line.split("|")[0] for line in limits.split()} <= {""}  # members removed
+    assert grp.getgrnam(ws["account"]).gr_mem == []  # and out of the project's folders
     with pytest.raises(AssertionError):
         participants.login(sorted(participants.passwords)[0])
 
