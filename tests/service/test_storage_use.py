@@ -166,3 +166,38 @@ async def test_the_service_starts_the_periodic_pass(context, store, site, monkey
     tasks.start(context)
     assert started == [meter]
     await asyncio.sleep(0)
+
+
+async def test_the_figures_of_removed_data_are_dropped(client, world, store, folders):
+    await ok(await client.call("POST", "usage/storage", "sam"))
+    with store.begin() as db:
+        project = db.query(m.Project).filter_by(account=PROJECT).one()
+        now = datetime.now(UTC)
+        project.status, project.ended_at, project.data_removed_at = "ended", now, now
+    await ok(await client.call("POST", "usage/storage", "sam"))
+    with store() as db:
+        assert db.query(m.StorageUse).filter_by(account=PROJECT).count() == 0
+        assert db.query(m.StorageUse).filter_by(account="ai-alpha").count() == 2
+    report = await ok(await client.call("GET", "usage/funder", "sam"))
+    assert PROJECT not in {r["account"] for r in report["storage"]}
+
+
+async def test_a_failed_pass_is_recorded_and_the_figures_stay(client, world, store, site, folders):
+    await ok(await client.call("POST", "usage/storage", "sam"))
+    meter = storage_use.shared_meter(store, site)
+
+    def broken(path, bound):
+        raise RuntimeError("the filesystem went away")
+
+    original = meter.scanner
+    meter.scanner = broken
+    try:
+        state = await ok(await client.call("POST", "usage/storage", "sam"))
+    finally:
+        meter.scanner = original
+    assert state["last_error"] == "the filesystem went away" and state["stale"]
+    answer = await ok(await client.call("GET", f"usage/projects/{PROJECT}", "carol"))
+    assert answer["project"]["storage"]["bytes"] == du(folders["project"]) + du(folders["scratch"])
+    assert answer["storage"]["last_error"] == "the filesystem went away"
+    state = await ok(await client.call("POST", "usage/storage", "sam"))
+    assert state["last_error"] == "" and not state["stale"]  # the next pass clears it

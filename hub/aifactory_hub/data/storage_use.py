@@ -9,7 +9,8 @@ and staff's "measure now" share the service's one `StorageMeter` (as the account
 collector's periodic read and "collect now" share one `Collector`).
 
 Which folders: those of the site file's projects and of the store's projects that have not
-ended (an ended project's folders are frozen for retention; their last figure stays). A folder
+ended (an ended project's folders are frozen for retention; their last figure stays until
+staff remove the data, when the pass drops it). A folder
 that does not exist (a project not provisioned yet) is stored as such (`MISSING`), not an
 error. The pass's own record is the `collector_state` row named `storage`, so answers can say
 how old the figures are.
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from aifactory_hub.data import FOLDERS, folder
@@ -55,6 +56,14 @@ def accounts_to_measure(db: Session, site: Site) -> list[str]:
         m.Project.ended_at.is_(None), m.Project.status != "ended"
     )
     return sorted({p.account for p in site.projects} | set(db.scalars(live)))
+
+
+def forget_removed(db: Session) -> int:
+    """Drop the figures of projects whose data staff removed after retention: a stored figure
+    would say they still hold it. The number of rows dropped."""
+    removed = select(m.Project.account).where(m.Project.data_removed_at.is_not(None))
+    result = db.execute(delete(m.StorageUse).where(m.StorageUse.account.in_(removed)))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def save(db: Session, account: str, which: str, size: FolderSize, when: datetime) -> None:
@@ -88,19 +97,22 @@ class StorageMeter:
 
     def measure_all(self) -> dict[str, Any]:
         """One pass (blocking: call it in a worker thread). Never raises for one folder's
-        trouble: it is stored with that folder; store trouble is recorded, then raised."""
+        trouble (it is stored with that folder), nor for a failed pass: that is recorded as
+        the pass's `last_error`, and the figures stay the last good ones."""
         started = self.clock()
+        accounts: list[str] = []
+        totals = dict.fromkeys(("folders", "missing", "incomplete", "purged", "purged_bytes"), 0)
         try:
-            with self.store() as db:
+            with self.store.begin() as db:
+                forget_removed(db)
                 accounts = accounts_to_measure(db, self.site)
-            totals = {"folders": 0, "missing": 0, "incomplete": 0, "purged": 0, "purged_bytes": 0}
             for account in accounts:
                 self._measure_account(account, started, totals)
             self._record(started, "")
-        except Exception as exc:
+            log.info("storage: %d accounts measured, %s", len(accounts), totals)
+        except Exception as exc:  # the store, or a scanner's surprise: keep the figures, say why
+            log.warning("storage pass failed: %s", exc, exc_info=True)
             self._record(started, str(exc) or repr(exc))
-            raise
-        log.info("storage: %d accounts measured, %s", len(accounts), totals)
         return {**self.state(), "accounts": len(accounts), **totals}
 
     def _measure_account(self, account: str, when: datetime, totals: dict[str, int]) -> None:
