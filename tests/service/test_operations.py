@@ -73,6 +73,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ),
     ("post", "projects/{account}/reprice"): Example("sam", "projects/{project}/reprice"),
     ("post", "projects/{account}/end"): Example("sam", "projects/{project}/end"),
+    ("post", "projects/{account}/data/remove"): Example("sam", "projects/{ended}/data/remove"),
     ("post", "playground/{name}"): Example("hub", f"playground/{ROOT}", status=201),
     ("get", "site"): Example("bob", "site"),
     ("get", "site/partitions"): Example("bob", "site/partitions"),

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from aifactory_hub import slurm
 from aifactory_hub.core import homes
+from aifactory_hub.data import folders
 from aifactory_hub.ops.catalogue import ensure_demo_catalogue
 from aifactory_hub.site import FACTORY_GROUP, Site
 from aifactory_hub.slurm import sacctmgr
@@ -144,15 +145,24 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def apply_site(site: Site, password_file: str | os.PathLike) -> dict[str, str]:
-    """Provision the demo site: POSIX users, then Slurm accounts and associations.
+    """Provision the demo site: POSIX users, Slurm accounts and associations, project folders.
 
     Idempotent: a second run changes nothing. Returns {user: password} for site.users.
     """
     passwords = ensure_posix_users(site, Path(password_file))
     ensure_service_user(site.services.console_user)
     apply_slurm(site)
+    apply_folders(site)
     ensure_demo_catalogue(site)  # logs, never raises: the hub works without it
     return passwords
+
+
+def apply_folders(site: Site) -> list[Step]:
+    """Each site project's POSIX group (its members) and its project and scratch folders."""
+    steps: list[Step] = []
+    for project in site.projects:
+        steps += folders.apply(site.storage, project.account, project.members)
+    return steps
 
 
 SERVICE_HOMES = Path("/var/lib/aifactory/services")

@@ -4,12 +4,14 @@ the real outside world it runs against (the hub, Slurm, the accounts)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from jupyterhub.services.auth import HubAuth
 from sqlalchemy.orm import Session, sessionmaker
 from tornado import web
 
 from aifactory_hub.access import projects as prj
+from aifactory_hub.data import folders
 from aifactory_hub.service.base import Context, NotFoundHandler, Route, SlurmSteps, rules
 from aifactory_hub.service.cluster import ClusterMonitor
 from aifactory_hub.service.hub_api import HubAPI
@@ -67,9 +69,10 @@ def real_context(site: Site, store: sessionmaker[Session], auth: HubAuth) -> Con
         # The one collector of this store: the periodic task and "collect now" share it.
         collector=shared_collector(store, site.site.cluster, services.collector_interval_s),
         slurm=SlurmSteps(
-            provision=prj.provision_project,
+            provision=partial(prj.provision_project, storage=site.storage),
             create_workshop=life.create,
             extend_workshop=life.extend,
             end_workshop=life.teardown,
+            remove_data=folders.remove,
         ),
     )
