@@ -207,11 +207,16 @@ def test_the_model_is_trained_in_a_child_python_once_and_loads_weights_only(tmp_
     from matplotlib import cbook
 
     sample = Path(cbook.get_sample_data(ops.SAMPLE, asfileobj=False))
-    model = item("trend", kind="model", format="torch", path=str(tmp_path / "m" / "t.pt"))
-    assert ops.make_model(model, sample) is True
+    model = item("trend", kind="model", format="torch", path=str(tmp_path / "m" / "n" / "t.pt"))
+    old = os.umask(0o077)  # a strict umask still gives folders everyone can enter
+    try:
+        assert ops.make_model(model, sample) is True
+    finally:
+        os.umask(old)
     path = Path(model.path)
     assert oct(path.stat().st_mode & 0o777) == oct(0o644)
     assert oct(path.parent.stat().st_mode & 0o777) == oct(0o755)
+    assert oct(path.parent.parent.stat().st_mode & 0o777) == oct(0o755)
     assert not list(path.parent.glob(".*"))  # no partial file left
     state = torch.load(path, weights_only=True)
     assert {k: tuple(v.shape) for k, v in state.items()} == {"weight": (1, 6), "bias": (1,)}
@@ -223,3 +228,21 @@ def test_the_model_is_trained_in_a_child_python_once_and_loads_weights_only(tmp_
     assert path.stat().st_mtime_ns == mtime
     listed = SITE.catalogue_item(ops.MODEL)
     assert listed is not None and round(path.stat().st_size / 1e6, 3) == listed.size_mb
+
+
+def test_a_failure_to_make_the_demo_catalogue_is_logged_and_up_goes_on(monkeypatch, caplog):
+    def fail(site):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ops, "make_demo_catalogue", fail)
+    with caplog.at_level("ERROR", logger=ops.__name__):
+        assert ops.ensure_demo_catalogue(SITE) == []
+    (record,) = caplog.records
+    assert "the demo catalogue (stocks-monthly, stocks-trend) could not be made" in record.message
+    assert "No space left on device" in caplog.text  # the cause, with its traceback
+
+
+def test_a_site_without_the_demo_items_gets_nothing(tmp_path):
+    bare = SITE.model_copy(update={"catalogue": [item("other", path=str(tmp_path / "o"))]})
+    assert ops.make_demo_catalogue(bare) == []
+    assert not (tmp_path / "o").exists()

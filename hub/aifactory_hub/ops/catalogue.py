@@ -94,8 +94,12 @@ def protect(item: CatalogueItem, path: Path) -> Access:
 
 
 def _folder(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, FOLDER_MODE)
+    """Make the file's missing folders 0755 whatever the umask (everyone must reach an item
+    open to every project); a folder that exists is the site's and keeps its mode."""
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(exist_ok=True)
+        os.chmod(folder, FOLDER_MODE)
 
 
 def _sample_csv() -> Path:
