@@ -150,3 +150,19 @@ async def test_commercial_work_naming_a_non_commercial_item_cannot_be_submitted(
     await ok(await client.call("PUT", f"proposals/{made['id']}", "alice", body))
     submitted = await ok(await client.call("POST", f"proposals/{made['id']}/submit", "alice"))
     assert submitted["status"] == "in_review"
+
+
+async def test_a_draft_whose_item_is_no_longer_the_applicants_cannot_be_submitted(
+    client, world, store
+):
+    body = draft(world["call"], "Granted data", "Gamma Labs", 10, catalogue=["inproc-data"])
+    made = await ok(await client.call("POST", "proposals", "bob", body), 201)  # in t-inproc
+    with store.begin() as db:
+        project = db.scalars(select(m.Project).where(m.Project.account == PROJECT)).one()
+        project.members = [mb for mb in project.members if mb.username != "bob"]
+    refused = await client.call("POST", f"proposals/{made['id']}/submit", "bob")
+    assert refused.status == 400, refused.text
+    assert refused.json()["field"] == "catalogue"
+    assert refused.json()["message"] == "'inproc-data' is not an item of the catalogue you may use"
+    with store() as db:
+        assert db.get(m.Proposal, made["id"]).status == "draft"

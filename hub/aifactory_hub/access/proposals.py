@@ -260,7 +260,9 @@ def submit(db: Session, site: Site, caller: Caller, proposal_id: int) -> m.Propo
         raise conflict(f"proposal {proposal.id} is {proposal.status}, not a draft")
     if proposal.call.status != "open":
         raise conflict(f"call {proposal.call_id} is {proposal.call.status}: too late")
-    result = check(site, proposal.access_mode, caller.name, stored_draft(proposal))
+    draft = stored_draft(proposal)
+    _check_catalogue(db, site, caller.name, draft)  # the applicant may have left a project
+    result = check(site, proposal.access_mode, caller.name, draft)
     proposal.submitted_at = now()
     if result.ineligible_reason:
         proposal.status = "ineligible"
