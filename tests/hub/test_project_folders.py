@@ -160,3 +160,31 @@ def test_ending_a_project_empties_its_group_keeps_its_data_and_staff_remove_it_a
     assert not path.exists() and not Path(folder(site.storage, "scratch", project)).exists()
     with pytest.raises(KeyError):
         grp.getgrnam(project)
+
+
+def test_a_project_named_like_a_system_group_is_refused_before_anything_changes(
+    hub, hub_site, store
+):
+    """`users` (GID 100) exists on every Debian machine: a project of that name must not get
+    its members, and Slurm must not get the account either."""
+    site, _ = hub_site
+    before = grp.getgrnam("users")
+    today = date.today()
+    with store.begin() as db:
+        made = m.Project(
+            account="users", title="Named like a system group", organisation="x", pi="alice",
+            access_mode="fast_lane", starts_on=today, ends_on=today + timedelta(days=1),
+        )  # fmt: skip
+        made.allocations = [m.Allocation(partition="cpu", gpu_hours=0, cpu_hours=1)]
+        made.members = [m.Member(username="alice", role="pi", added_by="tests")]
+        db.add(made)
+    try:
+        done, error = prj.provision_project(store, site.site.cluster, "users", storage=site.storage)
+        assert not done and "not a project's group" in error
+        assert grp.getgrnam("users") == before
+        accounts = sh("sacctmgr", "-n", "-P", "show", "account", "users", "format=Account")
+        assert accounts.strip() == ""
+        assert not Path(folder(site.storage, "project", "users")).exists()
+    finally:
+        with store.begin() as db:
+            db.delete(db.query(m.Project).filter_by(account="users").one())

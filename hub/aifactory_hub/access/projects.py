@@ -275,6 +275,8 @@ def provision_project(
 
     error = ""
     try:
+        if storage is not None:  # refuse a group that is not a project's before any change
+            folders.check(storage, grant.account, grant.members)
         runner(grant, cluster, record)
         if storage is not None:
             folders.apply(storage, grant.account, grant.members if grant.active else (), record)

@@ -220,6 +220,11 @@ def apply(
     return _run(plan(storage, account, members, read_state(storage, account)), record)
 
 
+def check(storage: StorageSettings, account: str, members: Sequence[str]) -> None:
+    """Raise FolderError if `account`'s group or folders must not be touched (nothing run)."""
+    plan(storage, account, members, read_state(storage, account))
+
+
 def remove(storage: StorageSettings, account: str, record: Record | None = None) -> list[Step]:
     """Delete `account`'s folders and group (the caller checked the retention period)."""
     return _run(remove_plan(storage, account, read_state(storage, account)), record)
