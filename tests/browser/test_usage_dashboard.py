@@ -1,6 +1,6 @@
 """Support staff open "Usage and billing" in the console, in a real browser: every project
-with its use against its allocation, the period picker, the CSV download and the funder
-report. A researcher is refused the dashboard."""
+with its use against its allocation, the period picker, the CSV download, the funder
+report and every project's storage. A researcher is refused the dashboard."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ DASHBOARD = "/services/console/voila/render/usage.ipynb"
 def test_staff_see_usage_and_billing_in_the_console(hub, browser, artifacts):
     hub.login("dave")  # pg-dave exists (and in a whole run, has the usage tests' jobs)
     ok(api(hub, "POST", "usage/collect", "sam"))
+    ok(api(hub, "POST", "usage/storage", "sam"))
     page = login(browser, hub, "sam")
     try:
         page.goto(f"{hub.url}/services/console/")
@@ -27,6 +28,9 @@ def test_staff_see_usage_and_billing_in_the_console(hub, browser, artifacts):
         page.locator("td:has-text('pg-dave') >> visible=true").first.wait_for(timeout=60_000)
         page.wait_for_selector("text=Funder report: hours by access mode")
         page.locator("td:has-text('Playground') >> visible=true").first.wait_for()
+        page.wait_for_selector("text=Storage: every project's folders, as last measured")
+        page.wait_for_selector("text=/\\d+ projects? holds? .* in [\\d,]+ entries/")
+        page.locator("td:has-text('2 GB') >> visible=true").first.wait_for()  # ai-alpha's
         page.click("text=Export CSV")
         link = page.locator("a.af-download").first
         link.wait_for()
