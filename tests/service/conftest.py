@@ -120,6 +120,6 @@ async def client(context: Context) -> AsyncIterator[ServiceClient]:
 
 
 @pytest.fixture
-async def world(client: ServiceClient, store, hub: MockHub) -> dict[str, Any]:
+async def world(client: ServiceClient, store, hub: MockHub, site: Site) -> dict[str, Any]:
     """The objects the examples act on (see `tests.service.world.make`)."""
-    return await make_world(client, store, hub)
+    return await make_world(client, store, hub, site)

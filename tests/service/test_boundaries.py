@@ -76,13 +76,15 @@ async def test_collect_now_runs_sacct_through_the_collector_and_stores_the_jobs(
 async def test_a_decided_grant_is_provisioned_and_becomes_an_active_project(
     client, world, provisioner
 ):
-    review = world["review"]
+    review = world["review"]  # AI for Science: its cut-off has passed
+    await ok(await client.call("POST", f"proposals/{review}/technical-check", "sam",
+                               {"feasible": True, "notes": "fits"}))  # fmt: skip
     await ok(await client.call("POST", f"proposals/{review}/reviewers", "sam",
                                {"reviewer": "rita"}))  # fmt: skip
     for reviewer in ("rob", "rita"):
         score = {"quality": 4, "pertinence": 5, "comment": "clear plan"}
         await ok(await client.call("PUT", f"proposals/{review}/review", reviewer, score))
-    decided = await ok(await client.call("POST", f"calls/{world['call']}/decide", "sam"))
+    decided = await ok(await client.call("POST", f"calls/{world['review_call']}/decide", "sam"))
     (row,) = [r for r in decided["rows"] if r["proposal_id"] == review]
     assert row["status"] == "granted"
     (granted,) = [p for p in await ok(await client.call("GET", "projects", "carol"))

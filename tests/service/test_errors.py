@@ -130,6 +130,7 @@ async def test_a_staff_only_query_is_refused_naming_the_parameter(client, world)
         ("proposals?call=abc", "call"),
         ("proposals?call=99999999999999999999", "call"),
         ("proposals?status=pending", "status"),
+        ("proposals?sort=soonest", "sort"),
         ("usage/billing?from=yesterday", "from"),
         ("usage/billing?from=2026-11-02&to=2026-11-01", "to"),
         ("usage/billing?from=0001-01-01&to=0001-01-02", "from"),

@@ -85,4 +85,5 @@ async def test_the_parameters_schemas_match_what_the_routing_accepts(document):
     assert described["id"]["pattern"] == "^[0-9]+$"
     assert described["account"]["pattern"] == "^[a-z][a-z0-9_-]{0,31}$"
     proposals = document["paths"]["/proposals"]["get"]["parameters"]
-    assert [p["name"] for p in proposals] == ["call", "status"]
+    assert [p["name"] for p in proposals] == ["call", "status", "sort"]
+    assert proposals[2]["schema"]["enum"] == ["arrival", "due"]

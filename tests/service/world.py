@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from aifactory_hub.policy.clocks import decision_due
+from aifactory_hub.site import Site
 from aifactory_hub.store import models as m
 from tests.access import draft
 from tests.service.client import Answer, ServiceClient
@@ -16,6 +18,13 @@ CALL = {
     "title": "In-process call",
     "capacity": {"gpu": {"gpu_hours": 300, "cpu_hours": 1000}},
 }
+# AI for Science: peer-reviewed at a cut-off (the 1st of each month), 6-month allocations.
+REVIEW_CALL = {
+    "mode": "ai_science",
+    "title": "In-process science call",
+    "capacity": {"gpu": {"gpu_hours": 300, "cpu_hours": 1000}},
+}
+SUBMITTED_DAYS_AGO = 40  # carol's proposal: its cut-off (within a month of it) has passed
 ROB = {"reviewer": "rob"}
 PROJECT = "t-inproc"
 ENDED = "t-ended"
@@ -35,18 +44,37 @@ async def ok(answer: Answer, status: int = 200) -> Any:
     return answer.json()
 
 
-async def make(client: ServiceClient, store, hub: MockHub) -> dict[str, Any]:
-    """What the examples act on, made through the service where it can be: sam's open call;
-    bob's complete draft; carol's proposal in review with rob assigned; carol's project
+def backdate(store, site: Site, proposal_id: int, days: int) -> None:
+    """Make a submitted proposal `days` old: its submission, cut-off and due date are what a
+    submission then would have had (the only thing the examples change behind the service's
+    back, so that a review round need not wait for a real cut-off)."""
+    with store.begin() as db:
+        proposal = db.get(m.Proposal, proposal_id)
+        submitted = proposal.submitted_at - timedelta(days=days)
+        mode = site.access.mode(proposal.access_mode)
+        proposal.submitted_at = submitted
+        proposal.cutoff_on, proposal.decision_due_on = decision_due(
+            mode, submitted.date(), site.access.holidays
+        )
+
+
+async def make(client: ServiceClient, store, hub: MockHub, site: Site) -> dict[str, Any]:
+    """What the examples act on, made through the service where it can be: sam's open fast
+    lane call (first come, first served) and bob's complete draft in it; sam's AI for Science
+    call and carol's (academia) proposal in it, submitted 40 days ago so its cut-off has
+    passed, in review with rob assigned; carol's project
     (bob a member, its open results overdue); dave's project that ended 400 days ago;
     bob's ticket; tess's workshop of two (in the
     store only); carol's running session in the hub."""
     call = await ok(await client.call("POST", "calls", "sam", CALL), 201)
     mine = draft(call["id"], "Bob's robot arm", "Bob Labs", 10)
     bobs = await ok(await client.call("POST", "proposals", "bob", mine), 201)
-    theirs = draft(call["id"], "Gamma de-identification", "Gamma Labs", 10)
+    science = await ok(await client.call("POST", "calls", "sam", REVIEW_CALL), 201)
+    theirs = draft(science["id"], "Gamma de-identification", "Gamma Labs", 10,
+                   applicant_type="academia", length_months=6)  # fmt: skip
     carols = await ok(await client.call("POST", "proposals", "carol", theirs), 201)
     await ok(await client.call("POST", f"proposals/{carols['id']}/submit", "carol"))
+    backdate(store, site, carols["id"], SUBMITTED_DAYS_AGO)
     await ok(await client.call("POST", f"proposals/{carols['id']}/reviewers", "sam", ROB))
     today = date.today()
     with store.begin() as db:
@@ -72,7 +100,8 @@ async def make(client: ServiceClient, store, hub: MockHub) -> dict[str, Any]:
     made = await ok(await client.call("POST", "workshops", "tess", workshop_body()), 201)
     hub.start("carol", job_id="12")
     return {
-        "call": call["id"], "draft": bobs["id"], "review": carols["id"], "project": PROJECT,
+        "call": call["id"], "draft": bobs["id"], "review_call": science["id"],
+        "review": carols["id"], "project": PROJECT,
         "ended": ENDED,
         "ticket": ticket["id"], "workshop": made["workshop"]["id"],
         "participant": made["credentials"][0]["username"],

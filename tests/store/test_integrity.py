@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -50,16 +50,34 @@ def refused(store, *rows) -> None:
 
 def test_check_refuses_an_unknown_status(store):
     refused(store, sample.call(status="bogus"))
-    refused(store, sample.call(mode="hackathon"))
     call = sample.call()
     refused(store, sample.proposal(call, status="approved"))
     refused(store, sample.project(status="frozen"))
 
 
-def test_large_scale_call_needs_a_deadline(store):
-    refused(store, sample.call(mode="large_scale", deadline=None))
+def test_a_call_keeps_any_mode_code_and_needs_no_deadline(store):
+    """Access modes are site data: the store keeps a call's mode code as given (the service
+    checks it against the site's modes), and review modes have cut-offs, not deadlines."""
     with transaction(store) as session:
-        session.add(sample.call(mode="playground", deadline=None))
+        session.add_all([sample.call(mode="large_scale", deadline=None),
+                         sample.call(mode="regional_sprint", deadline=None)])  # fmt: skip
+    with store() as session:
+        modes = session.scalars(select(Call.mode).where(Call.deadline.is_(None))).all()
+        assert sorted(modes) == ["large_scale", "regional_sprint"]
+
+
+def test_a_proposal_keeps_its_length_and_clock(store):
+    decided = datetime(2026, 12, 9, 15, 30, tzinfo=UTC)
+    proposal_id = saved_proposal(
+        store, length_months=6, cutoff_on=date(2026, 12, 1), decision_due_on=date(2026, 12, 15),
+        decided_at=decided,
+    )  # fmt: skip
+    with store() as session:
+        kept = session.get(Proposal, proposal_id)
+        assert (kept.length_months, kept.cutoff_on, kept.decision_due_on) == (
+            6, date(2026, 12, 1), date(2026, 12, 15),
+        )  # fmt: skip
+        assert kept.decided_at == decided and kept.decided_at.tzinfo is not None
 
 
 @pytest.mark.parametrize("field", ["quality", "pertinence"])

@@ -1,13 +1,23 @@
 """Calls and proposals: drafts, submission through the automatic checks, technical check,
 reviewer assignment and scores, and the ranked decision against a call's capacity.
 
+Two flows, as the access mode (site data) says:
+- first come, first served (`selection == "fifo"`): a submitted request waits only for the
+  checks its mode names; staff's feasible technical check grants it at once if the call's
+  remaining capacity covers it in full (else it is waitlisted), an infeasible one rejects it.
+  Nothing waits for a review round, and such a proposal has no peer reviewers.
+- review (`selection == "review"`): proposals collect until their cut-off; a decision round
+  (`decide`) ranks those whose cut-off has passed and that have their checks and reviews.
+Every submission gets its service-level clock (`cutoff_on`, `decision_due_on`, in working
+days of the site's holiday calendar); every decision sets `decided_at`.
+
 Every function takes an open store session and the caller; it raises AccessError before it
 changes anything it should not. The caller commits (one transaction per request).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import select
@@ -16,21 +26,41 @@ from sqlalchemy.orm import Session
 from aifactory_hub import policy
 from aifactory_hub.access import bodies
 from aifactory_hub.access.projects import projects_of
-from aifactory_hub.access.views import Caller, remaining
+from aifactory_hub.access.views import OPEN_FOR_DECISION, Caller, remaining
 from aifactory_hub.core.errors import AccessError, conflict, forbidden, not_found
 from aifactory_hub.data import catalogue
+from aifactory_hub.policy.clocks import add_months, decision_due
 from aifactory_hub.policy.eligibility import CatalogueLicence
+from aifactory_hub.policy.settings import ModeSettings
 from aifactory_hub.site import Site
 from aifactory_hub.site.scopes import role_members
 from aifactory_hub.store import models as m
 from aifactory_hub.store.audit import event, now
 
-OPEN_FOR_DECISION = ("in_review",)
 BEFORE_DECISION = ("draft", "in_review")
+DECIDED = ("granted", "partial", "waitlisted", "rejected")
+# A first-come request is granted in full or not at all: scaling it down is a review round's
+# way of sharing scarce capacity among ranked proposals, not a queue's.
+FIFO_MIN_FRACTION = 1.0
+# How `GET proposals` may be ordered: by arrival (the desk's order) or by what is due first.
+SORTS = ("arrival", "due")
 
 
 def partitions_of(site: Site) -> list[policy.PartitionInfo]:
     return [policy.PartitionInfo(name=p.name, has_gpus=p.has_gpus) for p in site.partitions]
+
+
+def mode_of(site: Site, code: str) -> ModeSettings:
+    """The access mode's rules; a proposal or call of a mode the site file no longer has
+    cannot move on (409) until the site has it again."""
+    try:
+        return site.access.mode(code)
+    except KeyError:
+        raise conflict(f"this site has no access mode {code!r} any more") from None
+
+
+def is_fifo(site: Site, code: str) -> bool:
+    return mode_of(site, code).selection == "fifo"
 
 
 # --- calls ---------------------------------------------------------------------------------
@@ -48,10 +78,11 @@ def create_call(db: Session, site: Site, caller: Caller, body: bodies.NewCall) -
     for name in body.capacity:
         if name not in known:
             raise AccessError(400, f"unknown partition {name!r}", f"capacity.{name}")
-    if body.mode == policy.AccessMode.large_scale and body.deadline is None:
-        raise AccessError(400, "a large-scale call needs a deadline", "deadline")
+    if body.mode not in site.access.modes:
+        modes = ", ".join(site.access.modes)
+        raise AccessError(400, f"{body.mode!r} is not one of this site's modes ({modes})", "mode")
     call = m.Call(
-        mode=body.mode.value,
+        mode=body.mode,
         title=body.title,
         opens_at=now(),
         deadline=None
@@ -97,9 +128,21 @@ def get_proposal(db: Session, caller: Caller, proposal_id: int) -> m.Proposal:
 
 
 def list_proposals(
-    db: Session, caller: Caller, call_id: int | None, status: str | None
+    db: Session, caller: Caller, call_id: int | None, status: str | None, sort: str = "arrival"
 ) -> list[m.Proposal]:
-    query = select(m.Proposal).order_by(m.Proposal.id)
+    """The proposals the caller may see. `arrival` (the default, the desk's order): by
+    submission, drafts last; `due`: those waiting for a decision first, the earliest due date
+    first, then the rest by arrival."""
+    if sort not in SORTS:
+        raise AccessError(400, f"sort is one of {', '.join(SORTS)}", "sort")
+    p = m.Proposal
+    arrival = (p.submitted_at.is_(None), p.submitted_at, p.id)
+    if sort == "due":
+        waiting = p.status.in_(OPEN_FOR_DECISION)
+        order = (~waiting, p.decision_due_on.is_(None), p.decision_due_on, *arrival)
+    else:
+        order = arrival
+    query = select(m.Proposal).order_by(*order)
     if not caller.manage:
         mine = m.Proposal.applicant == caller.name
         if caller.review:
@@ -127,6 +170,7 @@ def _fields(draft: bodies.Draft) -> dict[str, Any]:
         "public_funding": draft.public_funding,
         "ethics": draft.ethics.model_dump(mode="json") if draft.ethics else {},
         "catalogue": list(draft.catalogue),
+        "length_months": draft.length_months,
     }
 
 
@@ -189,7 +233,7 @@ def check(site: Site, mode: str, applicant: str, draft: bodies.Draft) -> policy.
     kind = draft.applicant_type or policy.ApplicantType.startup_sme
     result = policy.check_eligibility(
         _as_policy_draft(draft, mode, applicant, kind),
-        site.access.mode(mode),
+        mode_of(site, mode),
         partitions_of(site),
         named,
     )
@@ -230,7 +274,8 @@ def _as_policy_draft(
     return policy.ProposalDraft(
         applicant=applicant,
         applicant_type=kind,
-        access_mode=policy.AccessMode(mode),
+        access_mode=mode,
+        length_months=draft.length_months,
         title=draft.title,
         abstract=draft.abstract,
         organisation=draft.organisation,
@@ -250,9 +295,17 @@ def stored_draft(proposal: m.Proposal) -> bodies.Draft:
     return bodies.Draft.model_validate({**data, "call_id": proposal.call_id})
 
 
-def submit(db: Session, site: Site, caller: Caller, proposal_id: int) -> m.Proposal:
+def submit(
+    db: Session, site: Site, caller: Caller, proposal_id: int, today: date | None = None
+) -> m.Proposal:
     """Run the automatic checks. Fixable problems refuse the submission (400, nothing
-    changes); a prohibited practice makes the proposal ineligible for good."""
+    changes); a prohibited practice makes the proposal ineligible for good.
+
+    An eligible proposal starts its service-level clock (`today`, default the real one): its
+    cut-off (review modes) and the date its decision is due. A first-come request whose mode
+    names no technical check is decided at once; one that does waits for staff's check.
+    """
+    today = today or date.today()
     proposal = get_proposal(db, caller, proposal_id)
     if proposal.applicant != caller.name:
         raise forbidden("only the applicant submits a proposal")
@@ -275,14 +328,15 @@ def submit(db: Session, site: Site, caller: Caller, proposal_id: int) -> m.Propo
         raise AccessError(
             400, f"{len(result.findings)} thing(s) to fix first: {first.message}", first.field
         )
+    settings = mode_of(site, proposal.access_mode)
     proposal.status = "in_review"
     proposal.eligibility = []
+    proposal.cutoff_on, proposal.decision_due_on = decision_due(
+        settings, today, site.access.holidays
+    )
     event(db, caller.name, "submit", f"proposal {proposal.id}", outcome="in_review")
-    if proposal.access_mode == policy.AccessMode.playground:
-        # Playground: granted at once after the automatic checks, while capacity lasts.
-        db.flush()
-        rows = [r for r in ranking(db, site, proposal.call) if r["proposal_id"] == proposal.id]
-        apply_rows(db, site, proposal.call, rows)
+    if settings.selection == "fifo" and not settings.technical_check:
+        decide_one(db, site, proposal, today)
     return proposal
 
 
@@ -314,18 +368,73 @@ def technical_findings(site: Site, proposal: m.Proposal) -> list[dict[str, str]]
     return [f.model_dump() for f in found]
 
 
+def waiting_for_check(site: Site, proposal: m.Proposal) -> bool:
+    """A first-come request that still waits for staff's technical check."""
+    return (
+        proposal.status in OPEN_FOR_DECISION
+        and proposal.technical_check is None
+        and mode_of(site, proposal.access_mode).selection == "fifo"
+    )
+
+
+def waiting_ahead(site: Site, proposal: m.Proposal) -> int | None:
+    """For a first-come request still waiting for its technical check: how many requests of
+    the same call arrived before it and wait too (its place in the queue; None otherwise)."""
+    if proposal.access_mode not in site.access.modes or not waiting_for_check(site, proposal):
+        return None
+    return sum(
+        1
+        for other in proposal.call.proposals
+        if other.id != proposal.id
+        and other.submitted_at is not None
+        and proposal.submitted_at is not None
+        and (other.submitted_at, other.id) < (proposal.submitted_at, proposal.id)
+        and waiting_for_check(site, other)
+    )
+
+
 def record_technical_check(
-    db: Session, caller: Caller, proposal_id: int, body: bodies.TechnicalCheckBody
+    db: Session,
+    site: Site,
+    caller: Caller,
+    proposal_id: int,
+    body: bodies.TechnicalCheckBody,
+    today: date | None = None,
 ) -> m.Proposal:
+    """Record staff's technical check. In a review mode it is one of the things a decision
+    round waits for. A first-come request is decided by it at once: feasible, it is granted
+    if the call's remaining capacity covers it in full (else waitlisted); infeasible, it is
+    rejected with the check's notes as the reason. Its grant's project is provisioned by the
+    caller after the commit (`proposal.project`).
+
+    Staff work first-come requests in order of arrival (the desk lists them so, and
+    `waiting_ahead` says how many older ones still wait), but a check out of order is not
+    refused: an older request may be held up waiting for its applicant's answer, and a strict
+    queue would stall every request behind it. The audit event records how many older
+    requests were passed over, so the order a desk actually kept can be reviewed.
+    """
     proposal = get_proposal(db, caller, proposal_id)
     _in_review(proposal)
+    settings = mode_of(site, proposal.access_mode)
+    ahead = waiting_ahead(site, proposal)
     if proposal.technical_check is None:
         proposal.technical_check = m.TechnicalCheck(checked_by=caller.name, feasible=False)
     proposal.technical_check.feasible = body.feasible
     proposal.technical_check.notes = body.notes
     proposal.technical_check.checked_by = caller.name
     proposal.technical_check.checked_at = now()
-    event(db, caller.name, "technical check", f"proposal {proposal.id}", feasible=body.feasible)
+    passed_over = {"older_waiting": ahead} if ahead else {}
+    event(
+        db, caller.name, "technical check", f"proposal {proposal.id}",
+        feasible=body.feasible, **passed_over,
+    )  # fmt: skip
+    if settings.selection == "fifo":
+        if body.feasible:
+            decide_one(db, site, proposal, today or date.today())
+        else:
+            reason = "the technical check found it infeasible"
+            _reject(proposal, f"{reason}: {body.notes}" if body.notes.strip() else reason)
+            event(db, caller.name, "decide", f"proposal {proposal.id}", outcome="rejected")
     return proposal
 
 
@@ -335,6 +444,13 @@ def assign_reviewer(
     """A reviewer from the applicant's own organisation, or the applicant, is refused."""
     proposal = get_proposal(db, caller, proposal_id)
     _in_review(proposal)
+    settings = mode_of(site, proposal.access_mode)
+    if settings.selection == "fifo":
+        raise conflict(
+            f"proposal {proposal.id} is a {settings.label} request: first come, first served "
+            "after its checks, with no peer review",
+            "reviewer",
+        )
     if reviewer not in role_members(site)["reviewer"]:
         raise AccessError(400, f"{reviewer} is not a reviewer of this centre", "reviewer")
     organisation = site.organisation_of(reviewer)
@@ -376,7 +492,7 @@ def _readiness(site: Site, proposal: m.Proposal) -> tuple[bool, str, list[policy
         for r in proposal.reviews
         if r.submitted_at is not None and r.quality is not None and r.pertinence is not None
     ]
-    settings = site.access.mode(proposal.access_mode)
+    settings = mode_of(site, proposal.access_mode)
     checked = proposal.technical_check
     if settings.technical_check and checked is not None and not checked.feasible:
         return False, "the technical check found it infeasible", scores
@@ -386,12 +502,32 @@ def _readiness(site: Site, proposal: m.Proposal) -> tuple[bool, str, list[policy
     return ready, why, scores
 
 
-def ranking(db: Session, site: Site, call: m.Call) -> list[dict[str, Any]]:
-    """The decision this call would make now, proposal by proposal (nothing changes)."""
+def cutoff_passed(proposal: m.Proposal, today: date) -> bool:
+    """A review-mode proposal is decided only once its cut-off has come (one submitted before
+    cut-offs were recorded has none, and is due)."""
+    return proposal.cutoff_on is None or today >= proposal.cutoff_on
+
+
+def ranking(
+    db: Session, site: Site, call: m.Call, today: date | None = None, only: int | None = None
+) -> list[dict[str, Any]]:
+    """The decision this call would make now (`today`), proposal by proposal; nothing
+    changes. A review-mode proposal whose cut-off is still to come is shown, not ranked.
+    `only`: rank that one proposal alone against the remaining capacity (a first-come
+    request, decided on its own)."""
+    today = today or date.today()
+    fifo = is_fifo(site, call.mode)
     rows, candidates = [], []
-    waiting = [p for p in call.proposals if p.status in OPEN_FOR_DECISION]
+    waiting = [
+        p
+        for p in call.proposals
+        if p.status in OPEN_FOR_DECISION and (only is None or p.id == only)
+    ]
     for proposal in waiting:
         ready, why, scores = _readiness(site, proposal)
+        if not fifo and not cutoff_passed(proposal, today):
+            cutoff = f"It waits for its cut-off on {proposal.cutoff_on.isoformat()}."
+            ready, why = False, f"{cutoff} {why}".strip()
         score = policy.combined(scores) if scores else None
         rows.append(
             {
@@ -403,6 +539,7 @@ def ranking(db: Session, site: Site, call: m.Call) -> list[dict[str, Any]]:
                 "rank": None,
                 "ready": ready,
                 "why_not": why,
+                "cutoff_on": proposal.cutoff_on.isoformat() if proposal.cutoff_on else None,
                 "requested": proposal.requests,
                 "status": "in_review",
                 "fraction": 0.0,
@@ -411,13 +548,15 @@ def ranking(db: Session, site: Site, call: m.Call) -> list[dict[str, Any]]:
         )
         if ready:
             requests = tuple(policy.Request(**r) for r in proposal.requests)
-            # A proposal that needs no reviews (playground) ranks on an even score.
+            # A proposal that needs no reviews (first come, first served) ranks on an even
+            # score: in such a call only one is decided at a time.
             candidates.append(
                 policy.Candidate(proposal_id=proposal.id, score=score or 0.0, requests=requests)
             )
     capacity = {k: (v["gpu_hours"], v["cpu_hours"]) for k, v in remaining(call).items()}
     by_id = {row["proposal_id"]: row for row in rows}
-    for decision in policy.decide(candidates, capacity):
+    fraction = {"min_fraction": FIFO_MIN_FRACTION} if fifo else {}
+    for decision in policy.decide(candidates, capacity, **fraction):
         by_id[decision.proposal_id].update(
             rank=decision.rank,
             status=decision.status,
@@ -427,22 +566,68 @@ def ranking(db: Session, site: Site, call: m.Call) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["rank"] is None, r["rank"] or 0, r["proposal_id"]))
 
 
-def decide(db: Session, site: Site, caller: Caller, call_id: int) -> tuple[m.Call, list, list]:
-    """Apply the ranking: grants become projects (returned, to be provisioned after the
-    commit), the rest wait with their rank; unready proposals stay in review."""
+def decide(
+    db: Session, site: Site, caller: Caller, call_id: int, today: date | None = None
+) -> tuple[m.Call, list, list]:
+    """A review call's decision round (`today`, default the real one): the proposals whose
+    cut-off has passed and that have their checks and reviews are ranked against the call's
+    remaining capacity; grants become projects (returned, to be provisioned after the
+    commit), the rest wait with their rank; the others stay in review for a later round.
+
+    A first-come call has no rounds (each request is decided at its technical check): 409.
+    With no proposal past its cut-off there is nothing to decide: 409, naming the next one.
+    An open call stays open (it takes proposals for its next cut-off); a closed one is
+    `decided` once nothing waits in it.
+    """
+    today = today or date.today()
     call = get_call(db, call_id)
     if call.status == "decided":
         raise conflict(f"call {call.id} is already decided")
-    rows = ranking(db, site, call)
-    projects = apply_rows(db, site, call, rows)
-    if not any(p.status in OPEN_FOR_DECISION for p in call.proposals):
+    settings = mode_of(site, call.mode)
+    if settings.selection == "fifo":
+        raise conflict(
+            f"call {call.id} is first come, first served: each request is decided at its "
+            "technical check, not in a round"
+        )
+    waiting = [p for p in call.proposals if p.status in OPEN_FOR_DECISION]
+    if not any(cutoff_passed(p, today) for p in waiting):
+        upcoming = sorted(p.cutoff_on for p in waiting if p.cutoff_on is not None)
+        after = f": the next cut-off is {upcoming[0].isoformat()}" if upcoming else ""
+        raise conflict(f"no proposal of call {call.id} has reached its cut-off{after}")
+    rows = ranking(db, site, call, today)
+    projects = apply_rows(db, site, call, rows, today)
+    if call.status == "closed" and not any(p.status in OPEN_FOR_DECISION for p in call.proposals):
         call.status = "decided"
     event(db, caller.name, "decide", f"call {call.id}", granted=len(projects))
     return call, rows, projects
 
 
-def apply_rows(db: Session, site: Site, call: m.Call, rows: list[dict[str, Any]]) -> list:
-    """Store the ranked rows' outcome; grants become projects (provisioned after commit)."""
+def decide_one(db: Session, site: Site, proposal: m.Proposal, today: date) -> list[m.Project]:
+    """Decide a first-come request on its own against its call's remaining capacity: granted
+    in full, or waitlisted when the capacity left does not cover it."""
+    db.flush()
+    rows = ranking(db, site, proposal.call, today, only=proposal.id)
+    projects = apply_rows(db, site, proposal.call, rows, today)
+    if proposal.status == "waitlisted":
+        proposal.decision = {
+            **proposal.decision,
+            "reason": "the call's remaining capacity does not cover the request in full",
+        }
+    event(db, "policy", "decide", f"proposal {proposal.id}", outcome=proposal.status)
+    return projects
+
+
+def _reject(proposal: m.Proposal, reason: str) -> None:
+    proposal.status = "rejected"
+    proposal.decision = {"status": "rejected", "fraction": 0.0, "granted": [], "reason": reason}
+    proposal.decided_at = now()
+
+
+def apply_rows(
+    db: Session, site: Site, call: m.Call, rows: list[dict[str, Any]], today: date | None = None
+) -> list:
+    """Store the ranked rows' outcome, with the moment of the decision; grants become
+    projects (provisioned after commit)."""
     proposals = {p.id: p for p in call.proposals}
     projects = []
     for row in rows:
@@ -452,22 +637,28 @@ def apply_rows(db: Session, site: Site, call: m.Call, rows: list[dict[str, Any]]
         proposal.rank, proposal.score = row["rank"], row["score"]
         proposal.status = row["status"]
         proposal.decision = {k: row[k] for k in ("status", "fraction", "granted")}
+        proposal.decided_at = now()
         if row["status"] in ("granted", "partial"):
-            projects.append(grant_project(db, site, proposal, row["granted"]))
+            projects.append(grant_project(db, site, proposal, row["granted"], today))
     return projects
 
 
 def grant_project(
-    db: Session, site: Site, proposal: m.Proposal, granted: list[dict[str, Any]]
+    db: Session,
+    site: Site,
+    proposal: m.Proposal,
+    granted: list[dict[str, Any]],
+    today: date | None = None,
 ) -> m.Project:
-    """A project for a granted proposal, priced by access mode and applicant."""
-    settings = site.access.mode(proposal.access_mode)
-    today = date.today()
-    ends = today + timedelta(days=settings.duration_days)
+    """A project for a granted proposal, priced by access mode and applicant, starting
+    `today` and lasting the length the proposal chose (the mode's longest if it has none)."""
+    settings = mode_of(site, proposal.access_mode)
+    today = today or date.today()
+    ends = add_months(today, proposal.length_months or settings.max_length_months)
     due = policy.obligation_due(ends, site.access)
     decision = policy.price(
         policy.ApplicantType(proposal.applicant_type),
-        policy.AccessMode(proposal.access_mode),
+        settings,
         proposal.public_funding,
         proposal.open_results,
         proposal.academic_partner,

@@ -10,7 +10,11 @@ from datetime import date
 from typing import Any
 
 from aifactory_hub.policy import obligation_overdue
+from aifactory_hub.policy.clocks import clock_state
 from aifactory_hub.store import models as m
+
+# A submitted proposal waits in this status for its checks, reviews and cut-off.
+OPEN_FOR_DECISION = ("in_review",)
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,20 @@ def _review_json(review: m.Review, with_name: bool) -> dict[str, Any]:
     return {"reviewer": review.reviewer, **data} if with_name else data
 
 
-def proposal_json(p: m.Proposal, caller: Caller) -> dict[str, Any]:
+def clock_of(p: m.Proposal, today: date) -> str | None:
+    """The proposal's service-level clock: `decided` once decided, `running | due | overdue`
+    while it waits for a decision, None before submission or when it left without one
+    (ineligible, withdrawn)."""
+    if p.decided_at is not None:
+        return "decided"
+    if p.status in OPEN_FOR_DECISION:
+        return clock_state(p.decision_due_on, None, today)
+    return None
+
+
+def proposal_json(p: m.Proposal, caller: Caller, today: date | None = None) -> dict[str, Any]:
+    """The proposal as `caller` may see it; `today` (default: the real one) sets its clock."""
+    clock = clock_of(p, today or date.today())
     if caller.manage:
         reviews = [_review_json(r, True) for r in p.reviews]
     elif p.applicant == caller.name:
@@ -84,6 +101,7 @@ def proposal_json(p: m.Proposal, caller: Caller) -> dict[str, Any]:
         "public_funding": p.public_funding,
         "ethics": p.ethics or None,
         "catalogue": list(p.catalogue or []),
+        "length_months": p.length_months,
         "status": p.status,
         "eligibility": p.eligibility_result,
         "technical_check": None
@@ -98,6 +116,11 @@ def proposal_json(p: m.Proposal, caller: Caller) -> dict[str, Any]:
         "created_at": _iso(p.created_at),
         "updated_at": _iso(p.updated_at),
         "submitted_at": _iso(p.submitted_at),
+        "cutoff_on": _iso(p.cutoff_on),
+        "decision_due_on": _iso(p.decision_due_on),
+        "decided_at": _iso(p.decided_at),
+        "clock": clock,
+        "overdue": clock == "overdue",
     }
 
 

@@ -6,20 +6,25 @@ Both read the store once (projects, then jobs), never slurmdbd. "Used in the per
 job's share inside the period (a job crossing an edge counts pro rata). "Granted in the
 period" is the allocations of projects whose allocation starts in it: what was awarded then.
 Jobs on accounts that belong to no project are reported as such, so every hour is somewhere.
+The funder report also gives the time to access per access mode: the requests decided in the
+period, in working days (the site's holiday calendar) from submission to decision, against
+the mode's service-level target.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aifactory_hub.data import storage_use
 from aifactory_hub.policy import (
-    AccessMode,
     ApplicantType,
     Hours,
     charge,
@@ -27,15 +32,24 @@ from aifactory_hub.policy import (
     use_by,
     warning_level,
 )
+from aifactory_hub.policy.clocks import decision_due, time_to_access, working_days_between
 from aifactory_hub.policy.quota import day_start, share
+from aifactory_hub.policy.settings import ModeSettings
 from aifactory_hub.site import Site
+from aifactory_hub.store import models as m
 from aifactory_hub.usage.ledgers import NOT_STATED, Ledger, all_ledgers, every_job, figures_as_of
 
-MODE_LABELS = {
-    **{mode.value: mode.label for mode in AccessMode},
+OTHER_LABELS = {
     "site": "Site projects (site file, no recorded allocation)",
     "none": "Accounts of no project",
 }
+
+
+def mode_labels(site: Site) -> dict[str, str]:
+    """Every access mode's label (site data), and the two groups that are not modes."""
+    return {**{code: m.label for code, m in site.access.modes.items()}, **OTHER_LABELS}
+
+
 TYPE_LABELS = {
     **{t.value: t.label for t in ApplicantType},
     NOT_STATED: "Not stated (playground, site projects, other accounts)",
@@ -142,10 +156,70 @@ def funder(db: Session, site: Site, first: date, last: date) -> dict[str, Any]:
         "to": last.isoformat(),
         "as_of": as_of.isoformat(),
         "collector": state,
-        "by_access_mode": _rows(groups["mode"], MODE_LABELS),
+        "by_access_mode": _rows(groups["mode"], mode_labels(site)),
         "by_applicant_type": _rows(groups["type"], TYPE_LABELS),
+        "time_to_access": access_times(
+            decided_in(db, first, last), site.access.modes, site.access.holidays
+        ),
         **storage_report(db, site, list(ledgers.values())),
     }
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A decided request, as the time-to-access figures need it."""
+
+    mode: str
+    submitted_on: date
+    decided_on: date
+    due_on: date | None  # as stored at submission; None: recomputed from the mode
+
+
+def decided_in(db: Session, first: date, last: date) -> list[Decided]:
+    """The requests decided (granted, partly, waitlisted or rejected) in the period."""
+    p = m.Proposal
+    rows = db.execute(
+        select(p.access_mode, p.submitted_at, p.decided_at, p.decision_due_on).where(
+            p.decided_at >= day_start(first),
+            p.decided_at < day_start(last + timedelta(days=1)),
+            p.submitted_at.is_not(None),
+        )
+    )
+    return [Decided(mode, sub.date(), dec.date(), due) for mode, sub, dec, due in rows]
+
+
+def access_times(
+    decided: Iterable[Decided], modes: Mapping[str, ModeSettings], region: str
+) -> list[dict[str, Any]]:
+    """Time to access per access mode (every mode of the site, in its order; a mode the
+    site no longer has, if requests of it were decided): working days from submission to
+    decision, against the target (working days from submission to the date the decision was
+    due: `decision_working_days` after the submission or after its cut-off, as the mode
+    says). Counted: `decided`, `median_working_days`, `p90_working_days`, `within_target`
+    (the share decided by its due date)."""
+    by_mode: dict[str, list[tuple[int, int]]] = {code: [] for code in modes}
+    for d in decided:
+        mode = modes.get(d.mode)
+        due = d.due_on
+        if due is None and mode is not None:
+            due = decision_due(mode, d.submitted_on, region)[1]
+        if due is None:
+            continue  # a mode the site lost, from before clocks were stored: no target
+        taken = working_days_between(d.submitted_on, d.decided_on, region)
+        target = working_days_between(d.submitted_on, due, region)
+        by_mode.setdefault(d.mode, []).append((taken, target))
+    rows = []
+    for code, taken in by_mode.items():
+        mode = modes.get(code)
+        rows.append({
+            "key": code,
+            "label": mode.label if mode else code,
+            "selection": mode.selection if mode else None,
+            "decision_working_days": mode.decision_working_days if mode else None,
+            "clock_from": mode.clock_from if mode else None,
+            **time_to_access(taken),
+        })  # fmt: skip
+    return rows
 
 
 STORAGE_KEYS = ("used_gb", "files", "allowance_gb", "percent", "level", "lower_bound",

@@ -41,7 +41,9 @@ def caller_of(h: Handler) -> Caller:
 
 
 def _proposal(h: Handler, p: models.Proposal, caller: Caller) -> dict[str, Any]:
-    data = proposal_json(p, caller)
+    data = proposal_json(p, caller, date.today())
+    data["access_mode_label"] = h.site.access.label(p.access_mode)
+    data["waiting_ahead"] = prp.waiting_ahead(h.site, p)
     data["catalogue_items"] = catalogue.licences(h.site.catalogue, data["catalogue"])
     if caller.manage:
         check = data["technical_check"] or {"feasible": None, "notes": "", "checked_by": ""}
@@ -49,8 +51,14 @@ def _proposal(h: Handler, p: models.Proposal, caller: Caller) -> dict[str, Any]:
     return data
 
 
-def _project(project: models.Project) -> dict[str, Any]:
-    return project_json(project, date.today())
+def _project(h: Handler, project: models.Project) -> dict[str, Any]:
+    data = project_json(project, date.today())
+    data["access_mode_label"] = h.site.access.label(project.access_mode)
+    return data
+
+
+def _call(h: Handler, call: models.Call) -> dict[str, Any]:
+    return {**call_json(call), "mode_label": h.site.access.label(call.mode)}
 
 
 async def provision(h: Handler, accounts: list[str]) -> None:
@@ -65,24 +73,24 @@ async def provision(h: Handler, accounts: list[str]) -> None:
 async def list_calls(h: Handler) -> None:
     with h.store() as db:
         calls = db.scalars(select(models.Call).order_by(models.Call.id))
-        h.write_json([call_json(c) for c in calls])
+        h.write_json([_call(h, c) for c in calls])
 
 
 async def open_call(h: Handler) -> None:
     body = h.body(bodies.NewCall)
     with h.store.begin() as db:
-        h.write_json(call_json(prp.create_call(db, h.site, caller_of(h), body)), 201)
+        h.write_json(_call(h, prp.create_call(db, h.site, caller_of(h), body)), 201)
 
 
 async def close_call(h: Handler, call_id: str) -> None:
     with h.store.begin() as db:
-        h.write_json(call_json(prp.close_call(db, caller_of(h), int(call_id))))
+        h.write_json(_call(h, prp.close_call(db, caller_of(h), int(call_id))))
 
 
 async def call_ranking(h: Handler, call_id: str) -> None:
     with h.store() as db:
         call = prp.get_call(db, int(call_id))
-        h.write_json({"call": call_json(call), "rows": prp.ranking(db, h.site, call)})
+        h.write_json({"call": _call(h, call), "rows": prp.ranking(db, h.site, call)})
 
 
 async def decide_call(h: Handler, call_id: str) -> None:
@@ -91,7 +99,7 @@ async def decide_call(h: Handler, call_id: str) -> None:
         accounts = [p.account for p in projects]
     await provision(h, accounts)
     with h.store() as db:
-        h.write_json({"call": call_json(prp.get_call(db, int(call_id))), "rows": rows})
+        h.write_json({"call": _call(h, prp.get_call(db, int(call_id))), "rows": rows})
 
 
 # --- proposals ----------------------------------------------------------------------------------
@@ -99,7 +107,9 @@ async def decide_call(h: Handler, call_id: str) -> None:
 
 async def check_draft(h: Handler) -> None:
     draft = h.body(bodies.Draft)
-    mode = "fast_lane"
+    # Without a call, a draft is checked against the fast lane (or the site's first mode).
+    modes = h.site.access.modes
+    mode = "fast_lane" if "fast_lane" in modes else next(iter(modes))
     if draft.call_id is not None:
         with h.store() as db:
             mode = prp.get_call(db, draft.call_id).mode
@@ -119,8 +129,11 @@ async def list_proposals(h: Handler) -> None:
     if status and status not in models.PROPOSAL_STATUSES:
         choices = ", ".join(models.PROPOSAL_STATUSES)
         raise AccessError(400, f"status is one of {choices}", "status")
+    sort = h.get_query_argument("sort", "") or "arrival"
+    if sort not in prp.SORTS:
+        raise AccessError(400, f"sort is one of {', '.join(prp.SORTS)}", "sort")
     with h.store() as db:
-        found = prp.list_proposals(db, caller, int(call) if call else None, status or None)
+        found = prp.list_proposals(db, caller, int(call) if call else None, status or None, sort)
         h.write_json([_proposal(h, p, caller) for p in found])
 
 
@@ -162,7 +175,10 @@ async def technical_check(h: Handler, pid: str) -> None:
     body = h.body(bodies.TechnicalCheckBody)
     caller = caller_of(h)
     with h.store.begin() as db:
-        h.write_json(_proposal(h, prp.record_technical_check(db, caller, int(pid), body), caller))
+        proposal = prp.record_technical_check(db, h.site, caller, int(pid), body)
+        accounts = [proposal.project.account] if proposal.project else []
+    await provision(h, accounts)  # a first-come request granted by its check
+    await show_proposal(h, pid)
 
 
 async def assign_reviewer(h: Handler, pid: str) -> None:
@@ -185,12 +201,12 @@ async def review(h: Handler, pid: str) -> None:
 
 async def list_projects(h: Handler) -> None:
     with h.store() as db:
-        h.write_json([_project(p) for p in prj.list_projects(db, caller_of(h))])
+        h.write_json([_project(h, p) for p in prj.list_projects(db, caller_of(h))])
 
 
 async def show_project(h: Handler, account: str) -> None:
     with h.store() as db:
-        h.write_json(_project(prj.get_project(db, caller_of(h), account)))
+        h.write_json(_project(h, prj.get_project(db, caller_of(h), account)))
 
 
 async def _change_and_provision(
@@ -237,12 +253,12 @@ async def remove_data(h: Handler, account: str) -> None:
 async def obligation(h: Handler, account: str) -> None:
     body = h.body(bodies.ObligationBody)
     with h.store.begin() as db:
-        h.write_json(_project(prj.submit_obligation(db, caller_of(h), account, body.url)))
+        h.write_json(_project(h, prj.submit_obligation(db, caller_of(h), account, body.url)))
 
 
 async def reprice(h: Handler, account: str) -> None:
     with h.store.begin() as db:
-        h.write_json(_project(prj.reprice(db, h.site, caller_of(h), account)))
+        h.write_json(_project(h, prj.reprice(db, h.site, caller_of(h), account)))
 
 
 async def playground(h: Handler, username: str) -> None:
@@ -256,12 +272,13 @@ async def playground(h: Handler, username: str) -> None:
     await provision(h, [account])
     with h.store() as db:
         project = db.scalars(select(models.Project).where(models.Project.account == account))
-        h.write_json({"created": True, "project": _project(project.one())}, 201)
+        h.write_json({"created": True, "project": _project(h, project.one())}, 201)
 
 
 PROPOSAL_QUERY = {
     "call": {"type": "string", "pattern": CALL_NUMBER},
     "status": {"type": "string", "enum": list(models.PROPOSAL_STATUSES)},
+    "sort": {"type": "string", "enum": list(prp.SORTS)},
 }
 
 routes: list[Route] = [
