@@ -18,6 +18,7 @@ from aifactory_hub.access import provision
 from aifactory_hub.access.views import Caller
 from aifactory_hub.core.errors import AccessError, conflict, forbidden, not_found
 from aifactory_hub.data import folders
+from aifactory_hub.policy import AccessSettings
 from aifactory_hub.site import Project as SiteProject
 from aifactory_hub.site import Site, StorageSettings
 from aifactory_hub.store import models as m
@@ -190,7 +191,7 @@ def ensure_playground(db: Session, site: Site, username: str) -> m.Project | Non
         return None
     if db.scalars(select(m.Project).where(m.Project.pi == username)).first():
         return None  # theirs exists (maybe still being provisioned)
-    settings = site.access.playground
+    settings = site.access.trial
     taken = set(db.scalars(select(m.Project.account)))
     today = date.today()
     project = m.Project(
@@ -198,7 +199,7 @@ def ensure_playground(db: Session, site: Site, username: str) -> m.Project | Non
         title=f"Playground of {username}",
         organisation=site.organisation_of(username),
         pi=username,
-        access_mode="playground",
+        access_mode=settings.mode,
         starts_on=today,
         ends_on=today + timedelta(days=settings.duration_days),
         status="pending",
@@ -223,8 +224,10 @@ def ensure_playground(db: Session, site: Site, username: str) -> m.Project | Non
 # --- provisioning -------------------------------------------------------------------------------
 
 
-def grant_of(project: m.Project) -> provision.Grant:
+def grant_of(project: m.Project, access: AccessSettings | None = None) -> provision.Grant:
+    """The project as a grant; its QOS priority is its access mode's (`access`, site data)."""
     members = project.members_pi_first
+    mode = access.modes.get(project.access_mode) if access else None
     return provision.Grant(
         account=project.account,
         title=project.title.replace("\n", " ")[:200] or project.account,
@@ -235,6 +238,7 @@ def grant_of(project: m.Project) -> provision.Grant:
         gpu_hours=sum(a.gpu_hours for a in project.allocations),
         cpu_hours=sum(a.cpu_hours for a in project.allocations),
         active=project.status != "ended",
+        qos_priority=mode.qos_priority if mode else 100,
     )
 
 
@@ -247,6 +251,7 @@ def provision_project(
     account: str,
     runner: Runner = provision.apply,
     storage: StorageSettings | None = None,
+    access: AccessSettings | None = None,
 ) -> tuple[bool, str]:
     """Bring Slurm in line with the project, then (given the site's `storage`) its POSIX
     group and folders; record each step in its own transaction, so a failure halfway is on
@@ -254,7 +259,7 @@ def provision_project(
     the request's transaction (it takes seconds)."""
     with factory() as db:
         project = db.scalars(select(m.Project).where(m.Project.account == account)).one()
-        grant = grant_of(project)
+        grant = grant_of(project, access)
         project_id = project.id
         seq = max((s.seq for s in project.steps), default=0)
 

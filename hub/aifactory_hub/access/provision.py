@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,15 +36,16 @@ from aifactory_hub.slurm.tres import CPU, GPU
 
 log = logging.getLogger(__name__)
 
-# Access mode -> (QOS name, priority). Fast-lane grants are small and time-boxed, their point
-# is a quick turn-around; large-scale grants are big but planned; the playground yields to
-# both. The priority counts only where slurm.conf sets PriorityWeightQOS (the local cluster
-# leaves it 0, so there the QOS names the mode and nothing more).
-MODE_QOS: dict[str, tuple[str, int]] = {
-    "playground": ("af-playground", 100),
-    "fast_lane": ("af-fastlane", 300),
-    "large_scale": ("af-largescale", 200),
-}
+# Each access mode has its QOS, af-<mode code without underscores>, with the mode's
+# `qos_priority` (site data). The priority counts only where slurm.conf sets
+# PriorityWeightQOS (the local cluster leaves it 0, so there the QOS names the mode).
+MODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+def qos_name(access_mode: str) -> str:
+    return "af-" + access_mode.replace("_", "")
+
+
 DONE, FAILED = "done", "failed"
 _NAME = TypeAdapter(SlurmName)
 _POSIX_NAME = TypeAdapter(Username)
@@ -56,12 +58,13 @@ class Grant:
     account: str  # the Slurm account
     title: str
     organisation: str
-    access_mode: str  # a key of MODE_QOS
+    access_mode: str  # one of the site's access modes
     members: tuple[str, ...]  # POSIX user names, PI first
     partitions: tuple[str, ...]
     gpu_hours: float  # over the whole allocation
     cpu_hours: float
     active: bool = True  # False: the project ended: limits to zero, members removed
+    qos_priority: int = 100  # the access mode's (site data)
 
     def __post_init__(self) -> None:
         _check(_NAME, "account", self.account)
@@ -69,8 +72,8 @@ class Grant:
             _check(_POSIX_NAME, "members", name)
         for name in self.partitions:
             _check(_NAME, "partitions", name)
-        if self.access_mode not in MODE_QOS:
-            raise ValueError(f"access_mode: {self.access_mode!r} is not one of {list(MODE_QOS)}")
+        if not MODE_PATTERN.fullmatch(self.access_mode):
+            raise ValueError(f"access_mode: {self.access_mode!r} is not an access mode's code")
         for key in ("gpu_hours", "cpu_hours"):
             hours = getattr(self, key)
             if not (isinstance(hours, int | float) and math.isfinite(hours) and hours >= 0):
@@ -109,7 +112,7 @@ def wanted(grant: Grant, cluster: str) -> Wanted:
     """The grant as sacctmgr should have it on `cluster`: its access mode's QOS, its account
     with the allocation as GrpTRESMins, every member on every partition; once ended, limits
     at zero, the QOS as it was and no members."""
-    name, priority = MODE_QOS[grant.access_mode]
+    name, priority = qos_name(grant.access_mode), grant.qos_priority
     account = WantedAccount(
         name=grant.account,
         description=grant.title,

@@ -22,7 +22,7 @@ from aifactory_hub.advisor.training import (
     min_gpus,
 )
 from aifactory_hub.advisor.training import training_flops as flops_of
-from aifactory_hub.policy.model import AccessMode, ApplicantType, Frozen
+from aifactory_hub.policy.model import ApplicantType, Frozen
 from aifactory_hub.policy.pricing import PriceDecision, charge, price
 from aifactory_hub.policy.settings import AccessSettings
 
@@ -81,17 +81,22 @@ def gpu_partitions(site: Mapping[str, Any]) -> tuple[list[GpuPartition], dict[st
 
 
 def access_settings(site: Mapping[str, Any]) -> AccessSettings:
-    """The access settings back from the public facts' `access` block."""
+    """The access settings back from the public facts' `access` block (the site's own modes,
+    each as `ModeSettings` dumps it); the policy's defaults where the block is missing. The
+    public facts leave the instant trial out, so it is counted under the site's first mode
+    unless that mode is named."""
     access = site.get("access") or {}
-    modes = {
-        code: {k: v for k, v in values.items() if k != "label"}
-        for code, values in (access.get("modes") or {}).items()
+    modes = access.get("modes") or None
+    settings: dict[str, Any] = {
+        "rates": access.get("rates") or {},
+        "open_results_due_days": access.get("open_results_due_days", 365),
     }
-    return AccessSettings(
-        **modes,
-        rates=access.get("rates") or {},
-        open_results_due_days=access.get("open_results_due_days", 365),
-    )
+    if modes:
+        trial = dict(access.get("trial") or {})
+        if trial.get("mode") not in modes:
+            trial["mode"] = "playground" if "playground" in modes else next(iter(modes))
+        settings |= {"modes": modes, "trial": trial}
+    return AccessSettings(**settings)
 
 
 def option(
@@ -147,13 +152,20 @@ class ModeCost(Frozen):
     """One access mode for these hours: whether one proposal can ask for them, and the price
     with open results (or an academic partner) and without."""
 
-    mode: AccessMode
+    mode: str
+    label: str
     fits: bool
-    max_gpu_hours: float
-    max_cpu_hours: float
+    min_gpu_hours: float
+    max_gpu_hours: float | None  # None: the mode sets no upper bound (its call does)
+    max_cpu_hours: float | None
     open_terms: PriceDecision
     closed_terms: PriceDecision
     closed_amount: Decimal
+
+
+def _bound(hours: float | None) -> float:
+    """A mode's upper bound; None (the call bounds it) is no bound here, 0 is zero."""
+    return math.inf if hours is None else hours
 
 
 def costs(
@@ -162,16 +174,22 @@ def costs(
     access: AccessSettings,
     applicant_type: ApplicantType = ApplicantType.startup_sme,
 ) -> list[ModeCost]:
+    """The site's modes open to `applicant_type`, in the site's order, each with whether one
+    proposal may ask for these hours and the price with and without open results."""
     rows = []
-    for mode in AccessMode:
-        limits = access.mode(mode)
-        open_terms = price(applicant_type, mode, False, True, "")
-        closed_terms = price(applicant_type, mode, False, False, "")
+    for code, limits in access.modes.items():
+        if applicant_type not in limits.applicant_types:
+            continue
+        open_terms = price(applicant_type, limits, False, True, "")
+        closed_terms = price(applicant_type, limits, False, False, "")
         amount = charge(gpu_h, cpu_h, access.rates) if closed_terms.charged else Decimal("0.00")
         rows.append(
             ModeCost(
-                mode=mode,
-                fits=gpu_h <= limits.max_gpu_hours and cpu_h <= limits.max_cpu_hours,
+                mode=code,
+                label=limits.label,
+                fits=limits.min_gpu_hours <= gpu_h <= _bound(limits.max_gpu_hours)
+                and cpu_h <= _bound(limits.max_cpu_hours),
+                min_gpu_hours=limits.min_gpu_hours,
                 max_gpu_hours=limits.max_gpu_hours,
                 max_cpu_hours=limits.max_cpu_hours,
                 open_terms=open_terms,

@@ -12,7 +12,6 @@ from aifactory_hub.policy.eligibility import (
     request_findings,
 )
 from aifactory_hub.policy.model import (
-    AccessMode,
     ApplicantType,
     DataSource,
     EthicsAssessment,
@@ -55,10 +54,9 @@ from aifactory_hub.policy.review import (
     ready_for_decision,
     technical_findings,
 )
-from aifactory_hub.policy.settings import AccessSettings, ModeSettings, Rates
+from aifactory_hub.policy.settings import AccessSettings, ModeSettings, Rates, TrialSettings
 
 __all__ = [
-    "AccessMode",
     "AccessSettings",
     "ApplicantType",
     "Candidate",
@@ -82,6 +80,7 @@ __all__ = [
     "Request",
     "Score",
     "TechnicalCheck",
+    "TrialSettings",
     "burn_rate",
     "charge",
     "check_eligibility",

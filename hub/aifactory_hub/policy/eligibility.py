@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aifactory_hub.policy.model import (
-    AccessMode,
+    ApplicantType,
     EthicsAssessment,
     Frozen,
     HighRiskArea,
@@ -19,7 +19,7 @@ from aifactory_hub.policy.model import (
     ProposalDraft,
     Request,
 )
-from aifactory_hub.policy.pricing import price
+from aifactory_hub.policy.pricing import in_sentence
 from aifactory_hub.policy.settings import ModeSettings
 
 EU_VALUES = "Only trustworthy and ethical AI in line with EU values is eligible."
@@ -73,13 +73,20 @@ def check_eligibility(
         problems.append(("title", f"Give a title of {low} to {high} characters."))
     if len(draft.abstract.strip()) < MIN_ABSTRACT:
         problems.append(("abstract", f"Write an abstract of at least {MIN_ABSTRACT} characters."))
+    if draft.applicant_type not in mode.applicant_types:
+        allowed = ", ".join(in_sentence(t) for t in mode.applicant_types)
+        problems.append(
+            ("applicant_type", f"{mode.label} is for {allowed} applicants, not "
+             f"{in_sentence(draft.applicant_type)}.")
+        )  # fmt: skip
     problems += _request_problems(
         draft.requests,
         partitions,
         mode.max_gpu_hours,
         mode.max_cpu_hours,
-        limit=f"the {draft.access_mode.label.lower()} limit",
+        limit=f"the {mode.label} limit",
     )
+    problems += _mode_size_problems(draft, mode)
     reason = ""
     if draft.ethics is None:
         problems.append(("ethics", "Fill in the ethics self-assessment of your project."))
@@ -94,8 +101,8 @@ def check_eligibility(
 def request_findings(
     requests: Sequence[Request],
     partitions: Sequence[PartitionInfo],
-    max_gpu_hours: float,
-    max_cpu_hours: float,
+    max_gpu_hours: float | None,
+    max_cpu_hours: float | None,
     *,
     limit: str = "the limit",
 ) -> tuple[Finding, ...]:
@@ -106,6 +113,37 @@ def request_findings(
     return _findings(_request_problems(requests, partitions, max_gpu_hours, max_cpu_hours, limit))
 
 
+def _mode_size_problems(draft: ProposalDraft, mode: ModeSettings) -> _Problems:
+    """The mode's lower bound, its per-partition bounds and its allocation lengths."""
+    problems: _Problems = []
+    gpu_total = sum(max(r.gpu_hours, 0) for r in draft.requests)
+    if draft.requests and gpu_total < mode.min_gpu_hours:
+        problems.append(
+            ("requests", f"{mode.label} is for more than {mode.min_gpu_hours:g} GPU hours; "
+             f"{gpu_total:g} fit a smaller mode.")
+        )  # fmt: skip
+    for i, req in enumerate(draft.requests):
+        bound = mode.partition_max_gpu_hours.get(req.partition)
+        if bound is not None and req.gpu_hours > bound:
+            problems.append(
+                (f"requests.{i}.gpu_hours", f"{mode.label} allows at most {bound:g} GPU hours "
+                 f"on {req.partition}.")
+            )  # fmt: skip
+    if draft.length_months is None:
+        problems.append(("length_months", f"Choose a length: {_months(mode)}."))
+    elif draft.length_months not in mode.lengths_months:
+        problems.append(
+            ("length_months", f"{mode.label} allocations last {_months(mode)}, not "
+             f"{draft.length_months}.")
+        )  # fmt: skip
+    return problems
+
+
+def _months(mode: ModeSettings) -> str:
+    *first, last = [str(n) for n in mode.lengths_months]
+    return (f"{', '.join(first)} or {last}" if first else last) + " months"
+
+
 def _findings(problems: _Problems) -> tuple[Finding, ...]:
     return tuple(Finding(field=field, message=message) for field, message in problems)
 
@@ -113,8 +151,8 @@ def _findings(problems: _Problems) -> tuple[Finding, ...]:
 def _request_problems(
     requests: Sequence[Request],
     partitions: Sequence[PartitionInfo],
-    max_gpu_hours: float,
-    max_cpu_hours: float,
+    max_gpu_hours: float | None,
+    max_cpu_hours: float | None,
     limit: str,
 ) -> _Problems:
     if not requests:
@@ -150,11 +188,11 @@ def _request_problems(
             )
     gpu_total = sum(max(r.gpu_hours, 0) for r in requests)
     cpu_total = sum(max(r.cpu_hours, 0) for r in requests)
-    if gpu_total > max_gpu_hours:
+    if max_gpu_hours is not None and gpu_total > max_gpu_hours:
         problems.append(
             ("requests", f"{gpu_total:g} GPU hours in total exceed {limit} of {max_gpu_hours:g}.")
         )
-    if cpu_total > max_cpu_hours:
+    if max_cpu_hours is not None and cpu_total > max_cpu_hours:
         problems.append(
             ("requests", f"{cpu_total:g} CPU hours in total exceed {limit} of {max_cpu_hours:g}.")
         )
@@ -162,18 +200,13 @@ def _request_problems(
 
 
 def commercial_work(draft: ProposalDraft) -> bool:
-    """Whether the work is commercial: the price rule would charge it (industry terms: no
-    public research funding, no academic partner, results not published openly). Asked
-    outside the playground, whose free hours are for trying things out, not a licence to use
-    data commercially."""
-    terms = price(
-        draft.applicant_type,
-        AccessMode.fast_lane,
-        draft.public_funding,
-        draft.open_results,
-        draft.academic_partner,
+    """Whether the work is commercial: industry terms would charge it (no public research
+    funding, no academic partner, results not published openly), whatever the access mode
+    charges: free hours are not a licence to use data commercially."""
+    research = draft.applicant_type in (ApplicantType.academia, ApplicantType.public_research)
+    return not (
+        (research and draft.public_funding) or draft.academic_partner.strip() or draft.open_results
     )
-    return terms.charged
 
 
 def _licence_problems(draft: ProposalDraft, catalogue: Sequence[CatalogueLicence]) -> _Problems:

@@ -31,12 +31,6 @@ class _Labelled(StrEnum):
         return member
 
 
-class AccessMode(_Labelled):
-    playground = "playground", "Playground"
-    fast_lane = "fast_lane", "Fast lane"
-    large_scale = "large_scale", "Large scale"
-
-
 class ApplicantType(_Labelled):
     startup_sme = "startup_sme", "Start-up or SME"
     industry = "industry", "Industry"
@@ -134,7 +128,8 @@ class ProposalDraft(Frozen):
 
     applicant: str = ""
     applicant_type: ApplicantType
-    access_mode: AccessMode
+    access_mode: str  # the code of one of the site's modes (`AccessSettings.modes`)
+    length_months: int | None = None
     title: str = ""
     abstract: str = ""
     organisation: str = ""

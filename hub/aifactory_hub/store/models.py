@@ -28,7 +28,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-CALL_MODES = ("playground", "fast_lane", "large_scale")
 CALL_STATUSES = ("open", "closed", "decided")
 PROPOSAL_STATUSES = (
     "draft", "submitted", "ineligible", "in_review",
@@ -40,6 +39,7 @@ STEP_STATUSES = ("pending", "done", "failed")
 TICKET_STATUSES = ("open", "answered", "closed")
 WORKSHOP_STATUSES = ("planned", "active", "ended")
 STORAGE_FOLDERS = ("project", "scratch")
+REPORT_KINDS = ("progress", "final")
 
 # Named constraints, so that later migrations (SQLite's batch mode too) can refer to them.
 NAMING = {
@@ -102,11 +102,7 @@ class Call(Base):
     """A call for proposals; playground and fast-lane calls roll (no deadline)."""
 
     __tablename__ = "calls"
-    __table_args__ = (
-        one_of("mode", CALL_MODES),
-        one_of("status", CALL_STATUSES),
-        CheckConstraint("mode != 'large_scale' OR deadline IS NOT NULL", name="deadline"),
-    )
+    __table_args__ = (one_of("status", CALL_STATUSES),)  # `mode`: one of the site's modes
 
     id: Mapped[int] = mapped_column(primary_key=True)
     mode: Mapped[str] = mapped_column(Code)
@@ -149,6 +145,10 @@ class Proposal(Base):
     requests: Mapped[list[Any]] = mapped_column(default=list)
     ethics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     catalogue: Mapped[list[Any]] = mapped_column(default=list)  # names of catalogue items
+    length_months: Mapped[int | None]  # the allocation length asked for (the mode allows it)
+    cutoff_on: Mapped[date | None]  # review modes: the cut-off it is decided after
+    decision_due_on: Mapped[date | None]  # the service-level target, in working days
+    decided_at: Mapped[datetime | None]  # granted, partly granted, waitlisted or declined
     status: Mapped[str] = mapped_column(Code, default="draft")
     eligibility: Mapped[list[Any]] = mapped_column(default=list)  # the policy's findings
     ineligible_reason: Mapped[str] = mapped_column(Text, default="")
@@ -257,6 +257,9 @@ class Project(Base):
     steps: Mapped[list[ProvisioningStep]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="ProvisioningStep.seq"
     )
+    reports: Mapped[list[Report]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="Report.due_on"
+    )
 
     @property
     def members_pi_first(self) -> list[Member]:
@@ -291,6 +294,28 @@ class Member(Base):
     role: Mapped[str] = mapped_column(Code, default="member")
     added_by: Mapped[str] = mapped_column(User)
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Report(Base):
+    """A progress or final report a granted project owes: due on a date the access mode
+    sets; the PI submits it (a summary, products with links, the acknowledgement)."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        one_of("kind", REPORT_KINDS),
+        UniqueConstraint("project_id", "kind", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(Code)
+    due_on: Mapped[date]
+    summary: Mapped[str] = mapped_column(Text, default="")
+    # [{"kind": "paper" | "model" | "dataset" | "code", "title": str, "url": str}]
+    products: Mapped[list[Any]] = mapped_column(default=list)
+    acknowledged: Mapped[bool] = mapped_column(default=False)
+    submitted_by: Mapped[str | None] = mapped_column(User)
+    submitted_at: Mapped[datetime | None]
 
 
 class ProvisioningStep(Base):

@@ -97,7 +97,7 @@ def create(store: Store, site: Site, trainer: str, body: plan.NewWorkshop) -> tu
         ws.people = [m.WorkshopParticipant(username=u) for u in users]
         project = m.Project(
             account=account, title=f"Workshop: {body.title}"[:200], organisation="",
-            pi=trainer, access_mode="playground", starts_on=body.starts_at.date(),
+            pi=trainer, access_mode=site.access.trial.mode, starts_on=body.starts_at.date(),
             ends_on=body.ends_at.date(), status="pending", charged=False,
             price_reason="workshops are free for their participants",
         )  # fmt: skip
@@ -112,7 +112,9 @@ def create(store: Store, site: Site, trainer: str, body: plan.NewWorkshop) -> tu
         workshop_id = ws.id
     try:
         passwords = people.create(users, (body.ends_at + timedelta(days=1)).date())
-        done, error = prj.provision_project(store, site.site.cluster, account, storage=site.storage)
+        done, error = prj.provision_project(
+            store, site.site.cluster, account, storage=site.storage, access=site.access
+        )
         if not done:
             raise RuntimeError(f"provisioning {account} failed: {error}")
         cores = body.participants * body.cpus
@@ -187,7 +189,9 @@ def teardown(store: Store, site: Site, workshop_id: int, actor: str) -> list[str
             project.status, project.ended_at = "ended", now()
         event(db, actor, "end workshop", f"workshop {workshop_id}", problems=problems)
     if account:
-        done, error = prj.provision_project(store, site.site.cluster, account, storage=site.storage)
+        done, error = prj.provision_project(
+            store, site.site.cluster, account, storage=site.storage, access=site.access
+        )
         if not done:
             problems.append(f"project: {error}")
     for problem in problems:
