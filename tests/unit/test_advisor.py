@@ -13,8 +13,11 @@ import pytest
 
 from aifactory_hub.advisor import plan
 from aifactory_hub.advisor import training as adv
+from aifactory_hub.policy import AccessSettings, ApplicantType, ModeSettings
+from aifactory_hub.policy.settings import PUBLISHED
 from aifactory_hub.service.routes.site import public_site
 from aifactory_hub.site import load_site
+from aifactory_widgets.advisor.view import cost_rows
 
 
 def test_gpt3_175b_on_300b_tokens_is_3_1e23_flops():
@@ -123,13 +126,68 @@ def test_a_run_bigger_than_the_partition_does_not_fit(demo):
     assert "no specs" in unknown.why_not
 
 
+def test_access_settings_come_back_from_the_public_facts(demo):
+    access = plan.access_settings(demo)
+    assert access.modes == PUBLISHED and access.rates.gpu_hour_eur == 2.0
+    assert plan.access_settings({}).modes == PUBLISHED  # no access block: the policy's defaults
+    sovereign = {"label": "Sovereign", "applicant_types": ["academia"], "lengths_months": [12],
+                 "selection": "fifo", "decision_working_days": 5, "price": {"academia": "free"},
+                 "max_gpu_hours": None}  # fmt: skip
+    own = plan.access_settings({"access": {"modes": {"sovereign": sovereign}}})
+    assert list(own.modes) == ["sovereign"] and own.trial.mode == "sovereign"
+
+
+def test_costs_list_the_modes_open_to_the_applicant_type(demo):
+    access = plan.access_settings(demo)
+    by_type = {t: [c.mode for c in plan.costs(100, 800, access, t)] for t in ApplicantType}
+    assert by_type == {
+        ApplicantType.startup_sme: ["playground", "fast_lane", "large_scale", "ai_science"],
+        ApplicantType.industry: ["playground", "fast_lane", "large_scale", "ai_science"],
+        ApplicantType.academia: ["ai_science"],
+        ApplicantType.public_research: ["ai_science"],
+    }
+
+
 def test_costs_follow_the_access_policy_and_the_sites_rates(demo):
     access = plan.access_settings(demo)
-    rows = {c.mode.value: c for c in plan.costs(100, 800, access)}
-    assert not rows["playground"].fits and not rows["playground"].closed_terms.charged
-    assert rows["fast_lane"].fits and not rows["fast_lane"].open_terms.charged
-    assert rows["fast_lane"].closed_amount == Decimal("216.00")  # 100 x 2.00 + 800 x 0.02
-    assert rows["large_scale"].closed_terms.charged
+    start_up = {c.mode: c for c in plan.costs(100, 800, access, ApplicantType.startup_sme)}
+    assert all(not c.closed_terms.charged for c in start_up.values())  # free in every mode
+    assert start_up["playground"].fits and start_up["fast_lane"].fits
+    assert not start_up["large_scale"].fits  # 100 GPU-h is below its 50,000
+    assert start_up["ai_science"].fits and start_up["ai_science"].max_gpu_hours is None
+    industry = {c.mode: c for c in plan.costs(100, 800, access, ApplicantType.industry)}
+    assert not industry["fast_lane"].open_terms.charged
+    assert industry["fast_lane"].closed_amount == Decimal("216.00")  # 100 x 2.00 + 800 x 0.02
+    assert industry["large_scale"].closed_terms.charged and industry["large_scale"].label == (
+        "Large Scale"
+    )
+    big = {c.mode: c for c in plan.costs(60_000, 0, access, ApplicantType.industry)}
+    assert [m for m, c in big.items() if c.fits] == ["large_scale", "ai_science"]
+    too_many_cpu = plan.costs(10, 20_000, access, ApplicantType.industry)[0]
+    assert too_many_cpu.mode == "playground" and not too_many_cpu.fits
+
+
+def test_cost_rows_say_only_the_bounds_a_mode_sets(demo):
+    access = plan.access_settings(demo)
+    rows = {r[0]: r for r in cost_rows(plan.costs(100, 800, access, ApplicantType.industry))}
+    assert rows["Playground"] == ("Playground", "yes", "free (publish results openly (link due "
+                                  "after the allocation ends))", "216.00 EUR")  # fmt: skip
+    assert rows["Large Scale"][1] == "no: more than 50,000 GPU-h"
+    big = {r[0]: r for r in cost_rows(plan.costs(60_000, 0, access, ApplicantType.industry))}
+    assert big["Fast Lane"][1] == "no: at most 50,000 GPU-h, at most 500,000 CPU-h"
+    assert big["AI for Science"][1] == "yes"
+    charged = ModeSettings(label="Paid", applicant_types=["industry"], lengths_months=[1],
+                           selection="fifo", decision_working_days=1,
+                           price={"industry": "charged"})  # fmt: skip
+    paid = AccessSettings(modes={"paid": charged}, trial={"mode": "paid"})
+    [row] = cost_rows(plan.costs(1, 0, paid, ApplicantType.industry), "CHF")
+    assert row == ("Paid", "yes", "2.00 CHF", "2.00 CHF")  # charged even with open results
+    assert cost_rows(plan.costs(1, 0, paid, ApplicantType.academia)) == []
+    cpu_only = AccessSettings(
+        modes={"paid": charged.model_copy(update={"max_gpu_hours": 0})}, trial={"mode": "paid"}
+    )
+    [row] = cost_rows(plan.costs(1, 0, cpu_only, ApplicantType.industry))
+    assert row[1] == "no: at most 0 GPU-h"  # a bound of 0 is a bound, not "none"
 
 
 def test_allocation_fit():

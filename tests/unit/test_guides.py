@@ -152,3 +152,79 @@ def test_public_site_facts_hold_no_private_data():
     text = repr(facts)
     for private in ("alice", "ai-alpha", "sqlite", "127.0.0.1", "oauth"):
         assert private not in text
+
+
+def test_the_access_mode_facts_quote_the_sites_modes(facts):
+    """Bounds a mode does not set, lengths, selection and decision targets, price terms."""
+    large, science = facts["modes"]["large_scale"], facts["modes"]["ai_science"]
+    assert (large["size"], large["max_gpu_hours"], large["lengths"]) == (
+        "at least 50,000 GPU-h", "set by the call", "3, 6 or 12 months",
+    )  # fmt: skip
+    assert large["selection"] == "peer review at cut-offs (days 1 and 15 of each month)"
+    assert large["decision"] == "within 10 working days of a cut-off"
+    assert science["lengths"] == "6 months" and science["cutoff_days"] == "day 1"
+    playground = facts["modes"]["playground"]
+    assert playground["max_gpu_hours"] == "1,000 GPU-hours"
+    assert playground["decision"] == "within 2 working days"
+    assert playground["selection"] == "first come, first served"
+    assert playground["checks"] == "eligibility check, technical check and ethics self-assessment"
+    assert facts["trial"] == {"max_gpu_hours": "10", "max_cpu_hours": "100",
+                              "duration_days": "30", "mode": "Playground"}  # fmt: skip
+    prices = facts["tables"]["prices"].splitlines()
+    assert prices[0] == (
+        "| access mode | Start-up or SME | Industry | Academia | Public research organisation |"
+    )
+    assert prices[2] == (
+        "| Playground | free | free with open results or a partner | not open | not open |"
+    )
+    text = rendered(facts)["applying-for-access"]
+    assert "| Large Scale | Start-up or SME, Industry | at least 50,000 GPU-h |" in text
+
+
+def test_a_sites_own_mode_is_in_the_guides():
+    own = """
+[access.trial]
+mode = "sovereign"
+duration_days = 14
+
+[access.modes.sovereign]
+label = "Sovereign AI"
+applicant_types = ["public_research"]
+max_gpu_hours = 20000
+lengths_months = [6, 12]
+selection = "review"
+cutoff_days = [10]
+reviewers_required = 3
+decision_working_days = 15
+clock_from = "cutoff"
+price = {public_research = "free"}
+"""
+    facts = site_facts(public_site(parse_site(demo_text() + own)))
+    assert list(facts["modes"]) == ["sovereign"]
+    mode = facts["modes"]["sovereign"]
+    assert (mode["who"], mode["size"], mode["lengths"], mode["decision"]) == (
+        "Public research organisation", "up to 20,000 GPU-h", "6 or 12 months",
+        "within 15 working days of a cut-off",
+    )  # fmt: skip
+    assert mode["checks"] == "eligibility check, ethics self-assessment and 3 peer reviews"
+    assert "| Sovereign AI | not open | not open | not open | free |" in facts["tables"]["prices"]
+    assert "Sovereign AI" in facts["tables"]["access_modes"]
+    guides = rendered(facts)  # every guide renders with the site's own modes, nothing unknown
+    assert "- **Sovereign AI**: Up to 20,000 GPU-h per request" in guides["applying-for-access"]
+
+
+def test_the_guide_describes_every_mode_of_the_site_in_its_own_words(facts):
+    text = rendered(facts)["applying-for-access"]
+    assert (
+        "- **Fast Lane**: Industry users already familiar with HPC: up to 50,000 GPU-hours. Up "
+        "to 50,000 GPU-h per request, for 1, 2 or 3 months. First come, first served: after the "
+        "eligibility check, technical check and ethics self-assessment, requests are granted in "
+        "order of arrival, the decision within 4 working days."
+    ) in text
+    assert (
+        "- **AI for Science**: Scientific, public and industrial users in collaborative EU R&I "
+        "projects. Sized by the call per request, for 6 months. Requests collect until the next "
+        "cut-off (day 1 of each month)"
+    ) in text
+    # the guides name no mode code: a site with other modes gets no "[?modes...]" in them
+    assert [g.slug for g in load_guides() if "{{ modes." in g.source] == []

@@ -37,6 +37,7 @@ def draft(**changes) -> ProposalDraft:
         "organisation": "Alpha Robotics GmbH",
         "applicant_type": "startup_sme",
         "access_mode": "fast_lane",
+        "length_months": 3,
         "title": "Defect detection at scale",
         "abstract": "We fine-tune a vision transformer on ten million images of welded seams.",
         "requests": (Request(partition="gpu", gpu_hours=400, cpu_hours=1000),),
@@ -101,25 +102,28 @@ MITIGATION = "Human review of every decision, bias audits per release, a public 
             "requests.0.gpu_hours",
         ),
         (
-            {"requests": (Request(partition="gpu", gpu_hours=501),)},
-            {"requests": (Request(partition="gpu", gpu_hours=500),)},
+            {"requests": (Request(partition="gpu", gpu_hours=50_001),)},
+            {"requests": (Request(partition="gpu", gpu_hours=50_000),)},
             "requests",
         ),
         (
             {
                 "requests": (
-                    Request(partition="gpu", cpu_hours=3000),
-                    Request(partition="cpu", cpu_hours=2001),
+                    Request(partition="gpu", cpu_hours=300_000),
+                    Request(partition="cpu", cpu_hours=200_001),
                 )
             },
             {
                 "requests": (
-                    Request(partition="gpu", cpu_hours=3000),
-                    Request(partition="cpu", cpu_hours=2000),
+                    Request(partition="gpu", cpu_hours=300_000),
+                    Request(partition="cpu", cpu_hours=200_000),
                 )
             },
             "requests",
         ),
+        ({"length_months": None}, {"length_months": 1}, "length_months"),
+        ({"length_months": 6}, {"length_months": 2}, "length_months"),
+        ({"applicant_type": "academia"}, {"applicant_type": "industry"}, "applicant_type"),
         ({"ethics": None}, {"ethics": ethics()}, "ethics"),
         (
             {"ethics": ethics(intended_use="x" * 19)},
@@ -206,18 +210,20 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_messages_are_sentences_that_say_what_to_do():
-    result = check(draft(requests=(Request(partition="tpu", gpu_hours=600),)))
+    result = check(
+        draft(access_mode="playground", requests=(Request(partition="tpu", gpu_hours=1200),))
+    )
     messages = {f.field: f.message for f in result.findings}
     assert messages["requests.0.partition"] == "There is no partition 'tpu' (cpu, gpu exist)."
-    assert messages["requests"] == "600 GPU hours in total exceed the fast lane limit of 500."
+    assert messages["requests"] == "1200 GPU hours in total exceed the Playground limit of 1000."
 
 
 def test_totals_are_checked_against_the_drafts_own_access_mode():
-    small = (Request(partition="gpu", gpu_hours=11),)
+    small = (Request(partition="gpu", gpu_hours=1001),)
     assert check(draft(requests=small, access_mode="fast_lane")).eligible
     result = check(draft(requests=small, access_mode="playground"))
     assert [f.message for f in result.findings] == [
-        "11 GPU hours in total exceed the playground limit of 10."
+        "1001 GPU hours in total exceed the Playground limit of 1000."
     ]
 
 
@@ -267,14 +273,16 @@ def test_a_rest_body_is_parsed_into_a_draft_and_unknown_fields_are_refused():
     assert "Social scoring" in check(parsed).ineligible_reason
     with pytest.raises(ValidationError, match="extra"):
         ProposalDraft.model_validate({**body, "priority": "high"})
-    with pytest.raises(ValidationError):
-        ProposalDraft.model_validate({**body, "access_mode": "vip"})
+    vip = ProposalDraft.model_validate({**body, "access_mode": "vip"})  # modes are site data:
+    with pytest.raises(KeyError):  # a code the site lacks has no rules to check against
+        SETTINGS.mode(vip.access_mode)
     with pytest.raises(ValidationError):
         Request(partition="gpu", gpu_hours=float("nan"))
 
 
 # --- catalogue licences: commercial work may not use an item whose licence forbids it ------------
 
+SCIENCE = {"access_mode": "ai_science", "length_months": 6}  # the mode research may apply in
 NON_COMMERCIAL = CatalogueLicence(
     name="stocks-monthly", licence="Yahoo Finance terms", commercial_use=False
 )
@@ -292,9 +300,10 @@ OPEN = CatalogueLicence(name="stocks-trend", licence="CC0-1.0", commercial_use=T
         # free terms are not commercial work: open results, an academic partner, public research
         ({"applicant_type": "industry", "open_results": True}, (NON_COMMERCIAL,), []),
         ({"applicant_type": "startup_sme", "academic_partner": "TU Wien"}, (NON_COMMERCIAL,), []),
-        ({"applicant_type": "academia", "public_funding": True}, (NON_COMMERCIAL,), []),
+        ({"applicant_type": "academia", "public_funding": True, **SCIENCE}, (NON_COMMERCIAL,),
+         []),
         # research without public funding follows industry terms, as the price rule does
-        ({"applicant_type": "public_research"}, (NON_COMMERCIAL,), ["stocks-monthly"]),
+        ({"applicant_type": "public_research", **SCIENCE}, (NON_COMMERCIAL,), ["stocks-monthly"]),
         # the playground's free hours are no licence to use data commercially
         ({"applicant_type": "startup_sme", "access_mode": "playground",
           "requests": (Request(partition="gpu", gpu_hours=5),)},

@@ -5,19 +5,20 @@ from itertools import product
 import pytest
 
 from aifactory_hub.policy import (
-    AccessMode,
     AccessSettings,
     ApplicantType,
+    ModeSettings,
     Rates,
     charge,
     obligation_due,
     obligation_overdue,
     price,
 )
+from aifactory_hub.policy.pricing import in_sentence
 
 DUE = date(2027, 6, 30)
 # (public_funding, open_results, academic_partner), and what each applicant type gets for it
-# in the fast lane and at large scale: research without public funding follows industry terms.
+# under the `open_or_partner` term: research without public funding follows industry terms.
 COMBOS = [
     (False, False, ""),
     (False, False, "TU Delft"),
@@ -36,20 +37,31 @@ TABLE = {
     ApplicantType.academia: RESEARCH,
     ApplicantType.public_research: RESEARCH,
 }
-CASES = [
-    (applicant, mode, *combo, outcome)
-    for (applicant, outcomes), mode in product(
-        TABLE.items(), [AccessMode.fast_lane, AccessMode.large_scale]
+
+
+def mode_with(term: str) -> ModeSettings:
+    """A mode open to every applicant type on the same price term."""
+    return ModeSettings(
+        label="Test Mode",
+        applicant_types=tuple(ApplicantType),
+        lengths_months=(1,),
+        selection="fifo",
+        decision_working_days=2,
+        price=dict.fromkeys(ApplicantType, term),
     )
+
+
+CASES = [
+    (applicant, *combo, outcome)
+    for applicant, outcomes in TABLE.items()
     for combo, outcome in zip(COMBOS, outcomes, strict=True)
 ]
 
 
-@pytest.mark.parametrize(
-    ("applicant", "mode", "funded", "open_results", "partner", "outcome"), CASES
-)
-def test_price_table(applicant, mode, funded, open_results, partner, outcome):
-    decision = price(applicant, mode, funded, open_results, partner, due=DUE)
+@pytest.mark.parametrize(("applicant", "funded", "open_results", "partner", "outcome"), CASES)
+def test_price_table_of_the_open_or_partner_term(applicant, funded, open_results, partner, outcome):
+    decision = price(applicant, mode_with("open_or_partner"), funded, open_results, partner,
+                     due=DUE)  # fmt: skip
     assert decision.charged == (outcome == "charged")
     if outcome == "public":
         assert decision.reason == "Free: publicly funded research and innovation."
@@ -63,16 +75,32 @@ def test_price_table(applicant, mode, funded, open_results, partner, outcome):
 
 
 @pytest.mark.parametrize(("applicant", "combo"), list(product(ApplicantType, COMBOS)))
-def test_playground_is_always_free_without_obligation(applicant, combo):
-    decision = price(applicant, AccessMode.playground, *combo, due=DUE)
+def test_the_free_term_is_free_whatever_and_without_obligation(applicant, combo):
+    decision = price(applicant, mode_with("free"), *combo, due=DUE)
     assert not decision.charged
-    assert decision.reason == "Free: the playground is for trying things out."
+    assert decision.reason == (
+        f"Free: Test Mode access is free for {in_sentence(applicant)} applicants."
+    )
     assert decision.obligation == ""
 
 
+@pytest.mark.parametrize(("applicant", "combo"), list(product(ApplicantType, COMBOS)))
+def test_the_charged_term_is_charged_whatever(applicant, combo):
+    decision = price(applicant, mode_with("charged"), *combo, due=DUE)
+    assert decision.charged and decision.obligation == ""
+    assert decision.reason.startswith("Charged per GPU-hour and CPU-hour")
+    assert "Test Mode access is pay-per-use" in decision.reason
+
+
+def test_a_type_the_mode_does_not_price_is_charged():
+    mode = mode_with("free").model_copy(update={"price": {}})  # not validated: a defensive path
+    assert price(ApplicantType.industry, mode, True, True, "TU Delft").charged
+
+
 def test_a_blank_partner_is_no_partner_and_obligation_without_dates():
-    assert price(ApplicantType.industry, AccessMode.fast_lane, False, False, "   ").charged
-    decision = price(ApplicantType.industry, AccessMode.fast_lane, False, True, "")
+    mode = mode_with("open_or_partner")
+    assert price(ApplicantType.industry, mode, False, False, "   ").charged
+    decision = price(ApplicantType.industry, mode, False, True, "")
     assert decision.obligation == "publish results openly (link due after the allocation ends)"
 
 

@@ -108,19 +108,27 @@ def test_technical_check_holds_a_verdict_and_notes():
     assert not check.feasible and "80 GB" in check.notes
 
 
-def test_playground_is_ready_at_once():
-    assert ready_for_decision(ACCESS.playground, 0, False) == (True, "")
+def test_a_fifo_mode_without_a_technical_check_is_ready_at_once():
+    quick = ACCESS.mode("playground").model_copy(update={"checks": ("eligibility", "ethics")})
+    assert ready_for_decision(quick, 0, False) == (True, "")
 
 
-def test_fast_lane_waits_for_two_reviews():
-    ready, reason = ready_for_decision(ACCESS.fast_lane, 1, False)
+def test_fifo_modes_wait_for_the_technical_check_but_for_no_review():
+    for code in ("playground", "fast_lane"):
+        ready, reason = ready_for_decision(ACCESS.mode(code), 0, False)
+        assert not ready and reason == (
+            "The technical check is not done or did not find the request feasible."
+        )
+        assert ready_for_decision(ACCESS.mode(code), 0, True) == (True, "")
+
+
+@pytest.mark.parametrize("code", ["large_scale", "ai_science"])
+def test_review_modes_wait_for_two_reviews_and_a_feasible_technical_check(code):
+    mode = ACCESS.mode(code)
+    ready, reason = ready_for_decision(mode, 1, True)
     assert not ready and reason == "1 of 2 reviews are in; 1 more needed."
-    assert ready_for_decision(ACCESS.fast_lane, 2, False) == (True, "")
-
-
-def test_large_scale_also_waits_for_a_feasible_technical_check():
-    ready, reason = ready_for_decision(ACCESS.large_scale, 2, False)
+    ready, reason = ready_for_decision(mode, 2, False)
     assert not ready and "technical check" in reason
-    ready, reason = ready_for_decision(ACCESS.large_scale, 0, False)
+    ready, reason = ready_for_decision(mode, 0, False)
     assert not ready and reason.startswith("0 of 2 reviews") and "technical check" in reason
-    assert ready_for_decision(ACCESS.large_scale, 3, True) == (True, "")
+    assert ready_for_decision(mode, 3, True) == (True, "")

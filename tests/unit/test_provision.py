@@ -9,6 +9,7 @@ import pytest
 from aifactory_hub import slurm
 from aifactory_hub.access import provision
 from aifactory_hub.access.provision import Grant, plan, tres_minutes
+from aifactory_hub.policy import AccessSettings
 from aifactory_hub.slurm import sacctmgr
 from aifactory_hub.slurm.sacctmgr import Account, SlurmState, Step
 from tests.unit.test_sacctmgr import CLUSTER, SACCTMGR, simulate
@@ -22,6 +23,7 @@ GRANT = Grant(
     partitions=("cpu", "gpu"),
     gpu_hours=10,
     cpu_hours=100,
+    qos_priority=300,  # the published fast lane's
 )
 
 
@@ -100,13 +102,16 @@ def test_provisioning_moves_no_existing_default_account():
     assert after.default_accounts == demo_state().default_accounts
 
 
-def test_each_access_mode_has_its_own_qos():
-    names = {mode: plan(replace(GRANT, access_mode=mode), CLUSTER, demo_state())[0].argv[4:]
-             for mode in ("playground", "fast_lane", "large_scale")}  # fmt: skip
+def test_each_access_mode_has_its_own_qos_with_the_sites_priority():
+    modes = AccessSettings().modes
+    names = {code: plan(replace(GRANT, access_mode=code, qos_priority=mode.qos_priority),
+                        CLUSTER, demo_state())[0].argv[4:]
+             for code, mode in modes.items()}  # fmt: skip
     assert names == {
         "playground": ("af-playground", "Priority=100"),
         "fast_lane": ("af-fastlane", "Priority=300"),
         "large_scale": ("af-largescale", "Priority=200"),
+        "ai_science": ("af-aiscience", "Priority=200"),
     }
 
 
@@ -158,7 +163,7 @@ def test_a_qos_with_another_priority_is_set_back():
 
 
 def test_a_changed_access_mode_moves_the_account_to_the_new_qos():
-    grant = replace(GRANT, access_mode="large_scale")
+    grant = replace(GRANT, access_mode="large_scale", qos_priority=200)
     assert plan(grant, CLUSTER, provisioned()) == [
         Step("add qos", (*SACCTMGR, "add", "qos", "af-largescale", "Priority=200")),
         Step("set limits", (
@@ -335,7 +340,7 @@ def test_account_limits_come_from_account_rows_only():
     [
         ({"account": "Bad Name"}, "account"),
         ({"account": "a" * 33}, "account"),
-        ({"access_mode": "vip"}, "access_mode"),
+        ({"access_mode": "VIP mode"}, "access_mode"),
         ({"members": ("alice", "x y")}, "members"),
         ({"partitions": ("cpu,gpu",)}, "partitions"),
         ({"gpu_hours": -1}, "gpu_hours"),

@@ -12,25 +12,31 @@ import ipywidgets as w
 import pytest
 
 from aifactory_hub.policy import model
+from aifactory_hub.service.routes.site import public_site
+from aifactory_hub.site import load_site
 from aifactory_widgets import FactoryError, ProposalForm
 from aifactory_widgets.access import form as form_module
-from aifactory_widgets.access.form import DRAFT_FIELDS, parse_data_sources
+from aifactory_widgets.access.form import DRAFT_FIELDS, length_options, parse_data_sources
 
 XSS = "<img src=x onerror=alert(1)>"
+SITE = public_site(load_site())  # the demo site's public facts: the published access modes
 CALL = {
-    "id": 1, "mode": "fast_lane", "title": "Fast lane 2026", "status": "open",
+    "id": 1, "mode": "fast_lane", "mode_label": "Fast Lane", "title": "Fast lane 2026",
+    "status": "open",
     "opens_at": "2026-11-27T10:00:00+00:00", "deadline": None,
     "capacity": {"gpu": {"gpu_hours": 1000, "cpu_hours": 8000}},
     "remaining": {"gpu": {"gpu_hours": 600, "cpu_hours": 8000}},
 }  # fmt: skip
 LARGE_CALL = {
-    **CALL, "id": 2, "mode": "large_scale", "title": "Large scale 2026",
+    **CALL, "id": 2, "mode": "large_scale", "mode_label": "Large Scale",
+    "title": "Large scale 2026",
     "capacity": {"cpu": {"gpu_hours": 0, "cpu_hours": 90000},
                  "gpu": {"gpu_hours": 9000, "cpu_hours": 9000}},
 }  # fmt: skip
 CLOSED_CALL = {**CALL, "id": 3, "title": "Fast lane 2025", "status": "closed"}
 PROPOSAL = {
-    "id": 7, "call_id": 1, "access_mode": "fast_lane", "applicant": "alice",
+    "id": 7, "call_id": 1, "access_mode": "fast_lane", "access_mode_label": "Fast Lane",
+    "length_months": 3, "applicant": "alice",
     "organisation": "Alpha Robotics", "applicant_type": "startup_sme",
     "title": "Robot arms that learn", "abstract": "We train a policy for robot arms " * 3,
     "software": "PyTorch 2",
@@ -59,9 +65,12 @@ PROPOSAL = {
               "obligation": "publish results openly (link due by 2028-05-26)"},
     "created_at": "2026-11-27T10:00:00+00:00", "updated_at": "2026-11-27T10:00:00+00:00",
     "submitted_at": "2026-11-27T11:00:00+00:00",
+    "cutoff_on": None, "decision_due_on": "2026-12-03", "clock": "running", "overdue": False,
+    "decided_at": None,
 }  # fmt: skip
 DRAFT = {**PROPOSAL, "status": "draft", "eligibility": None, "reviews": [], "score": None,
-         "rank": None, "decision": None, "project": None, "price": None}  # fmt: skip
+         "rank": None, "decision": None, "project": None, "price": None,
+         "decision_due_on": None, "clock": None}  # fmt: skip
 FINDINGS = {
     "eligible": False,
     "findings": [
@@ -117,6 +126,7 @@ def service(**extra: Answer) -> FakeClient:
         ("GET", "api/calls"): [CALL, LARGE_CALL, CLOSED_CALL],
         ("POST", "api/proposals/check"): FINDINGS,
         ("GET", "api/catalogue"): ITEMS,
+        ("GET", "api/site"): SITE,
     }
     for key, answer in extra.items():
         method, path = key.split(" ", 1)
@@ -140,12 +150,12 @@ def fill(form: ProposalForm) -> None:
     form.intended_use.value = "Pick and place"
     form.data_sources.value = "COCO | CC-BY-4.0\n\n  my own scrape  \n"
     form.transparency.value = True
+    form.length.value = 2
 
 
 @pytest.mark.parametrize(
     ("labels", "enum"),
     [
-        (form_module.ACCESS_MODES, model.AccessMode),
         (form_module.APPLICANT_TYPES, model.ApplicantType),
         (form_module.PROHIBITED_PRACTICES, model.ProhibitedPractice),
         (form_module.HIGH_RISK_AREAS, model.HighRiskArea),
@@ -168,14 +178,63 @@ def test_data_sources_one_per_line_and_a_missing_licence_stays_empty():
 def test_only_open_calls_are_offered_and_the_call_sets_the_mode():
     form = ProposalForm(service())
     assert [v for _, v in form.call.options] == [1, 2]
-    assert form.call.options[0][0] == "Fast lane: Fast lane 2026"
-    assert "Fast lane" in form.access_mode.value
+    assert form.call.options[0][0] == "Fast Lane: Fast lane 2026"
+    assert form.access_mode.value == (
+        "Access mode: Fast Lane (set by the call): decided within 4 working days"
+    )
     assert list(form.requests) == ["gpu"]
     form.requests["gpu"][0].value = 50
     form.call.value = 2
-    assert "Large scale" in form.access_mode.value
+    assert form.access_mode.value == (
+        "Access mode: Large Scale (set by the call): decided within 10 working days after its "
+        "cut-off"
+    )
     assert list(form.requests) == ["cpu", "gpu"]
     assert form.requests["gpu"][0].value == 50  # hours typed survive a change of call
+
+
+def test_the_length_follows_the_calls_mode_as_the_site_defines_it():
+    client = service()
+    form = ProposalForm(client)
+    assert ("GET", "api/site", None) in client.calls
+    assert form.length.options == (("1 month", 1), ("2 months", 2), ("3 months", 3))
+    form.length.value = 3
+    assert client.sent("POST", "api/proposals/check")[-1]["length_months"] == 3  # checked at once
+    form.call.value = 2  # large scale: 3, 6 or 12 months; 3 is still allowed and kept
+    assert [n for _, n in form.length.options] == [3, 6, 12] and form.length.value == 3
+    form.length.value = 12
+    form.call.value = 1  # back to the fast lane: 12 is not offered, its first length is chosen
+    assert form.length.value == 1 and form.to_body()["length_months"] == 1
+    assert length_options(SITE["access"]["modes"]["ai_science"]) == [("6 months", 6)]
+
+
+def test_a_length_the_mode_no_longer_offers_is_shown_not_dropped():
+    form = ProposalForm(service(), {**DRAFT, "length_months": 9})
+    assert form.length.options[-1] == ("9 months", 9) and form.to_body()["length_months"] == 9
+
+
+def test_an_unreadable_site_leaves_no_length_to_choose_and_says_so():
+    form = ProposalForm(service(**{"GET api/site": FactoryError(0, "the service did not answer")}))
+    assert form.message.value == "Could not read the access modes: the service did not answer"
+    assert form.length.options == () and form.to_body()["length_months"] is None
+    assert form.access_mode.value == "Access mode: Fast Lane (set by the call)"
+
+
+def test_a_submitted_proposal_shows_when_the_decision_is_expected():
+    form = ProposalForm(service(), PROPOSAL)
+    assert form.clock.value == "decision expected by 2026-12-03"
+    assert form.clock.style.text_color is None
+    late = ProposalForm(service(), {**PROPOSAL, "clock": "overdue", "overdue": True})
+    assert late.clock.value == "overdue: decision expected by 2026-12-03"
+    assert late.clock.style.text_color == "red"
+    review = {**PROPOSAL, "call_id": 2, "access_mode": "large_scale", "length_months": 6,
+              "cutoff_on": "2026-12-15", "decision_due_on": "2027-01-05"}  # fmt: skip
+    assert ProposalForm(service(), review).clock.value == (
+        "decision expected by 2027-01-05 (reviewed after the cut-off on 2026-12-15)"
+    )
+    decided = {**PROPOSAL, "clock": "decided", "decided_at": "2026-12-02T09:00:00+00:00"}
+    assert ProposalForm(service(), decided).clock.value == "decided 2026-12-02"
+    assert ProposalForm(service(), DRAFT).clock.value == ""  # a draft has no clock yet
 
 
 def test_to_body_is_the_draft_fields_with_the_values_typed():
@@ -192,6 +251,7 @@ def test_to_body_is_the_draft_fields_with_the_values_typed():
         "open_results": True,
         "academic_partner": "",
         "public_funding": False,
+        "length_months": 2,
         "ethics": {
             "intended_use": "Pick and place",
             "prohibited_practices": [],
@@ -239,7 +299,8 @@ def test_a_full_ethics_assessment_round_trips():
         {"partition": "gpu", "gpu_hours": 10.5, "cpu_hours": 0},
         {"partition": "cpu", "gpu_hours": 0, "cpu_hours": 300},
     ]
-    draft = {**DRAFT, "call_id": 2, "access_mode": "large_scale", "applicant_type": "academia",
+    draft = {**DRAFT, "call_id": 2, "access_mode": "large_scale", "length_months": 12,
+             "applicant_type": "academia",
              "public_funding": True, "academic_partner": "TU Wien", "open_results": False,
              "requests": requests, "ethics": ethics}  # fmt: skip
     assert ProposalForm(service(), draft).to_body() == draft_fields(draft)

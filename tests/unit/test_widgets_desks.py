@@ -16,15 +16,19 @@ import ipywidgets as w
 import pytest
 
 from aifactory_hub.console.dashboards import from_metadata, read_metadata
+from aifactory_hub.service.routes.site import public_site
+from aifactory_hub.site import load_site
 from aifactory_widgets import FactoryError, ProposalDesk, ReviewDesk
 from aifactory_widgets.ui.panel import ERROR_COLOUR
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
 XSS = "<img src=x onerror=alert(1)>"
+SITE = public_site(load_site())  # the demo site's public facts: the published access modes
 
 CALL = {
     "id": 1,
     "mode": "fast_lane",
+    "mode_label": "Fast Lane",
     "title": "Fast lane 2026",
     "status": "open",
     "opens_at": "2026-11-27T10:00:00+00:00",
@@ -46,6 +50,8 @@ PROPOSAL = {
     "id": 7,
     "call_id": 1,
     "access_mode": "fast_lane",
+    "access_mode_label": "Fast Lane",
+    "length_months": 3,
     "applicant": "alice",
     "organisation": "Alpha Robotics",
     "applicant_type": "startup_sme",
@@ -76,7 +82,20 @@ PROPOSAL = {
     "created_at": "2026-11-27T10:00:00+00:00",
     "updated_at": "2026-11-27T10:00:00+00:00",
     "submitted_at": "2026-11-27T10:00:00+00:00",
+    "cutoff_on": None,
+    "decision_due_on": "2026-12-01",
+    "clock": "running",
+    "overdue": False,
+    "decided_at": None,
 }
+# Requests as `GET proposals?sort=due` answers: what is due first, the decided ones last.
+LATE = {**PROPOSAL, "id": 8, "title": "Speech model", "applicant": "carol",
+        "decision_due_on": "2026-11-30", "clock": "overdue", "overdue": True}  # fmt: skip
+DUE_TODAY = {**PROPOSAL, "id": 9, "title": "Chip layouts", "access_mode": "large_scale",
+             "access_mode_label": "Large Scale", "length_months": 12, "cutoff_on": "2026-12-01",
+             "decision_due_on": "2026-12-15", "clock": "due"}  # fmt: skip
+DECIDED = {**PROPOSAL, "id": 10, "title": "Decided", "status": "granted", "clock": "decided",
+           "decided_at": "2026-11-28T09:00:00+00:00"}  # fmt: skip
 ROW_READY = {
     "proposal_id": 7,
     "title": XSS,
@@ -131,6 +150,7 @@ PROJECT = {
 
 def answers() -> dict[tuple[str, str], Any]:
     return {
+        ("GET", "api/site"): SITE,
         ("GET", "api/calls"): [CALL],
         ("GET", "api/proposals"): [PROPOSAL],
         ("GET", "api/proposals/7"): PROPOSAL,
@@ -206,7 +226,7 @@ def desk(client: FakeClient) -> ProposalDesk:
 
 def test_calls_table_shows_remaining_next_to_capacity(desk):
     table = desk.calls.table.value
-    assert "Fast lane 2026" in table and "Fast lane" in table
+    assert "Fast lane 2026" in table and "Fast Lane" in table
     assert "600 / 1000" in table and "8000 / 8000" in table
     assert [t for t in desk.tabs.titles] == ["Calls", "Proposals", "Decision", "Projects"]
 
@@ -245,7 +265,7 @@ def test_opening_a_call_posts_mode_title_deadline_and_capacity(desk, client):
 
 def test_a_call_without_deadline_leaves_it_out_and_the_server_judges(client):
     client.answers[("POST", "api/calls")] = FactoryError(
-        400, "a large-scale call needs a deadline", "deadline"
+        400, "give the capacity of at least one partition", "capacity"
     )
     calls = ProposalDesk(client).calls
     calls.mode.value = "large_scale"
@@ -255,7 +275,7 @@ def test_a_call_without_deadline_leaves_it_out_and_the_server_judges(client):
     assert (method, path) == ("POST", "api/calls")
     assert "deadline" not in body and body["capacity"] == {}
     assert calls.message.value == (
-        "The call was not opened: a large-scale call needs a deadline (field: deadline)"
+        "The call was not opened: give the capacity of at least one partition (field: capacity)"
     )
     assert calls.message.style.text_color == ERROR_COLOUR
 
@@ -283,7 +303,59 @@ def test_proposal_filters_go_into_the_query(desk, client):
     desk.proposals.status_filter.value = "in_review"
     desk.proposals.call_filter.value = 1
     gets = [p for m, p, _ in client.sent if m == "GET" and p.startswith("api/proposals?")]
-    assert gets == ["api/proposals?status=in_review", "api/proposals?call=1&status=in_review"]
+    assert gets == [
+        "api/proposals?sort=due",
+        "api/proposals?status=in_review&sort=due",
+        "api/proposals?call=1&status=in_review&sort=due",
+    ]
+    desk.proposals.order.value = "arrival"  # the first-come queue, as the service keeps it
+    gets = [p for m, p, _ in client.sent if m == "GET" and p.startswith("api/proposals?")]
+    assert gets[-1] == "api/proposals?call=1&status=in_review&sort=arrival"
+
+
+def test_the_calls_mode_dropdown_offers_the_sites_modes(desk, client):
+    assert ("GET", "api/site", None) in client.sent
+    assert desk.calls.mode.options == (
+        ("Playground", "playground"),
+        ("Fast Lane", "fast_lane"),
+        ("Large Scale", "large_scale"),
+        ("AI for Science", "ai_science"),
+    )
+
+
+def test_each_request_shows_its_clock_and_the_overdue_ones_are_flagged(client):
+    client.answers[("GET", "api/proposals")] = [LATE, DUE_TODAY, PROPOSAL, DECIDED]
+    client.answers[("GET", "api/proposals/8")] = LATE
+    panel = ProposalDesk(client).proposals
+    table = panel.table.value
+    clocks = [
+        "overdue: decision expected by 2026-11-30",
+        "decision expected today, 2026-12-15 (reviewed after the cut-off on 2026-12-01)",
+        "decision expected by 2026-12-01",
+        "decided 2026-11-28",
+    ]
+    places = [table.index(html.escape(c)) for c in clocks]
+    assert places == sorted(places)  # in the order the service sorted them: due first
+    assert "12 months" in table and "3 months" in table
+    assert panel.overdue.value == "1 request is overdue: #8"
+    assert panel.overdue.style.text_color == ERROR_COLOUR
+    assert "overdue: decision expected by 2026-11-30" in panel.details.value  # the picked one
+    client.answers[("GET", "api/proposals")] = [{**LATE, "id": 11}, LATE, PROPOSAL]
+    panel.status_filter.value = "in_review"
+    assert panel.overdue.value == "2 requests are overdue: #11, #8"
+
+
+def test_an_unreadable_site_is_said_and_offers_no_mode():
+    client = FakeClient(**{"GET api/site": FactoryError(403, "sam lacks the scope x")})
+    calls = ProposalDesk(client).calls
+    assert calls.mode.options == () and calls.message.value == (
+        "Could not read the site's access modes: sam lacks the scope x"
+    )
+
+
+def test_nothing_overdue_flags_nothing(desk):
+    assert desk.proposals.overdue.value == ""
+    assert "decision expected by 2026-12-01" in desk.proposals.table.value
 
 
 def test_proposal_table_and_details(desk):

@@ -149,8 +149,13 @@ def test_the_advisor_estimates_a_run_on_the_sites_gpus(monkeypatch):
     assert "from accounting as of 2026-11-27" in advisor.allocation.value
     assert advisor.fits_allocation is True
     assert "The demo's assumption" in "".join(getattr(c, "value", "") for c in advisor.children)
+    costs = advisor.costs.value  # a start-up by default: free in every industrial mode
+    assert "Fast Lane" in costs and "Large Scale" in costs and "EUR" not in costs
+    advisor.applicant_type.value = "industry"  # charged without open results or a partner
+    assert "Fast Lane" in advisor.costs.value and "EUR" in advisor.costs.value
+    advisor.applicant_type.value = "academia"  # only AI for Science is open to academia
     costs = advisor.costs.value
-    assert "Fast lane" in costs and "EUR" in costs
+    assert "AI for Science" in costs and "Fast Lane" not in costs and "Playground" not in costs
     advisor.parameters_b.value = 7
     advisor.tokens_b.value = 100
     assert advisor.fits_allocation is False and "does not fit" in advisor.allocation.value

@@ -14,7 +14,8 @@ from tests.unit.test_widgets_apply import DRAFT, PROPOSAL, XSS, FakeClient
 
 PROJECT = {
     "account": "prj-7", "title": "Robot arms that learn", "organisation": "Alpha Robotics",
-    "pi": "alice", "access_mode": "fast_lane", "status": "active",
+    "pi": "alice", "access_mode": "fast_lane", "access_mode_label": "Fast Lane",
+    "status": "active",
     "starts_on": "2026-11-27", "ends_on": "2027-05-26",
     "allocations": [{"partition": "gpu", "gpu_hours": 100, "cpu_hours": 400}],
     "members": [{"username": "alice", "role": "pi"}, {"username": "bob", "role": "member"}],
@@ -57,7 +58,8 @@ def test_the_table_shows_each_proposal_and_escapes_titles():
     view = MyApplications(applications({**PROPOSAL, "title": XSS}, {**DRAFT, "id": 8}))
     table = view.table.value
     assert XSS not in table and html.escape(XSS) in table
-    for cell in ("1 / Fast lane", "in review", "4.5", "prj-7", "partial (50%): gpu: 100 GPU h"):
+    for cell in ("1 / Fast Lane", "in review", "3 months", "decision expected by 2026-12-03",
+                 "4.5", "prj-7", "partial (50%): gpu: 100 GPU h"):  # fmt: skip
         assert cell in table
     assert "Free: the results will be published openly." in table
     assert [label for label, _ in view.choose.options] == [f"#7 {XSS}", "#8 Robot arms that learn"]
@@ -90,6 +92,31 @@ def test_a_selected_proposal_shows_reviews_without_names_findings_and_obligation
     assert view.obligation.value == "publish results openly (link due by 2028-05-26)"
 
 
+def test_the_selected_request_shows_its_clock_and_an_overdue_one_in_red():
+    late = {**PROPOSAL, "id": 9, "clock": "overdue", "overdue": True}
+    view = MyApplications(applications(PROPOSAL, late, {**DRAFT, "id": 8}))
+    assert view.clock.value == "decision expected by 2026-12-03"
+    assert view.clock.style.text_color is None
+    assert "overdue: decision expected by 2026-12-03" in view.table.value
+    view.choose.value = 9
+    assert view.clock.value == "overdue: decision expected by 2026-12-03"
+    assert view.clock.style.text_color == "red"
+    view.choose.value = 8  # a draft: no clock until it is submitted
+    assert view.clock.value == "" and view.clock.style.text_color is None
+
+
+def test_a_queued_request_says_how_many_are_checked_first_and_one_that_left_has_no_clock():
+    queued = {**PROPOSAL, "waiting_ahead": 2}
+    first = {**PROPOSAL, "id": 9, "waiting_ahead": 1}
+    left = {**PROPOSAL, "id": 10, "status": "ineligible", "clock": None, "overdue": False}
+    view = MyApplications(applications(queued, first, left))
+    assert view.clock.value == "decision expected by 2026-12-03; 2 earlier requests checked first"
+    view.choose.value = 9
+    assert view.clock.value == "decision expected by 2026-12-03; 1 earlier request checked first"
+    view.choose.value = 10  # ineligible: it left without a decision, so no clock runs
+    assert view.clock.value == ""
+
+
 def test_refresh_keeps_the_selection_and_a_refusal_is_shown():
     client = applications(PROPOSAL, {**DRAFT, "id": 8, "title": "Second"})
     view = MyApplications(client)
@@ -105,7 +132,7 @@ def test_refresh_keeps_the_selection_and_a_refusal_is_shown():
 def test_a_project_shows_allocations_members_price_and_obligation():
     view = MyProjects(projects(), me="bob")
     (card,) = view.cards.children
-    assert "prj-7: Robot arms that learn (Fast lane, active)" == card.heading.value
+    assert "prj-7: Robot arms that learn (Fast Lane, active)" == card.heading.value
     assert "<td>gpu</td><td>100</td><td>400</td>" in card.allocations.value
     assert ["alice", "pi"] == texts(card.members)[:2] and ["bob", "member"] == texts(card.members)[
         2:

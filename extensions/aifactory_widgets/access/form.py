@@ -5,7 +5,8 @@ The factory service is the one judge of a proposal. The form sends the draft to
 the rules from a refusal at submit time, and the rules live in one place (the service).
 User text is shown in Labels only: a Label never renders markup. The catalogue items the
 project will use are picked from those the service says the applicant may use; the ethics
-check sees their licences.
+check sees their licences. The allocation lengths offered are those of the call's access
+mode, read from the site's public facts (`GET api/site`: modes are site data).
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from typing import Any
 import ipywidgets as w
 
 from aifactory_hub import policy
-from aifactory_widgets.access.proposal_view import labels
+from aifactory_widgets.access.proposal_view import (
+    clock_text,
+    is_overdue,
+    labels,
+    length_text,
+    mode_label,
+)
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
 from aifactory_widgets.ui.confirm import ConfirmRow
 from aifactory_widgets.ui.format import plural
@@ -28,11 +35,11 @@ CHECK_FAILED = "Could not check the draft"
 NO_LEGAL_BASIS = ""  # the Dropdown's "not chosen yet"; sent as null
 DRAFT_FIELDS = tuple(
     "call_id title abstract organisation applicant_type software requests open_results "
-    "academic_partner public_funding ethics catalogue".split()
+    "academic_partner public_funding length_months ethics catalogue".split()
 )
 
-# Codes as in docs/access-api.md; the labels are the policy's own, so they never drift.
-ACCESS_MODES = labels(policy.AccessMode)
+# Codes as in docs/access-api.md; the labels are the policy's own, so they never drift. Access
+# modes are site data: the service sends each one's label (`access_mode_label`, `mode_label`).
 APPLICANT_TYPES = labels(policy.ApplicantType)
 PROHIBITED_PRACTICES = labels(policy.ProhibitedPractice)
 HIGH_RISK_AREAS = labels(policy.HighRiskArea)
@@ -82,9 +89,24 @@ def finding_text(finding: Mapping[str, Any]) -> str:
     return f"{field}: {message}" if field else message
 
 
+def length_options(mode: Mapping[str, Any] | None) -> list[tuple[str, int]]:
+    """The Dropdown's (label, months) for the lengths an access mode allows (site data)."""
+    return [(length_text(n), n) for n in (mode or {}).get("lengths_months") or ()]
+
+
+def mode_text(call: Mapping[str, Any], mode: Mapping[str, Any] | None) -> str:
+    """'Access mode: Fast Lane (set by the call): decided within 4 working days'."""
+    name = call.get("mode_label") or (mode or {}).get("label") or call.get("mode") or ""
+    text = f"Access mode: {name} (set by the call)"
+    target = (mode or {}).get("decision_working_days")
+    if target:
+        after = " after its cut-off" if (mode or {}).get("selection") == "review" else ""
+        text += f": decided within {target} working days{after}"
+    return text
+
+
 def call_label(call: Mapping[str, Any]) -> str:
-    mode = call.get("mode") or ""
-    return f"{ACCESS_MODES.get(mode, mode)}: {call.get('title') or 'call ' + str(call['id'])}"
+    return f"{mode_label(call, 'mode')}: {call.get('title') or 'call ' + str(call['id'])}"
 
 
 def catalogue_options(
@@ -132,12 +154,14 @@ class ProposalForm(w.VBox):
         self.proposal_id: int | None = None
         self.read_only = False
         self.calls: dict[int, dict[str, Any]] = {}
+        self.modes: dict[str, dict[str, Any]] = {}
         self.requests: dict[str, tuple[w.BoundedFloatText, w.BoundedFloatText]] = {}
         self._last_checked: dict[str, Any] | None = None
         self._quiet = True  # no checks while the form fills itself
         self._build_inputs()
         self._build_outputs()
         super().__init__(self._sections())
+        self._load_modes()
         self._load_calls(proposal)
         self._load_catalogue(proposal)
         if proposal:
@@ -150,6 +174,7 @@ class ProposalForm(w.VBox):
         self.call = _field(w.Dropdown, "Call", options=[])
         self.call.observe(self._call_changed, "value")
         self.access_mode = w.Label()
+        self.length = _field(w.Dropdown, "Allocation length", options=[])
         self.title = _field(w.Text, "Title")
         self.abstract = _field(w.Textarea, "Abstract", rows=6)
         self.organisation = _field(w.Text, "Organisation")
@@ -183,6 +208,7 @@ class ProposalForm(w.VBox):
 
     def _build_outputs(self) -> None:
         self.status = w.Label()
+        self.clock = w.Label()
         self.summary = w.Label()
         self.findings = w.VBox()
         self.message = w.Label()
@@ -197,6 +223,7 @@ class ProposalForm(w.VBox):
             w.HTML("<h3>Apply for compute time</h3>"),
             self.call,
             self.access_mode,
+            self.length,
             *(self.title, self.abstract, self.organisation, self.applicant_type, self.software),
             w.HTML("<h4>Hours per partition</h4>"),
             self.request_box,
@@ -213,6 +240,7 @@ class ProposalForm(w.VBox):
             w.HBox([self.summary]),
             self.findings,
             w.HBox([self.save_button, self.submit_button, self.status]),
+            self.clock,
             self.confirm,
             self.message,
         ]
@@ -224,9 +252,18 @@ class ProposalForm(w.VBox):
             *(self.open_results, self.academic_partner, self.public_funding, self.intended_use),
             *self.practices.values(),
             *(self.high_risk_area, self.mitigation_plan, self.personal_data, self.legal_basis),
-            *(self.data_sources, self.transparency, self.catalogue),
+            *(self.data_sources, self.transparency, self.catalogue, self.length),
             *hours,
         ]
+
+    def _load_modes(self) -> None:
+        """The site's access modes: each call's mode sets the lengths one may choose."""
+        try:
+            site = self.client.get(API + "site") or {}
+        except FactoryError as exc:
+            site = {}
+            self.message.value = f"Could not read the access modes: {error_text(exc)}"
+        self.modes = dict((site.get("access") or {}).get("modes") or {})
 
     def _load_calls(self, proposal: dict[str, Any] | None) -> None:
         """Open calls, plus the proposal's own call even if it has closed since."""
@@ -239,7 +276,9 @@ class ProposalForm(w.VBox):
         self.calls = {c["id"]: c for c in calls if c.get("status") == "open" or c["id"] == mine}
         if mine is not None and mine not in self.calls:
             mode = proposal.get("access_mode") or ""
-            self.calls[mine] = {"id": mine, "mode": mode, "title": "", "capacity": {}}
+            label = proposal.get("access_mode_label") or ""
+            self.calls[mine] = {"id": mine, "mode": mode, "mode_label": label, "title": "",
+                                "capacity": {}}  # fmt: skip
         if not self.calls and not self.message.value:
             self.message.value = "No call is open right now."
         self.call.options = [(call_label(c), c["id"]) for c in self.calls.values()]
@@ -260,11 +299,20 @@ class ProposalForm(w.VBox):
     def _call_changed(self, _change: dict | None = None) -> None:
         """The call decides the access mode and which partitions one may ask hours on."""
         call = self.calls.get(self.call.value) or {}
-        mode = call.get("mode") or ""
-        self.access_mode.value = f"Access mode: {ACCESS_MODES.get(mode, mode)} (set by the call)"
+        mode = self.modes.get(call.get("mode") or "")
+        self.access_mode.value = mode_text(call, mode)
+        self._set_lengths(length_options(mode))
         typed = [p for p, (gpu, cpu) in self.requests.items() if gpu.value or cpu.value]
         self._set_partitions(_unique([*(call.get("capacity") or {}), *typed]))
         self._changed()
+
+    def _set_lengths(self, options: list[tuple[str, int]]) -> None:
+        """The call's mode's lengths; a length chosen before is kept while the mode allows it
+        (a Dropdown jumps to its first option whenever its options change)."""
+        kept = self.length.value
+        self.length.options = options
+        allowed = [n for _, n in options]
+        self.length.value = kept if kept in allowed else (allowed[0] if allowed else None)
 
     def _set_partitions(self, names: list[str]) -> None:
         """One row per partition; hours already typed for a partition are kept."""
@@ -296,6 +344,12 @@ class ProposalForm(w.VBox):
         self.applicant_type.value = proposal.get("applicant_type") or "startup_sme"
         self.open_results.value = bool(proposal.get("open_results"))
         self.public_funding.value = bool(proposal.get("public_funding"))
+        months = proposal.get("length_months")
+        if months is not None and months not in [n for _, n in self.length.options]:
+            # a length the mode no longer offers is shown, not dropped: saving says why
+            self.length.options = [*self.length.options, (length_text(months), months)]
+        if months is not None:
+            self.length.value = months
         asked = proposal.get("requests") or []
         capacity = self.calls.get(self.call.value, {}).get("capacity") or {}
         self._set_partitions(_unique([*(r["partition"] for r in asked), *capacity]))
@@ -337,6 +391,7 @@ class ProposalForm(w.VBox):
             "open_results": self.open_results.value,
             "academic_partner": self.academic_partner.value,
             "public_funding": self.public_funding.value,
+            "length_months": self.length.value,
             "ethics": {
                 "intended_use": self.intended_use.value,
                 "prohibited_practices": [c for c, box in self.practices.items() if box.value],
@@ -384,6 +439,8 @@ class ProposalForm(w.VBox):
     def show_status(self, proposal: Mapping[str, Any]) -> None:
         status = str(proposal.get("status") or "draft")
         self.status.value = f"Proposal #{proposal.get('id')}: {status.replace('_', ' ')}"
+        self.clock.value = clock_text(dict(proposal))
+        self.clock.style.text_color = "red" if is_overdue(dict(proposal)) else None
         if status != "draft":
             self.make_read_only()
             if proposal.get("eligibility"):

@@ -8,8 +8,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from aifactory_hub.policy.model import AccessMode
-from aifactory_widgets.access.proposal_view import label, option_text
+from aifactory_widgets.access.proposal_view import mode_label, option_text
 from aifactory_widgets.ui.client import FactoryClient
 from aifactory_widgets.ui.format import number
 from aifactory_widgets.ui.panel import Panel
@@ -17,7 +16,6 @@ from aifactory_widgets.ui.tables import html_table
 
 CALL_COLUMNS = ("call", "mode", "title", "status", "deadline", "partition",
                 "GPU h left / total", "CPU h left / total")  # fmt: skip
-MODES = [(mode.label, mode.value) for mode in AccessMode]
 
 
 def call_rows(calls: Sequence[dict[str, Any]]) -> list[tuple]:
@@ -26,7 +24,7 @@ def call_rows(calls: Sequence[dict[str, Any]]) -> list[tuple]:
     for call in calls:
         head = (
             call["id"],
-            label(AccessMode, call.get("mode")),
+            mode_label(call, "mode"),
             call.get("title", ""),
             call.get("status", ""),
             (call.get("deadline") or "")[:10],
@@ -85,6 +83,12 @@ class CapacityRow(w.HBox):
         return self.partition.value, self.gpu_hours.value, self.cpu_hours.value
 
 
+def mode_options(site: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(label, code) of the site's access modes (site data, from GET api/site)."""
+    modes = ((site or {}).get("access") or {}).get("modes") or {}
+    return [(m.get("label") or code, code) for code, m in modes.items()]
+
+
 class CallsPanel(Panel):
     """Calls with capacity and remaining hours; open a call; close one (after asking)."""
 
@@ -93,10 +97,14 @@ class CallsPanel(Panel):
         self.on_change = on_change
         self.calls: list[dict[str, Any]] = []
         self.table = w.HTML()
-        self.mode = w.Dropdown(description="Mode", options=MODES, value="fast_lane")
+        site = self.attempt(
+            "Could not read the site's access modes", lambda: client.get("api/site")
+        )
+        self.mode = w.Dropdown(description="Mode", options=mode_options(site))
         self.title = w.Text(description="Title", layout=w.Layout(width="480px"))
         self.deadline = w.DatePicker(description="Deadline")
-        self.deadline_hint = w.Label("Optional; a large-scale call needs one.")
+        self.deadline_hint = w.Label("Optional: the call closes then; review modes decide at "
+                                     "their cut-offs.")  # fmt: skip
         self.capacity = w.VBox([CapacityRow()])
         self.add_row = self.button("Add partition", self.add_partition, icon="plus")
         self.open_button = self.button("Open call", self.open_call, button_style="primary")

@@ -8,8 +8,12 @@ from typing import Any
 
 import ipywidgets as w
 
-from aifactory_hub.policy.model import AccessMode
-from aifactory_widgets.access.proposal_view import REQUEST_COLUMNS, label, request_rows, section
+from aifactory_widgets.access.proposal_view import (
+    REQUEST_COLUMNS,
+    mode_label,
+    request_rows,
+    section,
+)
 from aifactory_widgets.ui.client import FactoryClient
 from aifactory_widgets.ui.format import yes_no
 from aifactory_widgets.ui.panel import ListPanel
@@ -24,7 +28,7 @@ def project_rows(projects: Sequence[dict[str, Any]]) -> list[tuple]:
         (
             p["account"],
             p.get("pi", ""),
-            label(AccessMode, p.get("access_mode")),
+            mode_label(p),
             p.get("status", ""),
             p.get("ends_on") or "",
             yes_no(p.get("charged")),

@@ -1,4 +1,8 @@
-"""The proposal desk's Proposals tab: filter, read a proposal, check it, assign its reviewers."""
+"""The proposal desk's Proposals tab: filter, read a proposal, check it, assign its reviewers.
+
+Requests come in the order their decision is due (the service's `sort=due`), each with its
+service-level clock, and the overdue ones are named above the table: staff work from the top.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,16 @@ from typing import Any
 
 import ipywidgets as w
 
-from aifactory_hub.policy.model import AccessMode
 from aifactory_widgets.access.proposal_view import (
     FIELD_COLUMNS,
     FINDING_COLUMNS,
     REVIEW_COLUMNS,
+    clock_text,
     eligibility_rows,
     finding_rows,
-    label,
+    is_overdue,
+    length_text,
+    mode_label,
     option_text,
     proposal_html,
     review_rows,
@@ -24,12 +30,13 @@ from aifactory_widgets.access.proposal_view import (
 )
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
 from aifactory_widgets.ui.format import number, yes_no
-from aifactory_widgets.ui.panel import ListPanel, refusal
+from aifactory_widgets.ui.panel import ERROR_COLOUR, ListPanel, refusal
 from aifactory_widgets.ui.tables import html_table
 
-PROPOSAL_COLUMNS = ("id", "applicant", "organisation", "title", "mode", "status", "eligible?",
-                    "score", "rank")  # fmt: skip
+PROPOSAL_COLUMNS = ("id", "applicant", "organisation", "title", "mode", "length", "status",
+                    "clock", "eligible?", "score", "rank")  # fmt: skip
 # Every state a submitted proposal can be in (drafts are the applicant's own business).
+ORDERS = [("due first", "due"), ("arrival", "arrival")]
 STATUSES = ("in_review", "ineligible", "granted", "partial", "waitlisted", "rejected", "withdrawn")
 
 
@@ -40,8 +47,10 @@ def proposal_rows(proposals: Sequence[dict[str, Any]]) -> list[tuple]:
             p.get("applicant", ""),
             p.get("organisation", ""),
             p.get("title", ""),
-            label(AccessMode, p.get("access_mode")),
+            mode_label(p),
+            length_text(p.get("length_months")),
             str(p.get("status", "")).replace("_", " "),
+            clock_text(p),
             yes_no((p.get("eligibility") or {}).get("eligible")),
             number(p.get("score")),
             number(p.get("rank")),
@@ -50,10 +59,20 @@ def proposal_rows(proposals: Sequence[dict[str, Any]]) -> list[tuple]:
     ]
 
 
-def proposals_path(call_id: int | None, status: str | None) -> str:
-    """`GET proposals` with only the filters that are set."""
+def proposals_path(call_id: int | None, status: str | None, sort: str = "due") -> str:
+    """`GET proposals` with only the filters that are set, in the order asked (`due`: what is
+    due first; `arrival`: the first-come queue)."""
     query = {k: v for k, v in (("call", call_id), ("status", status)) if v is not None}
-    return "api/proposals" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+    return "api/proposals?" + urllib.parse.urlencode({**query, "sort": sort})
+
+
+def overdue_text(proposals: Sequence[dict[str, Any]]) -> str:
+    """'2 requests overdue: #8, #9' ('' when none is): the flag above the desk's table."""
+    late = [f"#{p['id']}" for p in proposals if is_overdue(p)]
+    if not late:
+        return ""
+    noun = "request is" if len(late) == 1 else "requests are"
+    return f"{len(late)} {noun} overdue: {', '.join(late)}"
 
 
 def staff_html(proposal: dict[str, Any]) -> str:
@@ -85,7 +104,10 @@ class ProposalsPanel(ListPanel):
         self.call_filter = w.Dropdown(description="Call", options=[("all calls", None)])
         statuses = [(s.replace("_", " "), s) for s in STATUSES]
         self.status_filter = w.Dropdown(description="Status", options=[("any", None), *statuses])
+        self.order = w.Dropdown(description="Order", options=ORDERS, value="due")
         self.details = w.HTML()
+        self.overdue = w.Label()
+        self.overdue.style.text_color = ERROR_COLOUR
         self.feasible = w.Checkbox(description="Feasible as requested", indent=False)
         self.notes = w.Textarea(
             placeholder="Notes of the technical check", layout=w.Layout(width="520px")
@@ -110,8 +132,10 @@ class ProposalsPanel(ListPanel):
         )
         self.watch(self.call_filter, self.load)
         self.watch(self.status_filter, self.load)
+        self.watch(self.order, self.load)
         self.children = [
-            w.HBox([self.call_filter, self.status_filter]),
+            w.HBox([self.call_filter, self.status_filter, self.order]),
+            self.overdue,
             self.table,
             self.pick,
             self.message,
@@ -128,12 +152,14 @@ class ProposalsPanel(ListPanel):
         self.set_options(self.call_filter, options)
 
     def list_path(self) -> str:
-        return proposals_path(self.call_filter.value, self.status_filter.value)
+        return proposals_path(self.call_filter.value, self.status_filter.value, self.order.value)
 
     def item_path(self, key: Any) -> str:
         return f"api/proposals/{key}"
 
     def rows(self, items: Sequence[dict[str, Any]]) -> list[tuple]:
+        # the table is rebuilt here after every read and every action: so is the overdue flag
+        self.overdue.value = overdue_text(items)
         return proposal_rows(items)
 
     def option(self, item: dict[str, Any]) -> str:

@@ -14,7 +14,6 @@ from enum import StrEnum
 from typing import Any
 
 from aifactory_hub.policy.model import (
-    AccessMode,
     ApplicantType,
     HighRiskArea,
     LegalBasis,
@@ -35,6 +34,46 @@ DECIDED = frozenset({"granted", "partial", "waitlisted", "rejected"})
 def labels(kind: type[StrEnum]) -> dict[str, str]:
     """{code: human label} of one of the policy's enumerations, in its order."""
     return {member.value: member.label for member in kind}
+
+
+def mode_label(record: dict[str, Any], key: str = "access_mode") -> str:
+    """An access mode's label as the service sent it (modes are site data), else its code."""
+    return record.get(f"{key}_label") or record.get(key) or ""
+
+
+def clock_text(proposal: dict[str, Any]) -> str:
+    """The service-level clock of a submitted request, in words, from the service's fields
+    (`clock` running|due|overdue|decided, `decision_due_on`, `cutoff_on`, `decided_at`,
+    `waiting_ahead`); no clock (a draft, or a request that left without a decision) is ""."""
+    p = proposal
+    state, due, cutoff = p.get("clock"), p.get("decision_due_on"), p.get("cutoff_on")
+    if state == "decided":
+        return f"decided {str(p.get('decided_at') or '')[:10]}".strip()
+    if state is None or not due:
+        return ""
+    if state == "overdue":
+        text = f"overdue: decision expected by {due}"
+    elif state == "due":
+        text = f"decision expected today, {due}"
+    else:
+        text = f"decision expected by {due}"
+    if cutoff:
+        text += f" (reviewed after the cut-off on {cutoff})"
+    ahead = p.get("waiting_ahead")
+    if ahead:
+        text += f"; {ahead} earlier request{'s' if ahead != 1 else ''} checked first"
+    return text
+
+
+def is_overdue(proposal: dict[str, Any]) -> bool:
+    return proposal.get("clock") == "overdue" or bool(proposal.get("overdue"))
+
+
+def length_text(months: Any) -> str:
+    """An allocation length: 1 -> '1 month', 6 -> '6 months'; None -> ''."""
+    if months is None:
+        return ""
+    return f"{months} month" + ("" if months == 1 else "s")
 
 
 def label(kind: type[StrEnum], code: str | None) -> str:
@@ -70,7 +109,9 @@ def summary_rows(proposal: dict[str, Any]) -> list[tuple[str, str]]:
         ("Applicant", p.get("applicant", "")),
         ("Organisation", p.get("organisation", "")),
         ("Applicant type", label(ApplicantType, p.get("applicant_type"))),
-        ("Access mode", label(AccessMode, p.get("access_mode"))),
+        ("Access mode", mode_label(p)),
+        ("Allocation length", length_text(p.get("length_months"))),
+        ("Decision", clock_text(p)),
         ("Status", str(p.get("status", "")).replace("_", " ")),
         ("Abstract", p.get("abstract", "")),
         ("Software", p.get("software", "")),

@@ -14,8 +14,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from aifactory_hub.policy.model import AccessMode
-from aifactory_widgets.access.proposal_view import label, option_text, proposal_html
+from aifactory_widgets.access.proposal_view import mode_label, option_text, proposal_html
 from aifactory_widgets.ui.client import FactoryClient
 from aifactory_widgets.ui.panel import ListPanel
 
@@ -41,7 +40,7 @@ def assigned_rows(proposals: Sequence[dict[str, Any]]) -> list[tuple]:
         (
             p["id"],
             p.get("title", ""),
-            label(AccessMode, p.get("access_mode")),
+            mode_label(p),
             str(p.get("status", "")).replace("_", " "),
             review_state(p),
         )

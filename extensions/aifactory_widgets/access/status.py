@@ -14,8 +14,14 @@ from urllib.parse import quote
 
 import ipywidgets as w
 
-from aifactory_widgets.access.form import ACCESS_MODES, API, error_text, finding_text
-from aifactory_widgets.access.proposal_view import hours_text
+from aifactory_widgets.access.form import API, error_text, finding_text
+from aifactory_widgets.access.proposal_view import (
+    clock_text,
+    hours_text,
+    is_overdue,
+    length_text,
+    mode_label,
+)
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
 from aifactory_widgets.ui.confirm import ConfirmRow
 from aifactory_widgets.ui.tables import html_table
@@ -25,6 +31,8 @@ PROPOSAL_COLUMNS = (
     "title",
     "call / mode",
     "status",
+    "length",
+    "clock",
     "score",
     "rank",
     "decision",
@@ -55,8 +63,8 @@ def price_text(charged: bool | None, reason: str) -> str:
     return f"{word}: {reason}" if reason else word
 
 
-def mode_text(mode: str) -> str:
-    return ACCESS_MODES.get(mode, mode)
+def mode_text(record: Mapping[str, Any]) -> str:
+    return mode_label(dict(record))
 
 
 def proposal_rows(proposals: Iterable[Mapping[str, Any]]) -> list[tuple]:
@@ -67,8 +75,10 @@ def proposal_rows(proposals: Iterable[Mapping[str, Any]]) -> list[tuple]:
             (
                 p["id"],
                 p.get("title"),
-                f"{p.get('call_id')} / {mode_text(p.get('access_mode') or '')}",
+                f"{p.get('call_id')} / {mode_text(p)}",
                 str(p.get("status") or "").replace("_", " "),
+                length_text(p.get("length_months")),
+                clock_text(dict(p)),
                 p.get("score"),
                 p.get("rank"),
                 decision_text(p.get("decision")),
@@ -120,12 +130,14 @@ class MyApplications(w.VBox):
         self.reviews = w.HTML()
         self.eligibility = w.VBox()
         self.obligation = w.Label()
+        self.clock = w.Label()
         details = [w.HTML("<h4>Reviews</h4>"), self.reviews, w.HTML("<h4>Eligibility</h4>")]
         super().__init__(
             [
                 w.HBox([self.refresh_button, self.message]),
                 self.table,
                 self.choose,
+                self.clock,
                 *details,
                 self.eligibility,
                 self.obligation,
@@ -151,6 +163,8 @@ class MyApplications(w.VBox):
 
     def show_selected(self) -> None:
         proposal = self.proposals.get(self.choose.value) or {}
+        self.clock.value = clock_text(proposal)
+        self.clock.style.text_color = "red" if is_overdue(proposal) else None
         reviews = review_rows(proposal.get("reviews") or [])
         self.reviews.value = html_table(REVIEW_COLUMNS, reviews, empty="no reviews yet")
         checked = self._eligibility(proposal.get("eligibility")) if proposal else []
@@ -223,7 +237,7 @@ class ProjectCard(w.VBox):
     def show(self, project: dict[str, Any]) -> None:
         """Render `project`; the PI's controls are built only for the PI."""
         self.project = project
-        mode = mode_text(project.get("access_mode") or "")
+        mode = mode_text(project)
         self.heading.value = (
             f"{project['account']}: {project.get('title') or ''} ({mode}, {project.get('status')})"
         )

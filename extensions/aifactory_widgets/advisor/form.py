@@ -19,6 +19,8 @@ from pydantic import ValidationError
 
 from aifactory_hub.advisor import plan
 from aifactory_hub.advisor import training as adv
+from aifactory_hub.policy.model import ApplicantType
+from aifactory_hub.policy.pricing import in_sentence
 from aifactory_widgets.advisor.launch import LauncherLink
 from aifactory_widgets.advisor.view import compute_rows, cost_rows, memory_rows
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
@@ -106,6 +108,10 @@ class Advisor(w.VBox):
         self.compute = w.HTML()
         self.recommendation = w.Label()
         self.jobs_note = w.Label()
+        # The site's modes are open to some applicant types only, and price by type.
+        applicant_types = [(t.label, t.value) for t in ApplicantType]
+        self.applicant_type = _field(choice, "You apply as", options=applicant_types)
+        self.applicant_type.observe(lambda _: self.update(), "value")
         self.costs = w.HTML()
         self.allocation = w.Label()
         self.estimate: dict[str, Any] = {}
@@ -128,6 +134,7 @@ class Advisor(w.VBox):
                 self.recommendation,
                 self.jobs_note,
                 w.HTML("<h4>Cost by access mode</h4>"),
+                self.applicant_type,
                 self.costs,
                 self.allocation,
                 *(w.Label(n) for n in notes),
@@ -213,9 +220,11 @@ class Advisor(w.VBox):
             else "It fits in one job."
         )
         if self.access is not None:
-            costs = plan.costs(best.gpu_hours, best.cpu_hours, self.access)
+            applicant = ApplicantType(self.applicant_type.value)
+            costs = plan.costs(best.gpu_hours, best.cpu_hours, self.access, applicant)
             rows = cost_rows(costs, self.access.rates.currency)
-            self.costs.value = html_table(COST_COLUMNS, rows)
+            none = f"no access mode of this centre is open to {in_sentence(applicant)} applicants"
+            self.costs.value = html_table(COST_COLUMNS, rows, empty=none)
         self.allocation.value = self._allocation_text(best)
         self.estimate = {
             "account": self.project.value,

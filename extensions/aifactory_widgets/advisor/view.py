@@ -50,15 +50,22 @@ def compute_rows(run: adv.TrainingRun, options: Sequence[plan.Option]) -> list[t
     return rows
 
 
+def _bounds(c: plan.ModeCost) -> str:
+    said = [f"more than {c.min_gpu_hours:,g} GPU-h"] if c.min_gpu_hours else []
+    said += [f"at most {c.max_gpu_hours:,g} GPU-h"] if c.max_gpu_hours is not None else []
+    said += [f"at most {c.max_cpu_hours:,g} CPU-h"] if c.max_cpu_hours is not None else []
+    return ", ".join(said)
+
+
 def cost_rows(costs: Sequence[plan.ModeCost], currency: str = "EUR") -> list[tuple]:
+    """(mode, can one proposal ask for it, price with open results or a partner, otherwise):
+    the modes `plan.costs` found open to the applicant type, bounds said only where set."""
     rows = []
     for c in costs:
-        fits = (
-            "yes"
-            if c.fits
-            else f"no: at most {c.max_gpu_hours:,g} GPU-h, {c.max_cpu_hours:,g} CPU-h"
-        )
+        fits = "yes" if c.fits else "no: " + _bounds(c)
+        charged = f"{c.closed_amount:,} {currency}"
         free = "free" + (f" ({c.open_terms.obligation})" if c.open_terms.obligation else "")
-        closed = f"{c.closed_amount:,} {currency}" if c.closed_terms.charged else "free"
-        rows.append((c.mode.label, fits, free, closed))
+        free = charged if c.open_terms.charged else free  # a mode that charges this type anyway
+        closed = charged if c.closed_terms.charged else "free"
+        rows.append((c.label, fits, free, closed))
     return rows

@@ -4,7 +4,9 @@
 `{{ gpu.name }}` is the first partition with GPUs, `{{ cpu.name }}` the default partition (or
 the first one without GPUs), `{{ rates.gpu_hour }}` the charged rate, `{{ tables.partitions }}`
 a Markdown table of every partition. Guides say "the GPU partition", never "gpu", so a centre
-that calls it "booster" gets guides that say "booster".
+that calls it "booster" gets guides that say "booster". The access modes are site data too:
+`{{ modes.<code>.* }}` quote one mode's bounds, lengths, selection and decision target, and
+`{{ tables.access_modes }}` / `{{ tables.prices }}` list every mode the site defines.
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ from typing import Any
 
 from aifactory_hub import policy
 from aifactory_hub.policy import eligibility
+from aifactory_hub.policy.model import ApplicantType
+from aifactory_hub.policy.settings import TrialSettings
 from aifactory_hub.site import StorageSettings
 from aifactory_widgets.ui.format import amount, grouped, walltime_text
 
 NONE = "none"
+PRICE_TERMS = {"free": "free", "open_or_partner": "free with open results or a partner",
+               "charged": "charged"}  # fmt: skip
 
 
 def table(columns: list[str], rows: list[list[str]]) -> str:
@@ -76,10 +82,14 @@ def _tables(site: Mapping[str, Any], modes: dict[str, dict[str, str]], currency:
         for g in site.get("gpu_types", [])
     ]  # fmt: skip
     mode_rows = [
-        [m["label"], f"{m['max_gpu_hours']} GPU-h, {m['max_cpu_hours']} CPU-h", m["review"],
-         f"{m['duration_days']} days"]
+        [m["label"], m["who"], m["size"], m["selection"], m["decision"], m["lengths"]]
         for m in modes.values()
-    ]  # fmt: skip
+    ]
+    notes = "\n".join(_note(m) for m in modes.values())
+    price_rows = [
+        [m["label"], *(m["price"].get(t.value, "not open") for t in ApplicantType)]
+        for m in modes.values()
+    ]
     return {
         "partitions": table(
             ["partition", "what it is for", "GPUs per node", "per session at most", "wall time"],
@@ -90,7 +100,12 @@ def _tables(site: Mapping[str, Any], modes: dict[str, dict[str, str]], currency:
         )
         if gpu_types
         else "The site file lists no GPU specifications.",
-        "access_modes": table(["access mode", "size per proposal", "review", "lasts"], mode_rows),
+        "access_modes": table(
+            ["access mode", "for", "size per proposal", "selection", "decision", "lasts"],
+            mode_rows,
+        ),
+        "access_mode_notes": notes or "This centre defines no access mode.",
+        "prices": table(["access mode", *(t.label for t in ApplicantType)], price_rows),
         "prohibited_practices": "\n".join(f"- {p.label}" for p in policy.ProhibitedPractice),
         "high_risk_areas": "\n".join(
             f"- {a.label}" for a in policy.HighRiskArea if a != policy.HighRiskArea.none
@@ -99,10 +114,82 @@ def _tables(site: Mapping[str, Any], modes: dict[str, dict[str, str]], currency:
     }
 
 
-def _review(mode: Mapping[str, Any]) -> str:
-    reviewers = int(mode["reviewers_required"])
-    text = f"{reviewers} peer reviews" if reviewers else "automatic checks, granted at once"
-    return text + (" and a technical check" if mode["technical_check"] else "")
+def _hours(value: float | None, unit: str) -> str:
+    return f"{grouped(value)} {unit}" if value is not None else "set by the call"
+
+
+def _listed(words: list[str], conjunction: str = "or") -> str:
+    *first, last = words or [NONE]
+    return f"{', '.join(first)} {conjunction} {last}" if first else last
+
+
+def _days(days: list[str]) -> str:
+    """Cut-off days of the month: 'day 1', 'days 1 and 15'."""
+    return ("days " if len(days) > 1 else "day ") + _listed(days, "and")
+
+
+def _checks(mode: Mapping[str, Any]) -> str:
+    """'eligibility check, technical check, ethics self-assessment and 2 peer reviews'."""
+    named = {"eligibility": "eligibility check", "technical": "technical check",
+             "ethics": "ethics self-assessment"}  # fmt: skip
+    words = [named.get(c, c) for c in mode.get("checks") or ()]
+    reviewers = int(mode.get("reviewers_required") or 0)
+    words += [f"{reviewers} peer reviews"] if reviewers else []
+    *first, last = words or ["automatic checks"]
+    return f"{', '.join(first)} and {last}" if first else last
+
+
+def _note(m: Mapping[str, Any]) -> str:
+    """One mode as a Markdown bullet: who, how much, how long, how it is selected, and when
+    the decision comes."""
+    head = f"- **{m['label']}**" + (f": {m['description']}." if m["description"] else ":")
+    size = m["size"] if m["size"] != "set by the call" else "sized by the call"
+    text = f"{head} {size[:1].upper()}{size[1:]} per request, for {m['lengths']}."
+    if m["cutoff_days"] != NONE:  # a review mode (it has cut-offs)
+        text += (
+            f" Requests collect until the next cut-off ({m['cutoff_days']} of each month), then "
+            f"get the {m['checks']} and are ranked against the call's capacity; the decision "
+            f"comes {m['decision']}."
+        )
+    else:
+        text += (
+            f" First come, first served: after the {m['checks']}, requests are granted in "
+            f"order of arrival, the decision {m['decision']}."
+        )
+    return text
+
+
+def _mode_facts(code: str, m: Mapping[str, Any]) -> dict[str, Any]:
+    """One access mode's quotable facts, from its settings as `GET api/site` sends them."""
+    low, high = float(m.get("min_gpu_hours") or 0), m.get("max_gpu_hours")
+    size = f"at least {grouped(low)} GPU-h" if low else ""
+    size = size or (f"up to {grouped(high)} GPU-h" if high is not None else "set by the call")
+    review = m.get("selection") == "review"
+    cutoffs = [str(d) for d in m.get("cutoff_days") or ()]
+    target = int(m["decision_working_days"])
+    months = [str(n) for n in m.get("lengths_months") or ()]
+    return {
+        "label": m.get("label", code),
+        "description": m.get("description", ""),
+        "who": ", ".join(ApplicantType(t).label for t in m.get("applicant_types") or ()),
+        "min_gpu_hours": grouped(low),
+        "max_gpu_hours": _hours(high, "GPU-hours"),
+        "max_cpu_hours": _hours(m.get("max_cpu_hours"), "CPU-hours"),
+        "size": size,
+        "lengths": _listed(months) + " months",
+        "max_length_months": max(months, key=int) if months else NONE,
+        "selection": (
+            f"peer review at cut-offs ({_days(cutoffs)} of each month)"
+            if review
+            else "first come, first served"
+        ),
+        "cutoff_days": _days(cutoffs) if cutoffs else NONE,
+        "checks": _checks(m),
+        "decision_working_days": grouped(target),
+        "decision": f"within {target} working days" + (" of a cut-off" if review else ""),
+        "reviewers_required": grouped(int(m.get("reviewers_required") or 0)),
+        "price": {t: PRICE_TERMS.get(term, term) for t, term in (m.get("price") or {}).items()},
+    }
 
 
 def site_facts(site: Mapping[str, Any]) -> dict[str, Any]:
@@ -115,18 +202,9 @@ def site_facts(site: Mapping[str, Any]) -> dict[str, Any]:
     gpu = next((p for p in parts if p.get("gpus_per_node")), None)
     access = site.get("access", {})
     rates = access.get("rates", {"gpu_hour_eur": 0, "cpu_hour_eur": 0, "currency": "EUR"})
-    modes = {
-        code: {
-            "label": m.get("label", code),
-            "max_gpu_hours": grouped(m["max_gpu_hours"]),
-            "max_cpu_hours": grouped(m["max_cpu_hours"]),
-            "duration_days": grouped(m["duration_days"]),
-            "reviewers_required": grouped(m["reviewers_required"]),
-            "technical_check": "yes" if m["technical_check"] else "no",
-            "review": _review(m),
-        }
-        for code, m in access.get("modes", {}).items()
-    }
+    modes = {code: _mode_facts(code, m) for code, m in access.get("modes", {}).items()}
+    # The public facts may leave the instant trial out: the policy's default trial then.
+    trial = {**TrialSettings().model_dump(), **access.get("trial", {})}
     currency = rates.get("currency", "EUR")
     storage = {**StorageSettings().model_dump(), **site.get("storage", {})}
     gpu_facts = _partition(gpu, specs)
@@ -147,6 +225,12 @@ def site_facts(site: Mapping[str, Any]) -> dict[str, Any]:
             "currency": currency,
         },
         "modes": modes,
+        "trial": {
+            "max_gpu_hours": grouped(trial["max_gpu_hours"]),
+            "max_cpu_hours": grouped(trial["max_cpu_hours"]),
+            "duration_days": grouped(trial["duration_days"]),
+            "mode": modes.get(trial["mode"], {}).get("label", trial["mode"]),
+        },
         "open_results_due_days": grouped(access.get("open_results_due_days", 0)),
         "storage": {
             "project_root": storage["project_root"],
