@@ -103,3 +103,9 @@ def test_not_toml_and_missing_file(tmp_path):
         parse_site("[site", "x.toml")
     with pytest.raises(SiteError, match="cannot read site file"):
         load_site(tmp_path / "missing.toml")
+
+
+def test_storage_allowances_must_name_the_sites_modes():
+    text = DEMO_SITE.read_text().replace("ai_science = 10 }", "ai_science = 10, typo_mode = 1 }")
+    with pytest.raises(SiteError, match=r"storage\.allowance_gb: 'typo_mode' is not one of site"):
+        parse_site(text)

@@ -11,6 +11,7 @@ they differ, so a field is described once, in the schema, and nowhere by hand.
 from __future__ import annotations
 
 import argparse
+import enum
 import json
 import sys
 import types
@@ -60,20 +61,24 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _model_in(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
-    """(the model a field holds, whether it is a list of them), or (None, False)."""
+def _model_in(annotation: Any) -> tuple[type[BaseModel] | None, str]:
+    """(the model a field holds, "" for one, "list" for a list of them, "dict" for a table
+    of them by name), or (None, "")."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation, False
+        return annotation, ""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is list and args:
         model, _ = _model_in(args[0])
-        return model, model is not None
+        return model, "list" if model is not None else ""
+    if origin is dict and len(args) == 2:
+        model, _ = _model_in(args[1])
+        return model, "dict" if model is not None else ""
     if origin in (typing.Union, types.UnionType):
         for arg in args:
             model, many = _model_in(arg)
             if model is not None:
                 return model, many
-    return None, False
+    return None, ""
 
 
 def _constraints(metadata: list[Any], unit: str = "characters") -> list[str]:
@@ -103,12 +108,21 @@ def _constraints(metadata: list[Any], unit: str = "characters") -> list[str]:
 
 
 def _kind(annotation: Any) -> str:
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "one of " + ", ".join(f"`{_toml(m.value)}`" for m in annotation)
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is typing.Literal:
         return "one of " + ", ".join(f"`{_toml(a)}`" for a in args)
     if origin is typing.Annotated:  # a named grammar, e.g. Username
         infos = [info for info in args[1:] if isinstance(info, FieldInfo)]
         return ", ".join(_words(_kind(args[0]), [m for i in infos for m in i.metadata]))
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return _kind(list[args[0]])  # a TOML array either way
+    if origin is dict and len(args) == 2:
+        return f"table of {_kind(args[1]).removeprefix('one of ')} by {_kind(args[0])}"
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return " or ".join(_kind(a) for a in rest) + " (or left out)"
     if origin is list and args:
         inner = _kind(args[0])
         if inner.startswith(("a ", "an ")):  # "a user name" -> "list of user names"
@@ -155,7 +169,13 @@ def tables(model: type[BaseModel] = Site, prefix: str = "") -> Iterator[Table]:
         if sub is None:
             continue
         path = f"{prefix}{name}"
-        if many:
+        if many == "dict":
+            header = f"`[{path}.<name>]`"
+            default = None if info.is_required() else info.get_default()
+            names = ", ".join(f"`{k}`" for k in default or {})
+            how = f"any number; left out: {names}" if names else "any number"
+            left_out = None
+        elif many:
             header = f"`[[{path}]]`"
             shortest = next((m.min_length for m in info.metadata if isinstance(m, MinLen)), 0)
             how = f"at least {shortest}" if shortest else "any number"

@@ -378,7 +378,7 @@ class Site(_Strict):
     )
     access: AccessSettings = Field(
         AccessSettings(),
-        description="the access policy's numbers: limits and review steps per access mode, "
+        description="the access policy: its access modes (site data), the instant trial, "
         "rates of charged access",
     )
     auth: AuthSettings = Field(AuthSettings(), description="how users log in")
@@ -425,6 +425,13 @@ class Site(_Strict):
         _unique("users", [u.name for u in self.users])
         _unique("gpu_types", [g.name for g in self.gpu_types])
         _unique("catalogue", [c.name for c in self.catalogue])
+        written = (
+            self.storage.allowance_gb if "allowance_gb" in self.storage.model_fields_set else {}
+        )
+        for key in written:  # the default names the published modes; a site's own may differ
+            if key != "site" and key not in self.access.modes:
+                modes = ", ".join(["site", *self.access.modes])
+                raise ValueError(f"storage.allowance_gb: {key!r} is not one of {modes}")
         accounts = {p.account for p in self.projects}
         for item in self.catalogue:
             for account in item.projects:

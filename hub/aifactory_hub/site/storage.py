@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aifactory_hub.site.names import SlurmName
 
-# The keys of `allowance_gb`: each access mode, and "site" for the site file's own projects.
-ALLOWANCE_KEYS = ("site", "playground", "fast_lane", "large_scale")
+# The keys of `allowance_gb`: access modes' codes (the Site checks they are its modes), and
+# "site" for the site file's own projects.
+SITE_PROJECTS = "site"
 EVERY_PROJECT = "*"
 
 
@@ -50,7 +51,7 @@ class StorageSettings(_Strict):
         "before staff may remove them",
     )
     allowance_gb: dict[str, float] = Field(
-        {"site": 50, "playground": 5, "fast_lane": 200, "large_scale": 2000},
+        {"site": 50, "playground": 5, "fast_lane": 200, "large_scale": 2000, "ai_science": 500},
         description="GB a project may keep in its project and scratch folders together, by "
         "access mode (`site`: the site file's projects); the quota view warns at 80 % and 95 %",
     )
@@ -79,8 +80,6 @@ class StorageSettings(_Strict):
     @model_validator(mode="after")
     def _sane(self) -> StorageSettings:
         for key, gb in self.allowance_gb.items():
-            if key not in ALLOWANCE_KEYS:
-                raise ValueError(f"allowance_gb: {key!r} is not one of {list(ALLOWANCE_KEYS)}")
             if not 0 <= gb <= 10**7:
                 raise ValueError(f"allowance_gb.{key}: {gb} is not a number of GB >= 0")
         if self.group_gid_min >= self.group_gid_max:
@@ -92,7 +91,7 @@ class StorageSettings(_Strict):
 
     def allowance(self, access_mode: str | None) -> float:
         """GB a project of `access_mode` (None: a site-file project) may keep; 0: no limit set."""
-        return self.allowance_gb.get(access_mode or "site", 0.0)
+        return self.allowance_gb.get(access_mode or SITE_PROJECTS, 0.0)
 
 
 class CatalogueItem(_Strict):
