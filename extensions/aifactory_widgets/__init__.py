@@ -6,11 +6,11 @@ session: it talks to the factory service with the session's (or the console's) o
     from aifactory_widgets import QuotaView
     QuotaView()
 
-Researchers: ProposalForm, MyApplications, MyProjects (access); QuotaView (usage);
+Researchers: ProposalForm, MyApplications, MyProjects, MyReports (access); QuotaView (usage);
 DataCatalogue, DataStaging (data); GuideBrowser, Advisor, AskAnExpert (guides, advisor,
 helpdesk); DaskLauncher, TrainingLauncher, SweepLauncher, JobMonitor (jobs); HelpButton
-(workshops). Staff, reviewers and trainers: ClusterView, ProposalDesk, ReviewDesk, TicketDesk,
-UsageDesk, WorkshopDesk, GuideBrowser.
+(workshops). Staff, reviewers and trainers: ClusterView, ProposalDesk, ReportsDesk, ReviewDesk,
+TicketDesk, UsageDesk, WorkshopDesk, GuideBrowser.
 FactoryClient and FactoryError are the way to the service, for a widget given another client.
 
 A name is imported on first use, so `import aifactory_widgets` stays cheap: a notebook that
@@ -31,6 +31,8 @@ _HOMES = {
     "MyProjects": "aifactory_widgets.access.status",
     "ProposalDesk": "aifactory_widgets.access.proposal_desk",
     "ReviewDesk": "aifactory_widgets.access.review_desk",
+    "MyReports": "aifactory_widgets.access.reports",
+    "ReportsDesk": "aifactory_widgets.access.reports_desk",
     "QuotaView": "aifactory_widgets.usage.quota",
     "UsageDesk": "aifactory_widgets.usage.desk",
     "DataCatalogue": "aifactory_widgets.data.catalogue",

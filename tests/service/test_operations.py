@@ -19,6 +19,9 @@ from tests.service.world import CALL, TICKET, workshop_body
 
 ROOT = pwd.getpwuid(0).pw_name  # a POSIX account every machine has (added, given a playground)
 PERIOD = "from=2026-01-01&to=2026-12-31"
+REPORT = {"summary": "We trained and released a detector for parcels in warehouses.",
+          "products": [{"kind": "model", "title": "Parcel detector",
+                        "url": "https://example.org/model"}], "acknowledged": True}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,12 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         "carol", "projects/{project}/obligation", {"url": "https://example.org/results"}
     ),
     ("post", "projects/{account}/reprice"): Example("sam", "projects/{project}/reprice"),
+    ("get", "projects/{account}/reports"): Example("carol", "projects/{project}/reports"),
+    # Report 1: the world's fast-lane project owes only a final report, made on first read.
+    ("put", "projects/{account}/reports/{id}"): Example(
+        "carol", "projects/{project}/reports/1", lambda w: REPORT
+    ),
+    ("get", "reports"): Example("sam", "reports?status=upcoming"),
     ("post", "projects/{account}/end"): Example("sam", "projects/{project}/end"),
     ("post", "projects/{account}/data/remove"): Example("sam", "projects/{ended}/data/remove"),
     ("post", "playground/{name}"): Example("hub", f"playground/{ROOT}", status=201),

@@ -9,6 +9,14 @@ from pydantic import Field, field_validator
 
 from aifactory_hub.core.bodies import Body, Id
 from aifactory_hub.policy import AccessMode, ApplicantType, EthicsAssessment
+from aifactory_hub.policy.reports import (
+    MAX_PRODUCTS,
+    MAX_SUMMARY_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    URL_PATTERN,
+    ProductKind,
+)
 from aifactory_hub.site.names import SlurmName, Username
 
 Text = Annotated[str, Field(max_length=200)]
@@ -85,3 +93,19 @@ class MemberBody(Body):
 
 class ObligationBody(Body):
     url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=500)]
+
+class ProductBody(Body):
+    """One product of a report: what it is, its title, and the public link to it."""
+
+    kind: ProductKind
+    title: Annotated[str, Field(min_length=1, max_length=MAX_TITLE_CHARS)]
+    url: Annotated[str, Field(pattern=URL_PATTERN, max_length=MAX_URL_CHARS)]
+
+
+class ReportBody(Body):
+    """A progress or final report as the PI submits it (policy.reports checks the rest: the
+    summary's length, the acknowledgement a final report needs)."""
+
+    summary: Annotated[str, Field(max_length=MAX_SUMMARY_CHARS)]
+    products: Annotated[tuple[ProductBody, ...], Field(max_length=MAX_PRODUCTS)] = ()
+    acknowledged: Annotated[bool, Field(strict=True)] = False

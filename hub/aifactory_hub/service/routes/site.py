@@ -31,6 +31,7 @@ def public_site(site: Site) -> dict[str, Any]:
             "modes": modes,
             "rates": access.rates.model_dump(),
             "open_results_due_days": access.open_results_due_days,
+            "acknowledgement": access.acknowledgement,
         },
         # where projects' folders live and how long data is kept (the guides quote them)
         "storage": site.storage.model_dump(
