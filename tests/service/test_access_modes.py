@@ -61,6 +61,9 @@ async def test_a_fast_lane_request_is_granted_at_its_technical_check_and_provisi
     (project,) = [p for p in await ok(await client.call("GET", "projects", "alice"))
                   if p["account"] == checked["project"]]  # fmt: skip
     assert project["status"] == "active" and project["access_mode"] == "fast_lane"
+    with store() as db:  # what it owes is on record from the grant, before anyone reads it
+        made = db.query(m.Project).filter_by(account=checked["project"]).one()
+        assert [r.kind for r in made.reports] == ["final"]
 
 
 async def test_first_come_requests_are_listed_in_order_of_arrival_with_their_place(client):

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from aifactory_hub.core.bodies import Body, Id
-from aifactory_hub.policy import AccessMode, ApplicantType, EthicsAssessment
+from aifactory_hub.policy import ApplicantType, EthicsAssessment
 from aifactory_hub.policy.reports import (
     MAX_PRODUCTS,
     MAX_SUMMARY_CHARS,
@@ -17,6 +17,7 @@ from aifactory_hub.policy.reports import (
     URL_PATTERN,
     ProductKind,
 )
+from aifactory_hub.policy.settings import MODE_PATTERN
 from aifactory_hub.site.names import SlurmName, Username
 
 Text = Annotated[str, Field(max_length=200)]
@@ -49,6 +50,8 @@ class Draft(Body):
     academic_partner: Text = ""
     public_funding: bool = False
     ethics: EthicsAssessment | None = None
+    # The allocation's length, one the access mode allows (checked with the mode's rules).
+    length_months: Annotated[int, Field(ge=1, le=36, strict=True)] | None = None
     # Catalogue items the project will use; the service checks the applicant may use each.
     catalogue: Annotated[tuple[CatalogueName, ...], Field(max_length=MAX_CATALOGUE_ITEMS)] = ()
 
@@ -66,7 +69,7 @@ class CapacityRow(Body):
 
 
 class NewCall(Body):
-    mode: AccessMode
+    mode: Annotated[str, Field(pattern=MODE_PATTERN)]  # one of the site's modes
     title: Annotated[str, Field(min_length=3, max_length=200)]
     deadline: date | None = None
     capacity: Annotated[dict[SlurmName, CapacityRow], Field(min_length=1, max_length=50)]
@@ -93,6 +96,7 @@ class MemberBody(Body):
 
 class ObligationBody(Body):
     url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=500)]
+
 
 class ProductBody(Body):
     """One product of a report: what it is, its title, and the public link to it."""

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from aifactory_hub import policy
 from aifactory_hub.access import bodies
 from aifactory_hub.access.projects import projects_of
+from aifactory_hub.access.reports import ensure_reports
 from aifactory_hub.access.views import OPEN_FOR_DECISION, Caller, remaining
 from aifactory_hub.core.errors import AccessError, conflict, forbidden, not_found
 from aifactory_hub.data import catalogue
@@ -685,6 +686,8 @@ def grant_project(
         for g in granted
     ]
     project.members = [m.Member(username=proposal.applicant, role="pi", added_by="policy")]
+    project.reports = []
+    ensure_reports(db, site.access, [project])  # what it owes, from the grant on
     db.add(project)
     db.flush()
     return project

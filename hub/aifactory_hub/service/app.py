@@ -71,7 +71,7 @@ def real_context(site: Site, store: sessionmaker[Session], auth: HubAuth) -> Con
         # The one collector of this store: the periodic task and "collect now" share it.
         collector=shared_collector(store, site.site.cluster, services.collector_interval_s),
         slurm=SlurmSteps(
-            provision=partial(prj.provision_project, storage=site.storage),
+            provision=partial(prj.provision_project, storage=site.storage, access=site.access),
             create_workshop=life.create,
             extend_workshop=life.extend,
             end_workshop=life.teardown,

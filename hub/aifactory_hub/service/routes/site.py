@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aifactory_hub.policy import AccessMode
 from aifactory_hub.service.base import Handler, Route
 from aifactory_hub.site import Site, scopes
 
@@ -17,9 +16,7 @@ from aifactory_hub.site import Site, scopes
 def public_site(site: Site) -> dict[str, Any]:
     """The site's public facts as JSON (a pure function: the guides' tests call it too)."""
     access = site.access
-    modes = {
-        mode.value: {"label": mode.label, **access.mode(mode).model_dump()} for mode in AccessMode
-    }
+    modes = {code: mode.model_dump(mode="json") for code, mode in access.modes.items()}
     return {
         "name": site.site.name,
         "cluster": site.site.cluster,
@@ -32,6 +29,7 @@ def public_site(site: Site) -> dict[str, Any]:
             "rates": access.rates.model_dump(),
             "open_results_due_days": access.open_results_due_days,
             "acknowledgement": access.acknowledgement,
+            "trial": access.trial.model_dump(),
         },
         # where projects' folders live and how long data is kept (the guides quote them)
         "storage": site.storage.model_dump(
