@@ -1,6 +1,7 @@
-"""Support staff decide a call in the console, in a real browser: the ranked list against
-capacity, a Decide that asks first, and grants provisioned in Slurm. A reviewer sees only
-their own assignments."""
+"""Support staff decide a Large Scale call (a review mode) in the console, in a real browser:
+the ranked list against capacity, a Decide that asks first, and grants provisioned in Slurm.
+A reviewer sees only their own assignments. The proposals' cut-off is brought forward to
+yesterday in the test hub's store (`pass_cutoff`), so the call has something to decide today."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.access import api, ok, reviewed_proposals
+from tests.access import LARGE, api, ok, pass_cutoff, reviewed_proposals
 from tests.browser.conftest import login
 from tests.stack import sh
 
@@ -18,16 +19,17 @@ REVIEWS = "/services/console/voila/render/review.ipynb"
 
 
 @pytest.fixture(scope="module")
-def call(hub) -> dict:
+def call(hub, hub_site) -> dict:
     body = {
-        "mode": "fast_lane",
-        "title": f"Browser lane {uuid.uuid4().hex[:6]}",
-        "capacity": {"gpu": {"gpu_hours": 300, "cpu_hours": 1000}},
+        "mode": "large_scale",
+        "title": f"Browser round {uuid.uuid4().hex[:6]}",
+        "capacity": {"gpu": {"gpu_hours": 1.5 * LARGE, "cpu_hours": 1000}},
     }
     call = ok(api(hub, "POST", "calls", "sam", json=body), 201)
     call["proposals"] = reviewed_proposals(
         hub, call["id"], {"alice": [("rita", 5), ("rob", 4)], "carol": [("ada", 3), ("rob", 3)]}
     )
+    pass_cutoff(hub_site[0], call["proposals"].values())
     return call
 
 
@@ -60,7 +62,7 @@ def test_staff_decide_a_call_in_the_console(hub, browser, artifacts, call):
     assert project["status"] == "active"
     limits = sh("sacctmgr", "-n", "-P", "show", "assoc", f"account={alice['project']}",
                 "format=GrpTRESMins")  # fmt: skip
-    assert "gres/gpu=12000" in limits
+    assert f"gres/gpu={LARGE * 60}" in limits  # GPU-hours in minutes
 
 
 def test_a_reviewer_sees_their_assignments_only(hub, browser, artifacts, call):

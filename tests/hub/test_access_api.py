@@ -1,16 +1,23 @@
-"""The access workflow on the real hub, real store and real Slurm: a call, two proposals
-through the ethics gate and peer review, a ranked decision against capacity, priced projects
-provisioned into Slurm, members added by the PI, and the RBAC around all of it."""
+"""The access workflow on the real hub, real store and real Slurm: a Large Scale call (a
+review mode), two proposals through the ethics gate, staff's technical check and peer review,
+a ranked decision against capacity once their cut-off has passed, priced projects provisioned
+into Slurm, members added by the PI, and the RBAC around all of it.
+
+The cut-off is brought forward to yesterday in the test hub's store (`pass_cutoff`): the next
+real one may be two weeks away. The hours are Large Scale's (over 50,000 GPU-hours): Slurm
+limits, which the demo's small nodes need not be able to deliver."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 import pytest
 import requests
 
+from aifactory_hub.policy.clocks import add_months
 from aifactory_hub.slurm import SlurmError
-from tests.access import ETHICS, api, draft, ok
+from tests.access import ETHICS, LARGE, api, draft, ok, pass_cutoff
 from tests.stack import session_jobs, sh, submit, wait_no_jobs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.hub]
@@ -24,23 +31,26 @@ def assoc(account: str) -> str:
 @pytest.fixture(scope="module")
 def call(hub) -> dict:
     body = {
-        "mode": "fast_lane",
-        "title": f"Fast lane {uuid.uuid4().hex[:6]}",
-        "capacity": {"gpu": {"gpu_hours": 300, "cpu_hours": 1000}},
+        "mode": "large_scale",
+        "title": f"Large scale {uuid.uuid4().hex[:6]}",
+        "capacity": {"gpu": {"gpu_hours": 1.5 * LARGE, "cpu_hours": 1000}},
     }
     return ok(api(hub, "POST", "calls", "sam", json=body), 201)
 
 
 @pytest.fixture(scope="module")
-def decided(hub, call) -> dict:
-    """alice's and carol's proposals through checks, review and the decision."""
-    alice = ok(api(hub, "POST", "proposals", "alice",
-                   json=draft(call["id"], "Alpha vision", "Alpha Robotics", 200)), 201)  # fmt: skip
+def decided(hub, hub_site, call) -> dict:
+    """alice's and carol's proposals through checks, review, their cut-off and the decision."""
+    site, _ = hub_site
+    body = draft(call["id"], "Alpha vision", "Alpha Robotics", LARGE)
+    alice = ok(api(hub, "POST", "proposals", "alice", json=body), 201)
     carol = ok(api(hub, "POST", "proposals", "carol", json=draft(
-        call["id"], "Beta notes", "University of Ljubljana", 200,
+        call["id"], "Beta notes", "University of Ljubljana", LARGE,
         applicant_type="industry", open_results=False)), 201)  # fmt: skip
     for p, user in ((alice, "alice"), (carol, "carol")):
         assert ok(api(hub, "POST", f"proposals/{p['id']}/submit", user))["status"] == "in_review"
+        ok(api(hub, "POST", f"proposals/{p['id']}/technical-check", "sam",
+               json={"feasible": True, "notes": "fits"}))  # fmt: skip
     # rita is from the University of Ljubljana, like carol's proposal
     conflict = api(hub, "POST", f"proposals/{carol['id']}/reviewers", "sam",
                    json={"reviewer": "rita"})  # fmt: skip
@@ -50,6 +60,7 @@ def decided(hub, call) -> dict:
         ok(api(hub, "POST", f"proposals/{pid}/reviewers", "sam", json={"reviewer": reviewer}))
         ok(api(hub, "PUT", f"proposals/{pid}/review", reviewer,
                json={"quality": q, "pertinence": r, "comment": "ok"}))  # fmt: skip
+    pass_cutoff(site, [alice["id"], carol["id"]])
     preview = ok(api(hub, "GET", f"calls/{call['id']}/ranking", "sam"))
     result = ok(api(hub, "POST", f"calls/{call['id']}/decide", "sam"))
     return {"alice": alice["id"], "carol": carol["id"], "preview": preview, "result": result,
@@ -97,7 +108,7 @@ def test_checks_as_you_type_and_a_refused_submission_changes_nothing(hub, call):
 
 def test_a_prohibited_practice_is_ineligible_with_the_reason(hub, call):
     ethics = {**ETHICS, "prohibited_practices": ["social_scoring"]}
-    body = draft(call["id"], "Citizen scores", "Bob Labs", 10, ethics=ethics)
+    body = draft(call["id"], "Citizen scores", "Bob Labs", LARGE, ethics=ethics)
     proposal = ok(api(hub, "POST", "proposals", "bob", json=body), 201)
     result = ok(api(hub, "POST", f"proposals/{proposal['id']}/submit", "bob"))
     assert result["status"] == "ineligible"
@@ -149,7 +160,7 @@ def test_ranked_decision_against_capacity_with_a_partial_grant(hub, call, decide
     alice, carol = rows[decided["alice"]], rows[decided["carol"]]
     assert (alice["rank"], alice["score"], alice["status"]) == (1, 4.5, "granted")
     assert (carol["rank"], carol["score"], carol["status"]) == (2, 3.25, "partial")
-    assert carol["fraction"] == 0.5 and carol["granted"][0]["gpu_hours"] == 100
+    assert carol["fraction"] == 0.5 and carol["granted"][0]["gpu_hours"] == LARGE / 2
     assert decided["preview"]["rows"] == decided["result"]["rows"]  # the preview was honest
     assert decided["result"]["call"]["remaining"]["gpu"]["gpu_hours"] == 0
     again = api(hub, "POST", f"calls/{call['id']}/decide", "sam")
@@ -157,19 +168,20 @@ def test_ranked_decision_against_capacity_with_a_partial_grant(hub, call, decide
 
 
 def test_grants_are_priced_and_provisioned_into_slurm(hub, decided):
+    # Large Scale's terms: free for a start-up (no obligation); industry without open results
+    # or an academic partner pays at the site's rates
     alice = ok(api(hub, "GET", f"proposals/{decided['alice']}", "alice"))
-    assert (
-        alice["price"]["charged"] is False
-        and "publish results openly" in alice["price"]["obligation"]
-    )
+    assert alice["price"]["charged"] is False and alice["price"]["obligation"] == ""
     carol = ok(api(hub, "GET", f"proposals/{decided['carol']}", "carol"))
     assert carol["price"]["charged"] is True
     project = ok(api(hub, "GET", f"projects/{alice['project']}", "alice"))
     assert project["status"] == "active" and project["provisioned_at"]
+    # the allocation lasts the 3 months the draft chose (one Large Scale allows)
+    assert project["ends_on"] == add_months(date.fromisoformat(project["starts_on"]), 3).isoformat()
     assert all(step["status"] == "done" for step in project["provisioning"])
-    assert "gres/gpu=12000" in assoc(alice["project"])  # 200 GPU-hours in minutes
+    assert f"gres/gpu={LARGE * 60}" in assoc(alice["project"])  # GPU-hours in minutes
     partial = ok(api(hub, "GET", f"projects/{carol['project']}", "carol"))
-    assert partial["allocations"][0]["gpu_hours"] == 100
+    assert partial["allocations"][0]["gpu_hours"] == LARGE / 2
     assert api(hub, "POST", f"projects/{alice['project']}/reprice", "sam").status_code == 409
 
 

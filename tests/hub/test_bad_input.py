@@ -22,7 +22,7 @@ from aifactory_hub import slurm
 from aifactory_hub.access import projects as prj
 from aifactory_hub.store import db as store_db
 from aifactory_hub.store import models as m
-from tests.access import ETHICS, api, draft, ok
+from tests.access import ETHICS, LARGE, api, draft, ok
 from tests.stack import session_job_ids, sh
 
 pytestmark = [pytest.mark.slurm, pytest.mark.hub]
@@ -66,19 +66,29 @@ def store(hub_site):
 
 @pytest.fixture(scope="module")
 def world(hub, hub_site, store) -> Iterator[dict[str, Any]]:
-    """A call of ours, a draft of bob's, an in-review proposal of carol's with rob assigned,
-    a provisioned project of carol's (with an open-results obligation) and a ticket of bob's."""
+    """A Large Scale call of ours (a review mode, so proposals get reviewers), a draft of
+    bob's, an in-review proposal of carol's with rob assigned (its cut-off still to come), a
+    Fast Lane call with a request of carol's waiting for its technical check, a provisioned
+    project of carol's (with an open-results obligation) and a ticket of bob's."""
     site, _ = hub_site
     tag = uuid.uuid4().hex[:6]
     call = ok(api(hub, "POST", "calls", "sam", json={
-        "mode": "fast_lane", "title": f"Bad input {tag}",
-        "capacity": {"gpu": {"gpu_hours": 100, "cpu_hours": 100}}}), 201)  # fmt: skip
+        "mode": "large_scale", "title": f"Bad input {tag}",
+        "capacity": {"gpu": {"gpu_hours": LARGE, "cpu_hours": 100}}}), 201)  # fmt: skip
     bob = ok(api(hub, "POST", "proposals", "bob",
-                 json=draft(call["id"], f"Bob draft {tag}", "Bob Labs", 10)), 201)  # fmt: skip
+                 json=draft(call["id"], f"Bob draft {tag}", "Bob Labs", LARGE)), 201)  # fmt: skip
     carol = ok(api(hub, "POST", "proposals", "carol",
-                   json=draft(call["id"], f"Gamma {tag}", "Gamma Labs", 10)), 201)  # fmt: skip
+                   json=draft(call["id"], f"Gamma {tag}", "Gamma Labs", LARGE)), 201)  # fmt: skip
     assert ok(api(hub, "POST", f"proposals/{carol['id']}/submit", "carol"))["status"] == "in_review"
     ok(api(hub, "POST", f"proposals/{carol['id']}/reviewers", "sam", json={"reviewer": "rob"}))
+    # a Fast Lane call (first come, first served) and a request in it waiting for its check
+    fifo_call = ok(api(hub, "POST", "calls", "sam", json={
+        "mode": "fast_lane", "title": f"Bad input queue {tag}",
+        "capacity": {"gpu": {"gpu_hours": 100, "cpu_hours": 100}}}), 201)  # fmt: skip
+    body = draft(fifo_call["id"], f"Queued {tag}", "Gamma Labs", 10)
+    queued = ok(api(hub, "POST", "proposals", "carol", json=body), 201)
+    queued = ok(api(hub, "POST", f"proposals/{queued['id']}/submit", "carol"))
+    assert queued["status"] == "in_review" and queued["technical_check"] is None
     account = f"t-bad-{secrets.token_hex(3)}"
     today = date.today()
     with store.begin() as db:
@@ -95,7 +105,8 @@ def world(hub, hub_site, store) -> Iterator[dict[str, Any]]:
     ticket = ok(api(hub, "POST", "tickets", "bob", json={
         "topic": "other", "subject": f"Bad input {tag}", "body": "A question."}), 201)  # fmt: skip
     yield {"call": call["id"], "draft": bob["id"], "review": carol["id"], "project": account,
-           "ticket": ticket["id"]}  # fmt: skip
+           "ticket": ticket["id"], "fifo_call": fifo_call["id"],
+           "queued": queued["id"]}  # fmt: skip
     api(hub, "POST", f"projects/{account}/end", "sam")
     slurm.run(["sacctmgr", "-i", "delete", "account", f"name={account}"], check=False)
 
@@ -197,7 +208,9 @@ CASES: dict[str, Case] = {
     "call: title lone surrogate": Case(
         "sam", "POST", "calls", call_body(title=f"A call {SURROGATE}"), field="title"
     ),
-    "call: unknown mode": Case("sam", "POST", "calls", call_body(mode="pirate"), field="mode"),
+    "call: a mode the site lacks": Case(
+        "sam", "POST", "calls", call_body(mode="pirate"), field="mode", says="pirate"
+    ),
     "call: capacity a string": Case(
         "sam", "POST", "calls", call_body(capacity="lots"), field="capacity"
     ),
@@ -236,9 +249,10 @@ CASES: dict[str, Case] = {
     "call: deadline not a date": Case(
         "sam", "POST", "calls", call_body(deadline="tomorrow"), field="deadline"
     ),
-    "call: large scale without deadline": Case(
-        "sam", "POST", "calls", call_body(mode="large_scale"), field="deadline"
-    ),
+    **{
+        f"call: mode {mode!r}": Case("sam", "POST", "calls", call_body(mode=mode), field="mode")
+        for mode in ("Fast Lane", "fast-lane", "$(id)", "", "m" * 33, 3, None)
+    },
     "call: body a list": Case("sam", "POST", "calls", [call_body()], says="JSON object"),
     "call: invalid JSON": Case("sam", "POST", "calls", Raw(b'{"mode": '), says="not valid JSON"),
     "call: JSON nested 100000 deep": Case(
@@ -251,6 +265,12 @@ CASES: dict[str, Case] = {
     "call: close id 2**63": Case("sam", "POST", f"calls/{BIG}/close", status=404),
     "call: decide id 10**30": Case("sam", "POST", f"calls/{HUGE}/decide", status=404),
     "call: ranking id 2**63": Case("sam", "GET", f"calls/{BIG}/ranking", status=404),
+    "call: decided before any cut-off": Case(
+        "sam", "POST", "calls/{call}/decide", status=409, says="cut-off"
+    ),
+    "call: a first-come call decided in a round": Case(
+        "sam", "POST", "calls/{fifo_call}/decide", status=409, says="first come"
+    ),
     # proposals
     "draft: call_id 2**63": Case(
         "bob", "POST", "proposals", proposal(call_id=BIG), field="call_id"
@@ -316,6 +336,18 @@ CASES: dict[str, Case] = {
         proposal(ethics={**ETHICS, "intended_use": NUL}),
         field="ethics",
     ),
+    **{
+        f"draft: length_months {months!r}": Case(
+            "bob", "POST", "proposals", proposal(length_months=months), field="length_months"
+        )
+        for months in (0, -3, 37, BIG, "3", 2.5, True, [3])
+    },
+    **{
+        f"draft: {field} set by the applicant": Case(
+            "bob", "POST", "proposals", proposal(**{field: "2020-01-01"}), field=field
+        )
+        for field in ("cutoff_on", "decision_due_on", "decided_at")
+    },
     "draft: open_results a string": Case(
         "bob", "POST", "proposals", proposal(open_results="perhaps"), field="open_results"
     ),
@@ -337,6 +369,8 @@ CASES: dict[str, Case] = {
     "list: call a superscript digit": Case("bob", "GET", "proposals?call=%C2%B2", field="call"),
     "list: call 10**30": Case("bob", "GET", f"proposals?call={HUGE}", field="call"),
     "list: status with shell": Case("bob", "GET", "proposals?status=%24(id)", field="status"),
+    "list: unknown sort": Case("sam", "GET", "proposals?sort=deadline", field="sort"),
+    "list: sort with shell": Case("bob", "GET", "proposals?sort=%24(id)", field="sort"),
     # technical check, reviewers, reviews
     "technical check: feasible 'maybe'": Case(
         "sam",
@@ -396,6 +430,15 @@ CASES: dict[str, Case] = {
         )
         for value in (0, 6, -1, "5", 4.0, BIG, 1e308, True, None)
     },
+    "reviewer: on a first-come request": Case(
+        "sam",
+        "POST",
+        "proposals/{queued}/reviewers",
+        {"reviewer": "rob"},
+        status=409,
+        field="reviewer",
+        says="no peer review",
+    ),
     "review: pertinence missing": Case(
         "rob", "PUT", "proposals/{review}/review", {"quality": 3}, field="pertinence"
     ),
