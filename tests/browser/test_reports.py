@@ -43,6 +43,7 @@ def project(hub_site) -> dict:
             pi=PI, access_mode="large_scale", starts_on=starts, ends_on=add_months(starts, 6),
             status="active",
         )  # fmt: skip
+        made.allocations = [m.Allocation(partition="gpu", gpu_hours=60_000, cpu_hours=0)]
         made.members = [m.Member(username=PI, role="pi", added_by="tests")]
         db.add(made)
     return {"account": account, "title": "Parcel vision at scale",

@@ -102,11 +102,12 @@ def world(hub, hub_site, store) -> Iterator[dict[str, Any]]:
         db.add(project)
     done, error = prj.provision_project(store, site.site.cluster, account)
     assert done, error
+    (report,) = ok(api(hub, "GET", f"projects/{account}/reports", "carol"))  # its final one
     ticket = ok(api(hub, "POST", "tickets", "bob", json={
         "topic": "other", "subject": f"Bad input {tag}", "body": "A question."}), 201)  # fmt: skip
     yield {"call": call["id"], "draft": bob["id"], "review": carol["id"], "project": account,
            "ticket": ticket["id"], "fifo_call": fifo_call["id"],
-           "queued": queued["id"]}  # fmt: skip
+           "queued": queued["id"], "report": report["id"]}  # fmt: skip
     api(hub, "POST", f"projects/{account}/end", "sam")
     slurm.run(["sacctmgr", "-i", "delete", "account", f"name={account}"], check=False)
 
@@ -194,11 +195,37 @@ def proposal(**change) -> dict[str, Any]:
     return {**draft(0, "A vision model", "Bob Labs", 10), "call_id": "{call}", **change}
 
 
+def report_body(**change) -> dict[str, Any]:
+    return {"summary": "We trained the model and published its weights and the paper. " * 2,
+            "products": [], "acknowledged": True, **change}  # fmt: skip
+
+
 def requested(**change) -> dict[str, Any]:
     return proposal(requests=[{"partition": "gpu", "gpu_hours": 1, "cpu_hours": 1, **change}])
 
 
 # --- the table ------------------------------------------------------------------------------
+
+REPORTS: dict[str, Case] = {
+        f"report: {what}": Case(user, "PUT", "projects/{project}/reports/{report}",
+                                report_body(**change), status=status, field=field)
+        for what, user, change, status, field in (
+            ("a product's link is not a web address", "carol",
+             {"products": [{"kind": "paper", "title": "A paper", "url": "javascript:alert(1)"}]},
+             400, "products.0.url"),
+            ("a product of no known kind", "carol",
+             {"products": [{"kind": "poster", "title": "A poster", "url": "https://x.org"}]},
+             400, "products.0.kind"),
+            ("the final report without the acknowledgement", "carol", {"acknowledged": False},
+             400, "acknowledged"),
+            ("a summary too short", "carol", {"summary": "Done."}, 400, "summary"),
+            ("a summary of 30 kB", "carol", {"summary": TEN_KB * 3}, 400, "summary"),
+            ("an unknown field", "carol", {"extra": "$(id)"}, 400, "extra"),
+            ("by staff, not the PI", "sam", {}, 403, None),
+            ("for someone else's project", "bob", {}, 404, None),
+        )
+    }  # fmt: skip
+
 
 CASES: dict[str, Case] = {
     # calls (staff)
@@ -691,6 +718,13 @@ CASES: dict[str, Case] = {
     "usage: everyone's by a researcher": Case("bob", "GET", "usage?all=1", status=403, field="all"),
     "usage: someone else's project": Case("bob", "GET", "usage/projects/{project}", status=404),
     "collect: by a researcher": Case("bob", "POST", "usage/collect", status=403),
+    # reports after the grant (the project owes a final report: made by the world's first read)
+    **REPORTS,
+    "report: an id past 64 bits": Case(
+        "carol", "PUT", f"projects/{{project}}/reports/{BIG}", report_body(), status=404
+    ),
+    "reports: an unknown state": Case("sam", "GET", "reports?status=lost", field="status"),
+    "reports: everyone's by a researcher": Case("bob", "GET", "reports", status=403),
     # sessions (staff stop)
     **{
         f"stop session: user {name!r}": Case(

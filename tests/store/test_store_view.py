@@ -38,6 +38,21 @@ def test_one_read_gives_projects_quotas_and_no_workshop(store, store_url):
     assert sv.read_store_view(site_on(store_url), "carol") == sv.StoreView()
 
 
+def test_a_project_without_allocations_is_left_out_and_hides_nothing(store, store_url):
+    """It has no partition to offer; before, its invalid row emptied the user's whole view."""
+    with store.begin() as db:
+        for account, hours in (("ai-view", 10.0), ("ai-bare", None)):
+            project = sample.project(account=account, pi="alice", status="active")
+            project.members = [m.Member(username="alice", role="pi", added_by="ada")]
+            if hours is not None:
+                project.allocations = [m.Allocation(partition="gpu", gpu_hours=hours)]
+            db.add(project)
+
+    view = sv.read_store_view(site_on(store_url), "alice")
+
+    assert [p.account for p in view.projects] == ["ai-view"]
+
+
 def test_an_unreadable_store_gives_an_empty_view(tmp_path, caplog):
     # not migrated: every table is missing
     view = sv.read_store_view(site_on(f"sqlite:///{tmp_path / 'empty.sqlite'}"), "bob")

@@ -126,3 +126,12 @@ def test_storage_warning_levels(used_bytes, allowance_gb, level):
 def test_storage_fraction():
     assert policy.quota.storage_fraction(GB, 4) == 0.25
     assert policy.quota.storage_fraction(GB, 0) is None
+
+
+def test_a_projection_past_a_century_is_never_not_an_overflow():
+    """A 100,000 GPU-hour allocation burning seconds a day would end after year 9999."""
+    granted, used = Hours(gpu=100_000, cpu=0), Hours(gpu=0.01, cpu=0)
+    out = policy.projected_exhaustion(granted, used, Hours(gpu=0.0001, cpu=0), NOW)
+    assert out == {"gpu": None}
+    soon = policy.projected_exhaustion(granted, used, Hours(gpu=10_000, cpu=0), NOW)
+    assert soon == {"gpu": (NOW + timedelta(days=(100_000 - 0.01) / 10_000)).date()}

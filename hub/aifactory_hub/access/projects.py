@@ -308,7 +308,8 @@ def provision_project(
 
 
 def spawnable_projects(db: Session, username: str) -> list[SiteProject]:
-    """The user's active store projects as the spawn form sees projects."""
+    """The user's active store projects as the spawn form sees projects; one with no
+    allocation has no partition to offer and is left out (it must not hide the others)."""
     return [
         SiteProject(
             account=p.account,
@@ -319,4 +320,5 @@ def spawnable_projects(db: Session, username: str) -> list[SiteProject]:
             partitions=sorted(a.partition for a in p.allocations),
         )
         for p in projects_of(db, username)
+        if p.allocations
     ]

@@ -160,6 +160,9 @@ def burn_rate(jobs: Iterable[JobUse], as_of: datetime, since: datetime | None = 
     return total.scaled(1 / days)
 
 
+MAX_PROJECTION_DAYS = 36_500  # a hundred years; past that "never" is the honest answer
+
+
 def projected_exhaustion(
     granted: Hours, used: Hours, burn_per_day: Hours, as_of: datetime
 ) -> dict[str, date | None]:
@@ -171,10 +174,10 @@ def projected_exhaustion(
             continue
         if left <= 0:
             out[name] = as_of.date()
-        elif rate > 0:
+        elif rate > 0 and left / rate < MAX_PROJECTION_DAYS:
             out[name] = (as_of + timedelta(days=left / rate)).date()
         else:
-            out[name] = None
+            out[name] = None  # not at this rate: no use, or not within a century
     return out
 
 
