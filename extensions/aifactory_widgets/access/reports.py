@@ -57,6 +57,12 @@ def product_rows(products: Sequence[Mapping[str, Any]]) -> list[tuple]:
     return [(p.get("kind", ""), p.get("title", ""), p.get("url", "")) for p in products]
 
 
+def products_table(report: Mapping[str, Any]) -> str:
+    """A submitted report's products as a table (the researcher's and the staff's view)."""
+    rows = product_rows(report.get("products") or [])
+    return html_table(PRODUCT_COLUMNS, rows, empty="no products listed")
+
+
 class ProductRow(w.HBox):
     """One product being written: its kind, title and link, and a button to drop it."""
 
@@ -190,12 +196,7 @@ class MyReports(Panel):
             self.details.value = (
                 f"<p>Submitted by {_escape(report.get('submitted_by'))} on "
                 f"{_escape(short_time(report.get('submitted_at')))}.</p>"
-                f"<p>{_escape(report.get('summary'))}</p>"
-                + html_table(
-                    PRODUCT_COLUMNS,
-                    product_rows(report.get("products") or []),
-                    empty="no products listed",
-                )
+                f"<p>{_escape(report.get('summary'))}</p>" + products_table(report)
             )
             return
         project = self.projects.get(self.project.value) or {}

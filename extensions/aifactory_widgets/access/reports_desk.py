@@ -14,7 +14,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from aifactory_widgets.access.reports import PRODUCT_COLUMNS, product_rows, report_name, state_text
+from aifactory_widgets.access.reports import products_table, report_name, state_text
 from aifactory_widgets.ui.client import FactoryClient
 from aifactory_widgets.ui.format import short_time
 from aifactory_widgets.ui.panel import Panel
@@ -109,10 +109,5 @@ class ReportsDesk(Panel):
             f"<p>{html.escape(str(report.get('summary') or ''))}</p>"
             f"<p>Submitted by {html.escape(str(report.get('submitted_by') or ''))} on "
             f"{html.escape(short_time(report.get('submitted_at')))}; acknowledgement "
-            f"{acknowledged}.</p>"
-            + html_table(
-                PRODUCT_COLUMNS,
-                product_rows(report.get("products") or []),
-                empty="no products listed",
-            )
+            f"{acknowledged}.</p>" + products_table(report)
         )

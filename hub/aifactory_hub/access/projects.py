@@ -280,11 +280,12 @@ def provision_project(
 
     error = ""
     try:
-        if storage is not None:  # refuse a group that is not a project's before any change
-            folders.check(storage, grant.account, grant.members)
+        # Planned first, so a group that is not a project's is refused before any change
+        # (Slurm's steps do not touch groups or folders).
+        members = grant.members if grant.active else ()
+        folder_steps = folders.planned(storage, grant.account, members) if storage else []
         runner(grant, cluster, record)
-        if storage is not None:
-            folders.apply(storage, grant.account, grant.members if grant.active else (), record)
+        folders.run(folder_steps, record)
     except Exception as exc:
         error = str(exc) or type(exc).__name__
     with factory.begin() as db:

@@ -23,6 +23,11 @@ def folder(storage: StorageSettings, which: str, account: str) -> PurePosixPath:
     return PurePosixPath(root) / account
 
 
+def env_name(which: str) -> str:
+    """The session variable naming a folder: $PROJECT_DIR, $SCRATCH_DIR."""
+    return f"{which.upper()}_DIR"
+
+
 def project_dir(storage: StorageSettings, account: str) -> PurePosixPath:
     return folder(storage, "project", account)
 

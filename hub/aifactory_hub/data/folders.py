@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from aifactory_hub import slurm
-from aifactory_hub.data import FOLDERS, folder
+from aifactory_hub.data import FOLDERS, env_name, folder
 from aifactory_hub.site.storage import StorageSettings
 from aifactory_hub.slurm.sacctmgr import Step
 
@@ -198,7 +198,8 @@ def read_state(storage: StorageSettings, account: str) -> State:
 Record = Callable[[Step, str, str], None]
 
 
-def _run(steps: list[Step], record: Record | None) -> list[Step]:
+def run(steps: list[Step], record: Record | None = None) -> list[Step]:
+    """Run planned steps in order, reporting each; the first failure is recorded and raised."""
     for step in steps:
         try:
             slurm.run(list(step.argv))
@@ -217,19 +218,20 @@ def apply(
 ) -> list[Step]:
     """Run the steps still needed for `account`'s group and folders; return them. A
     FolderError (nothing run) or the first failing command (recorded, then raised) stops it."""
-    return _run(plan(storage, account, members, read_state(storage, account)), record)
+    return run(planned(storage, account, members), record)
 
 
-def check(storage: StorageSettings, account: str, members: Sequence[str]) -> None:
-    """Raise FolderError if `account`'s group or folders must not be touched (nothing run)."""
-    plan(storage, account, members, read_state(storage, account))
+def planned(storage: StorageSettings, account: str, members: Sequence[str]) -> list[Step]:
+    """The steps still needed for `account` as things stand (nothing run); FolderError if its
+    group or folders must not be touched."""
+    return plan(storage, account, members, read_state(storage, account))
 
 
 def remove(storage: StorageSettings, account: str, record: Record | None = None) -> list[Step]:
     """Delete `account`'s folders and group (the caller checked the retention period)."""
-    return _run(remove_plan(storage, account, read_state(storage, account)), record)
+    return run(remove_plan(storage, account, read_state(storage, account)), record)
 
 
 def project_paths(storage: StorageSettings, account: str) -> dict[str, PurePosixPath]:
     """{"PROJECT_DIR": ..., "SCRATCH_DIR": ...}: what a session of `account` is told."""
-    return {f"{which.upper()}_DIR": folder(storage, which, account) for which in FOLDERS}
+    return {env_name(which): folder(storage, which, account) for which in FOLDERS}

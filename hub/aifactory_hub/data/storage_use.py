@@ -26,25 +26,25 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from aifactory_hub.data import FOLDERS, folder
+from aifactory_hub.data import FOLDERS, env_name, folder
 from aifactory_hub.data.purge import Purged, purge
 from aifactory_hub.data.scan import FolderSize, measure
 from aifactory_hub.policy.quota import GB, storage_fraction, storage_level
 from aifactory_hub.site import Site
 from aifactory_hub.site.storage import StorageSettings
 from aifactory_hub.store import models as m
+from aifactory_hub.usage.collector import state_json as collector_state
 
 log = logging.getLogger("aifactory.storage")
 
 NAME = "storage"  # the pass's row in collector_state
 MISSING = "no such folder"
-ENV = {"project": "PROJECT_DIR", "scratch": "SCRATCH_DIR"}
 
 Scanner = Callable[[str, int], FolderSize]
 Purger = Callable[[str, int, datetime], Purged]
@@ -220,18 +220,12 @@ def read(db: Session, accounts: Iterable[str] | None = None) -> dict[str, dict[s
 
 
 def state_json(db: Session, interval_s: float, now: datetime) -> dict[str, Any]:
-    """When the last pass ran and whether it worked; stale after three intervals without one."""
-    row = db.get(m.CollectorState, NAME)
-    success = row.last_success_at if row else None
-    return {
-        "last_run_at": _iso(row.last_run_at if row else None),
-        "last_success_at": _iso(success),
-        "last_error": row.last_error if row else "",
-        "interval_s": interval_s,
-        "stale": bool(row and row.last_error)
-        or success is None
-        or now - success > timedelta(seconds=3 * interval_s),
-    }
+    """When the last pass ran and whether it worked, as the accounting collector says it of
+    its own runs (stale after a failure or three intervals without a success); the pass has
+    no watermark."""
+    state = collector_state(db.get(m.CollectorState, NAME), interval_s, now)
+    del state["watermark"]
+    return state
 
 
 def storage_json(
@@ -246,7 +240,7 @@ def storage_json(
         got = figures.get(which)
         folders.append({
             "folder": which,
-            "env": ENV[which],
+            "env": env_name(which),
             "path": str(folder(storage, which, account)),
             "measured": got is not None,
             "exists": got is not None and got.error != MISSING,

@@ -140,14 +140,19 @@ def fraction_used(granted: Hours, used: Hours) -> float | None:
     return max(fractions) if fractions else None
 
 
-def warning_level(granted: Hours, used: Hours) -> str:
-    """none below 80 %, then "80", "95", and "exhausted" once a granted pool is used up."""
-    fraction = fraction_used(granted, used)
+def level_of(fraction: float | None) -> str:
+    """The warning for a used fraction (`LEVELS`): none below 80 % (or with nothing
+    allowed), then "80", "95", and "exhausted" from 100 %."""
     if fraction is None or fraction < 0.8:
         return "none"
     if fraction >= 1:
         return "exhausted"
     return "95" if fraction >= 0.95 else "80"
+
+
+def warning_level(granted: Hours, used: Hours) -> str:
+    """none below 80 %, then "80", "95", and "exhausted" once a granted pool is used up."""
+    return level_of(fraction_used(granted, used))
 
 
 def burn_rate(jobs: Iterable[JobUse], as_of: datetime, since: datetime | None = None) -> Hours:
@@ -317,9 +322,4 @@ def storage_level(used_bytes: int, allowance_gb: float) -> str:
     "95", and "exhausted" at or past it; none when there is no allowance. Storage is not
     enforced by the filesystem here (no quota tool on the demo's), so "exhausted" is a warning
     to clean up, not a refusal."""
-    fraction = storage_fraction(used_bytes, allowance_gb)
-    if fraction is None or fraction < 0.8:
-        return "none"
-    if fraction >= 1:
-        return "exhausted"
-    return "95" if fraction >= 0.95 else "80"
+    return level_of(storage_fraction(used_bytes, allowance_gb))
