@@ -1,10 +1,10 @@
 """The folders are layers and dependencies point down (README, "How it is built").
 
 hub/aifactory_hub: the pure bottom (site, slurm, policy, advisor, core) <- store <- features
-(access, usage, helpdesk, workshops, data) <- the three processes (hubside, service, console), which
-never import one another <- the operator's commands (ops). The widgets run in users' kernels and
-import only the hub's pure bottom and the features' request bodies (they validate what they
-send with the service's own models).
+(access, usage, helpdesk, workshops, data, environments) <- the three processes (hubside,
+service, console), which never import one another <- the operator's commands (ops). The
+widgets run in users' kernels and import only the hub's pure bottom and the features' request
+bodies (they validate what they send with the service's own models).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ BOTTOM = {"site", "slurm", "policy", "advisor", "core"}
 LAYER = {
     **dict.fromkeys(BOTTOM, 0),
     "store": 1,
-    **dict.fromkeys(("access", "usage", "helpdesk", "workshops", "data"), 2),
+    **dict.fromkeys(("access", "usage", "helpdesk", "workshops", "data", "environments"), 2),
     **dict.fromkeys(("hubside", "service", "console"), 3),
     "ops": 4,
 }

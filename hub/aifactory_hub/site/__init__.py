@@ -27,6 +27,7 @@ from aifactory_hub.site.schema import (
     load_site,
     parse_site,
 )
+from aifactory_hub.site.software import Environment, SoftwareSettings
 from aifactory_hub.site.storage import CatalogueItem, StorageSettings
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "AuthSettings",
     "CatalogueItem",
     "DemoUser",
+    "Environment",
     "GpuType",
     "HubSettings",
     "JobSettings",
@@ -49,6 +51,7 @@ __all__ = [
     "Site",
     "SiteError",
     "SiteInfo",
+    "SoftwareSettings",
     "StorageSettings",
     "load_site",
     "parse_site",

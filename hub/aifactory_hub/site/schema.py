@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from aifactory_hub.policy.settings import AccessSettings
 from aifactory_hub.site.names import SlurmName, Username
+from aifactory_hub.site.software import Environment, SoftwareSettings
 from aifactory_hub.site.storage import CatalogueItem, StorageSettings
 
 SITE_ENV = "AIFACTORY_SITE"
@@ -416,6 +417,14 @@ class Site(_Strict):
     catalogue: list[CatalogueItem] = Field(
         [], description="shared read-only datasets and models researchers may use"
     )
+    software: SoftwareSettings = Field(
+        SoftwareSettings(),
+        description="the module system, kernel folders and bounds on users' own builds",
+    )
+    environments: list[Environment] = Field(
+        [],
+        description="software stacks a session's kernels can run in; none: the factory's own",
+    )
 
     @model_validator(mode="after")
     def _cross_references(self) -> Site:
@@ -425,6 +434,16 @@ class Site(_Strict):
         _unique("users", [u.name for u in self.users])
         _unique("gpu_types", [g.name for g in self.gpu_types])
         _unique("catalogue", [c.name for c in self.catalogue])
+        _unique("environments", [e.name for e in self.environments])
+        if sum(e.default for e in self.environments) > 1:
+            raise ValueError("environments: more than one has default = true")
+        for env in self.environments:
+            for part in env.partitions:
+                if part not in names:
+                    raise ValueError(f"environment {env.name}: unknown partition {part!r}")
+        build = self.software.build_partition
+        if build and build not in names:
+            raise ValueError(f"software.build_partition: unknown partition {build!r}")
         written = (
             self.storage.allowance_gb if "allowance_gb" in self.storage.model_fields_set else {}
         )
@@ -472,6 +491,14 @@ class Site(_Strict):
     def gpu_type(self, name: str) -> GpuType | None:
         """The specs of GPU model `name`, or None when the site file does not give them."""
         return next((g for g in self.gpu_types if g.name == name), None)
+
+    def environment(self, name: str) -> Environment | None:
+        return next((e for e in self.environments if e.name == name), None)
+
+    def environments_on(self, partition: str) -> list[Environment]:
+        """The environments offered on `partition`, the default first."""
+        offered = [e for e in self.environments if e.offered_on(partition)]
+        return sorted(offered, key=lambda e: not e.default)
 
     def catalogue_item(self, name: str) -> CatalogueItem | None:
         return next((c for c in self.catalogue if c.name == name), None)

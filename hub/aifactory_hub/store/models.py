@@ -455,6 +455,8 @@ class Workshop(Base):
     memory_gb: Mapped[int]
     gpus: Mapped[int]
     materials: Mapped[str] = mapped_column(Text, default="")
+    # The software environment of every participant's session ("": the site's default).
+    environment: Mapped[str] = mapped_column(Text, default="", server_default="")
     account: Mapped[str] = mapped_column(User)  # the workshop project's Slurm account
     reservation: Mapped[str] = mapped_column(User)
     status: Mapped[str] = mapped_column(Code, default="planned")
