@@ -20,7 +20,7 @@ from typing import Any
 from aifactory_hub.policy import ProjectQuota, session_refusal
 from aifactory_hub.site import Partition, Project, Site
 
-FIELDS = ("project", "partition", "cpus", "memory_gb", "gpus", "walltime_hours")
+FIELDS = ("project", "partition", "environment", "cpus", "memory_gb", "gpus", "walltime_hours")
 _INT = re.compile(r"^[0-9]{1,6}$")
 _HOURS = re.compile(r"^[0-9]{1,4}(\.[0-9]{1,2})?$")
 
@@ -46,12 +46,15 @@ class SessionRequest:
     gpu_type: str = ""
     reservation: str = ""
     materials: str = ""  # a workshop's folder under notebooks/, copied in at session start
+    # The site environment the kernels run in ("": the site defines none).
+    environment: str = ""
 
     def to_options(self) -> dict[str, Any]:
         """The user_options form of this request (what the hub stores and shows again)."""
         return {
             "project": self.account,
             "partition": self.partition,
+            **({"environment": self.environment} if self.environment else {}),
             "cpus": self.cpus,
             "memory_gb": self.memory_gb,
             "gpus": self.gpus,
@@ -104,6 +107,7 @@ def validate_options(
     fallback = site.default_partition.name if site.default_partition.name in offered else offered[0]
     part_name = _choice(raw, "partition", offered, default=fallback, what=f"project {account}")
     part = site.partition(part_name)
+    environment = _environment(raw, site, part.name)
 
     defaults = site.defaults
     cpus = _integer(raw, "cpus", 1, part.max_cpus, default=min(defaults.cpus, part.max_cpus))
@@ -120,7 +124,24 @@ def validate_options(
         gpus=gpus,
         walltime_minutes=max(1, math.ceil(hours * 60)),
         gpu_type=part.gpu_type if gpus else "",
+        environment=environment,
     )
+
+
+def offered_environments(site: Site, partition: str) -> list[str]:
+    """The names of the environments a session on `partition` may run, the default first."""
+    return [env.name for env in site.environments_on(partition)]
+
+
+def _environment(raw: Mapping[str, Any], site: Site, partition: str) -> str:
+    offered = offered_environments(site, partition)
+    if not offered:
+        if _present(raw, "environment") and site.environments:
+            raise OptionError("environment", f"no environment is offered on {partition}")
+        if _present(raw, "environment"):
+            raise OptionError("environment", "this site defines no environments")
+        return ""
+    return _choice(raw, "environment", offered, default=offered[0], what=f"partition {partition}")
 
 
 def check_allocation(request: SessionRequest, quotas: Mapping[str, ProjectQuota]) -> None:
