@@ -148,7 +148,7 @@ def test_gpu_types_are_validated():
 def test_public_site_facts_hold_no_private_data():
     facts = public_site(load_site())
     assert set(facts) == {"name", "cluster", "default_partition", "defaults", "partitions",
-                          "gpu_types", "access", "storage"}  # fmt: skip
+                          "gpu_types", "access", "storage", "environments"}  # fmt: skip
     text = repr(facts)
     for private in ("alice", "ai-alpha", "sqlite", "127.0.0.1", "oauth"):
         assert private not in text

@@ -3,6 +3,11 @@
 Sessions cannot read the site file (it may be private to root), yet the guides quote its
 facts and the advisor sizes runs with them: this is where they read them. Only what any
 logged-in user may know is here: no projects, users, URLs or secrets.
+
+Environments are listed by what a user chooses them by (name, description, modules, the
+partitions they are offered on, the default), never with their `variables`: a site may set a
+licence server or a service's token there, and the session gets them without anyone reading
+them here. Their prefixes and build lists are the operators' business and are left out too.
 """
 
 from __future__ import annotations
@@ -31,11 +36,33 @@ def public_site(site: Site) -> dict[str, Any]:
             "acknowledgement": access.acknowledgement,
             "trial": access.trial.model_dump(),
         },
+        "environments": public_environments(site),
         # where projects' folders live and how long data is kept (the guides quote them)
         "storage": site.storage.model_dump(
             include={"project_root", "scratch_root", "scratch_purge_days", "retention_days"}
         ),
     }
+
+
+def public_environments(site: Site) -> list[dict[str, Any]]:
+    """The site's environments as a user chooses them: `partitions` spelled out (every
+    partition when the site file leaves it empty), no variables. They are in the order a
+    session picks its default in (`sessions.offered_environments`: the default first), so the
+    first one offered on a partition is what a session there gets when none is chosen; the
+    site's default is the one marked, or the first when none is."""
+    everywhere = [p.name for p in site.partitions]
+    ordered = sorted(site.environments, key=lambda e: not e.default)
+    marked = any(e.default for e in ordered)
+    return [
+        {
+            "name": env.name,
+            "description": env.description,
+            "modules": list(env.modules),
+            "partitions": [p for p in everywhere if env.offered_on(p)],
+            "default": env.default or (not marked and n == 0),
+        }
+        for n, env in enumerate(ordered)
+    ]
 
 
 async def site_facts(h: Handler) -> None:
