@@ -34,6 +34,9 @@ class ScriptContext:
     # The server listens on its node's own address (the site's hub.session_ip is empty): the
     # node is only known once the job runs, so the script says it, from Slurm's environment.
     listen_on_node: bool = False
+    # The lines that load the session's software environment (environments.session): from
+    # the site file and the validated request only.
+    environment: Sequence[str] = ()
 
 
 def render_session_script(request: SessionRequest, ctx: ScriptContext) -> str:
@@ -72,6 +75,7 @@ def render_session_script(request: SessionRequest, ctx: ScriptContext) -> str:
         f"export PATH={shlex.quote(ctx.venv_bin)}:$PATH",
         'echo "aifactory: session job $SLURM_JOB_ID on $SLURMD_NODENAME, $SLURM_JOB_ACCOUNT"',
         *materials_lines(request),
+        *ctx.environment,
         *listen_lines(ctx),
         "exec " + " ".join(shlex.quote(part) for part in ctx.command),
         "",

@@ -25,6 +25,7 @@ from traitlets import Float, Unicode, default
 
 from aifactory_hub import slurm
 from aifactory_hub.data import folders
+from aifactory_hub.environments.session import environment_lines
 from aifactory_hub.hubside import batch
 from aifactory_hub.hubside.notices import ended_notice, memory_notice
 from aifactory_hub.hubside.poller import shared_poller
@@ -223,15 +224,23 @@ class FactorySpawner(batchspawner.SlurmSpawner):
     def _run_as(self) -> slurm.RunAs:
         return slurm.RunAs.lookup(self.user.name)
 
-    def _script_context(self) -> batch.ScriptContext:
-        command = [self.batchspawner_singleuser_cmd, *self.cmd, *self.get_args()]
+    def _script_context(self, request: SessionRequest) -> batch.ScriptContext:
+        venv_bin = f"{self.session_venv}/bin"
+        # By absolute path: the session's environment may put its own bin first on PATH, and
+        # JupyterLab must still be the factory's (its extensions match the server's).
+        command = [
+            *(_in(venv_bin, part) for part in (self.batchspawner_singleuser_cmd, *self.cmd)),
+            *self.get_args(),
+        ]
         home = pwd.getpwnam(self.user.name).pw_dir
+        project_dir = str(folders.project_paths(self.site.storage, request.account)["PROJECT_DIR"])
         return batch.ScriptContext(
             home=home,
-            venv_bin=f"{self.session_venv}/bin",
+            venv_bin=venv_bin,
             command=command,
             spawn_id=secrets.token_hex(8),
             listen_on_node=not self.site.hub.session_ip,
+            environment=environment_lines(self.site, request, project_dir, self.session_venv),
         )
 
     def _prepare_log_dir(self, run_as: slurm.RunAs) -> None:
@@ -255,7 +264,7 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         request = self.session_request
         run_as = self._run_as()
         self._prepare_log_dir(run_as)
-        context = self._script_context()
+        context = self._script_context(request)
         script = batch.render_session_script(request, context)
         self.log.info(
             "Submitting session for %s: account=%s partition=%s cpus=%d mem=%dG gpus=%d time=%dmin",
@@ -528,3 +537,8 @@ def _explain(reason: str) -> str:
 def _last_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "no message"
+
+
+def _in(folder: str, command: str) -> str:
+    """`command` as an absolute path in `folder` (an absolute one is kept)."""
+    return command if command.startswith("/") else f"{folder}/{command}"
