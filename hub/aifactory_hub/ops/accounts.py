@@ -20,6 +20,7 @@ from aifactory_hub import slurm
 from aifactory_hub.core import homes
 from aifactory_hub.data import folders
 from aifactory_hub.ops.catalogue import ensure_demo_catalogue
+from aifactory_hub.ops.environments import ensure_environments
 from aifactory_hub.site import FACTORY_GROUP, Site
 from aifactory_hub.slurm import sacctmgr
 from aifactory_hub.slurm.sacctmgr import SlurmState, Step, Wanted, WantedAccount
@@ -154,6 +155,8 @@ def apply_site(site: Site, password_file: str | os.PathLike) -> dict[str, str]:
     apply_slurm(site)
     apply_folders(site)
     ensure_demo_catalogue(site)  # logs, never raises: the hub works without it
+    for line in ensure_environments(site):  # a failed build logs; the hub works without it
+        log.info(line)
     return passwords
 
 
