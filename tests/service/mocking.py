@@ -175,7 +175,7 @@ class StoreOnlyWorkshops:
                 title=body.title, trainer=trainer, starts_at=body.starts_at,
                 ends_at=body.ends_at, partition=body.partition, cpus=body.cpus,
                 memory_gb=body.memory_gb, gpus=body.gpus, materials=body.materials,
-                account="", reservation="", status="active",
+                environment=body.environment, account="", reservation="", status="active",
             )  # fmt: skip
             db.add(ws)
             db.flush()

@@ -19,7 +19,7 @@ from aifactory_hub.console.dashboards import from_metadata, read_metadata
 from aifactory_widgets import FactoryError, HelpButton, WorkshopDesk
 from aifactory_widgets.ui.panel import ERROR_COLOUR
 from aifactory_widgets.ui.tables import csv_link
-from aifactory_widgets.workshops.desk import credentials_csv
+from aifactory_widgets.workshops.desk import credentials_csv, environment_options
 from aifactory_widgets.workshops.help import SEEN
 from aifactory_widgets.workshops.room import extended_end
 from tests.unit.test_widgets_desks import DASHBOARDS, XSS, FakeClient, html_values
@@ -84,6 +84,15 @@ PARTITION = {
     "min_gpus": 1,
 }
 
+# As `GET api/site` lists them: the default first; `cuda` is offered on the GPU partition only.
+ENVIRONMENTS = [
+    {"name": "factory", "description": "The factory's own stack", "modules": [],
+     "partitions": ["cpu", "gpu"], "default": True},
+    {"name": "jax", "description": "JAX and NumPy", "modules": ["jax/0.10"],
+     "partitions": ["cpu", "gpu"], "default": False},
+    {"name": "cuda", "description": "", "modules": [], "partitions": ["gpu"], "default": False},
+]  # fmt: skip
+
 
 def workshop_answers() -> dict[tuple[str, str], Any]:
     room = {**WORKSHOP, "room": ROOM}
@@ -92,6 +101,7 @@ def workshop_answers() -> dict[tuple[str, str], Any]:
             "name": "Demo AI factory",
             "default_partition": "gpu",
             "partitions": [{**PARTITION, "name": "cpu", "max_gpus": 0, "min_gpus": 0}, PARTITION],
+            "environments": ENVIRONMENTS,
         },
         ("GET", "api/workshops"): [WORKSHOP],
         ("GET", "api/workshops/3"): room,
@@ -222,6 +232,39 @@ def test_partitions_bound_the_sizes(desk):
     assert (form.cpus.max, form.memory_gb.max, form.gpus.min, form.gpus.max) == (16, 64, 1, 2)
     form.partition.value = "cpu"
     assert (form.gpus.min, form.gpus.max, form.gpus.value) == (0, 0, 0)
+
+
+def test_the_environments_offered_on_the_partition_are_the_choices(desk, client):
+    form = desk.new
+    assert form.environment.layout.display is None
+    assert list(form.environment.options) == [
+        ("factory: The factory's own stack (the default)", ""),
+        ("jax: JAX and NumPy", "jax"),
+        ("cuda", "cuda"),
+    ]
+    form.environment.value = "cuda"
+    form.partition.value = "cpu"  # not offered there: back to the default
+    assert [v for _, v in form.environment.options] == ["", "jax"]
+    assert form.environment.value == ""
+    fill_form(desk)
+    form.environment.value = "jax"
+    form.create_button.click()
+    [(_, _, body)] = client.writes()
+    assert body["environment"] == "jax" and body["partition"] == "gpu"
+
+
+def test_a_site_without_environments_shows_no_choice_and_sends_none(client):
+    client.answers[("GET", "api/site")].pop("environments")
+    desk = WorkshopDesk(client)
+    assert desk.new.environment.layout.display == "none"
+    fill_form(desk)
+    desk.new.create_button.click()
+    [(_, _, body)] = client.writes()
+    assert "environment" not in body
+
+
+def test_a_partition_without_environments_says_so():
+    assert environment_options(ENVIRONMENTS, "tiny") == [("none offered on tiny", "")]
 
 
 def test_without_partitions_the_form_takes_a_typed_name(client):

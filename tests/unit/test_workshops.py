@@ -89,7 +89,7 @@ def test_the_site_must_host_it():
 def test_a_participant_gets_the_workshops_session_until_its_end():
     ws = SimpleNamespace(account="ws-7", reservation="ws-7", partition="cpu", cpus=2,
                          memory_gb=4, gpus=0, materials="workshop-intro", starts_at=T0,
-                         ends_at=T0 + timedelta(hours=2))  # fmt: skip
+                         ends_at=T0 + timedelta(hours=2), environment="")  # fmt: skip
     request = plan.session_request(SITE, ws, now=T0 + timedelta(minutes=30))
     assert (request.account, request.reservation, request.cpus) == ("ws-7", "ws-7", 2)
     assert request.walltime_minutes == 90 and request.materials == "workshop-intro"
@@ -128,3 +128,51 @@ def test_materials_copy_only_what_is_missing(tmp_path: Path):
 
 def test_the_demo_materials_exist():
     assert (paths.notebooks() / "workshop-intro" / "01-welcome.ipynb").is_file()
+
+
+def only_on(site, name: str, partitions: list[str]):
+    """`site` with environment `name` offered on `partitions` only."""
+    envs = [
+        e.model_copy(update={"partitions": partitions}) if e.name == name else e
+        for e in site.environments
+    ]
+    return site.model_copy(update={"environments": envs})
+
+
+def test_a_workshop_names_an_environment_the_site_offers_on_its_partition():
+    assert plan.check_against_site(SITE, body(environment="jax")) == ("", "")
+    assert plan.check_against_site(SITE, body()) == ("", "")  # none named: the default
+    field, reason = plan.check_against_site(SITE, body(environment="tensorflow"))
+    assert field == "environment"
+    assert reason == "unknown environment 'tensorflow' (the site has factory, pytorch, jax)"
+    gpu_only = only_on(SITE, "jax", ["gpu"])
+    field, reason = plan.check_against_site(gpu_only, body(environment="jax"))
+    assert (field, reason) == (
+        "environment", "jax is not offered on cpu (offered there: factory, pytorch)"
+    )  # fmt: skip
+    bare = SITE.model_copy(update={"environments": []})
+    assert plan.check_against_site(bare, body(environment="jax"))[0] == "environment"
+    assert plan.check_against_site(bare, body()) == ("", "")
+
+
+@pytest.mark.parametrize("name", ["JAX", "jax; rm -rf ~", "../jax", "x" * 40, 3])
+def test_an_environment_that_is_no_name_is_refused_by_the_form(name):
+    with pytest.raises(AccessError) as refused:
+        body(environment=name)
+    assert refused.value.status == 400 and refused.value.field == "environment"
+
+
+def test_a_participants_session_runs_the_workshops_environment():
+    ws = SimpleNamespace(account="ws-7", reservation="ws-7", partition="cpu", cpus=1,
+                         memory_gb=2, gpus=0, materials="workshop-intro", starts_at=T0,
+                         ends_at=T0 + timedelta(hours=2), environment="jax")  # fmt: skip
+    request = plan.session_request(SITE, ws, now=T0)
+    assert request.environment == "jax"
+    assert request.to_options()["environment"] == "jax"
+    default = SimpleNamespace(**{**vars(ws), "environment": ""})
+    assert plan.session_request(SITE, default, now=T0).environment == "factory"
+    # the site stopped offering it there: the partition's default, not a failed session
+    assert plan.session_request(only_on(SITE, "jax", ["gpu"]), ws, now=T0).environment == "factory"
+    bare = SITE.model_copy(update={"environments": []})
+    assert plan.session_request(bare, default, now=T0).environment == ""
+    assert "environment" not in plan.session_request(bare, default, now=T0).to_options()

@@ -52,9 +52,11 @@ def workshop_body(
     partition: str,
     resources: tuple[int, int, int],
     materials: str,
+    environment: str = "",
 ) -> dict[str, Any]:
     """The `POST workshops` body (resources: CPUs, memory GB, GPUs per participant). An end not
-    after the start is refused here, before anything is sent; the rest is the service's."""
+    after the start is refused here, before anything is sent; the rest is the service's. No
+    `environment` (the partition's default) is left out of the body, as the service takes it."""
     if ends_at <= starts_at:
         raise ValueError(
             f"The end ({short_time(ends_at.isoformat())}) must be after the start "
@@ -71,6 +73,7 @@ def workshop_body(
         "memory_gb": memory_gb,
         "gpus": gpus,
         "materials": materials.strip(),
+        **({"environment": environment} if environment else {}),
     }
 
 
@@ -117,6 +120,23 @@ def partition_label(partition: dict[str, Any]) -> str:
     )
 
 
+def environment_options(
+    environments: Sequence[dict[str, Any]], partition: str
+) -> list[tuple[str, str]]:
+    """The environments `GET api/site` says are offered on `partition`, as Dropdown options:
+    first the one a session there gets when none is named (value "", so each spawn takes the
+    site's default then), then the others by name."""
+    offered = [e for e in environments if partition in e.get("partitions", [])]
+    if not offered:
+        return [(f"none offered on {partition or 'this partition'}", "")]
+
+    def label(env: dict[str, Any]) -> str:
+        return env["name"] + (f": {env['description']}" if env.get("description") else "")
+
+    first, *others = offered  # the service lists the default first
+    return [(f"{label(first)} (the default)", "")] + [(label(e), e["name"]) for e in others]
+
+
 class NewWorkshopPanel(Panel):
     """The creation form, and the new workshop's accounts shown once."""
 
@@ -138,9 +158,13 @@ class NewWorkshopPanel(Panel):
         self.gpus = w.BoundedIntText(value=0, min=0, max=64, description="GPUs each", **_field())
         self.partition_hint = w.Label()
         self.partitions: dict[str, dict[str, Any]] = {}
+        self.environments: list[dict[str, Any]] = []
         self.partition = self._partition_field()
-        self.watch(self.partition, self.bound_sizes)
-        self.bound_sizes()
+        self.environment = w.Dropdown(description="Environment", **_field("600px"))
+        # A site without environments runs every session in the factory's own: nothing to pick.
+        self.environment.layout.display = None if self.environments else "none"
+        self.watch(self.partition, self.partition_changed)
+        self.partition_changed()
         self.materials = w.Text(value=DEFAULT_MATERIALS, description="Materials folder", **_field())
         self.create_button = self.button("Create workshop", self.create, button_style="primary")
         self.credentials = w.HTML()
@@ -152,6 +176,7 @@ class NewWorkshopPanel(Panel):
             w.Label("Times are in UTC. Accounts and the Slurm reservation last from start to end."),
             self.participants,
             w.HBox([self.partition, self.partition_hint]),
+            self.environment,
             self.cpus,
             self.memory_gb,
             self.gpus,
@@ -172,6 +197,7 @@ class NewWorkshopPanel(Panel):
             site = {}
             self.partition_hint.value = f"Type its name ({refusal(exc)})."
         self.partitions = {p["name"]: p for p in site.get("partitions", [])}
+        self.environments = list(site.get("environments") or [])
         if not self.partitions:
             self.partition_hint.value = self.partition_hint.value or "Type its name, e.g. cpu."
             return w.Text(description="Partition", placeholder="e.g. cpu", **_field())
@@ -183,6 +209,12 @@ class NewWorkshopPanel(Panel):
             value=default if default in self.partitions else options[0][1],
             **_field("600px"),
         )
+
+    def partition_changed(self) -> None:
+        self.bound_sizes()
+        if self.environments:
+            options = environment_options(self.environments, self.partition.value or "")
+            self.set_options(self.environment, options)
 
     def bound_sizes(self) -> None:
         """Bound CPUs, memory and GPUs by the partition's per-session limits."""
@@ -205,6 +237,7 @@ class NewWorkshopPanel(Panel):
             self.partition.value or "",
             (self.cpus.value, self.memory_gb.value, self.gpus.value),
             self.materials.value,
+            self.environment.value or "",
         )
 
     def create(self) -> None:

@@ -44,6 +44,7 @@ def workshop_json(ws: m.Workshop, room: list[dict[str, Any]] | None = None) -> d
         "gpus": ws.gpus,
         "participants": len(ws.people),
         "materials": ws.materials,
+        "environment": ws.environment,  # "": the partition's default environment
         "account": ws.account,
         "reservation": ws.reservation,
     }
@@ -85,7 +86,7 @@ def create(store: Store, site: Site, trainer: str, body: plan.NewWorkshop) -> tu
         ws = m.Workshop(
             title=body.title, trainer=trainer, starts_at=body.starts_at, ends_at=body.ends_at,
             partition=body.partition, cpus=body.cpus, memory_gb=body.memory_gb, gpus=body.gpus,
-            materials=body.materials, account="", reservation="",
+            materials=body.materials, environment=body.environment, account="", reservation="",
             status="active" if body.starts_at <= now() else "planned",
         )  # fmt: skip
         db.add(ws)

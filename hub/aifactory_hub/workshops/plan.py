@@ -13,11 +13,13 @@ from pydantic import Field, model_validator
 from aifactory_hub.core.bodies import Body
 from aifactory_hub.site import Site, paths
 from aifactory_hub.site.names import SlurmName
-from aifactory_hub.site.sessions import SessionRequest
+from aifactory_hub.site.sessions import SessionRequest, offered_environments
+from aifactory_hub.site.software import ENVIRONMENT_PATTERN
 
 MAX_PARTICIPANTS = 200
 IDLE_AFTER_S = 15 * 60
 _FOLDER = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_OPTIONAL_ENVIRONMENT = f"^({ENVIRONMENT_PATTERN[1:-1]})?$"
 
 
 class NewWorkshop(Body):
@@ -30,6 +32,8 @@ class NewWorkshop(Body):
     memory_gb: Annotated[int, Field(ge=1, le=4096, strict=True)] = 2
     gpus: Annotated[int, Field(ge=0, le=64, strict=True)] = 0
     materials: Annotated[str, Field(pattern=_FOLDER)] = "workshop-intro"
+    # The site environment every participant's kernels run in ("": the partition's default).
+    environment: Annotated[str, Field(pattern=_OPTIONAL_ENVIRONMENT)] = ""
 
     @model_validator(mode="after")
     def _window(self) -> NewWorkshop:
@@ -61,6 +65,9 @@ def check_against_site(site: Site, body: NewWorkshop) -> tuple[str, str]:
         return "gpus", f"{part.min_gpus}..{part.max_gpus} GPUs per session on {part.name}"
     if body.participants * body.cpus > part.cpus_per_node * part.nodes:
         return "participants", f"{part.name} has {part.cpus_per_node * part.nodes} CPUs in all"
+    reason = environment_refusal(site, body.environment, part.name)
+    if reason:
+        return "environment", reason
     try:
         notebooks = paths.notebooks(site.paths)
     except paths.MissingData as exc:
@@ -68,6 +75,23 @@ def check_against_site(site: Site, body: NewWorkshop) -> tuple[str, str]:
     if not (notebooks / body.materials).is_dir():
         return "materials", f"no folder notebooks/{body.materials}"
     return "", ""
+
+
+def environment_refusal(site: Site, name: str, partition: str) -> str:
+    """Why a workshop on `partition` cannot name environment `name` ("" when it can): the
+    same allow-list a participant's spawn is checked against, so no session fails later."""
+    if not name:
+        return ""
+    offered = offered_environments(site, partition)
+    if site.environment(name) is None:
+        if not site.environments:
+            return f"this site defines no environments (not {name!r})"
+        known = ", ".join(e.name for e in site.environments)
+        return f"unknown environment {name!r} (the site has {known})"
+    if name not in offered:
+        choices = ", ".join(offered) or "none"
+        return f"{name} is not offered on {partition} (offered there: {choices})"
+    return ""
 
 
 def names(workshop_id: int, participants: int, tag: str) -> tuple[str, str, list[str]]:
@@ -92,8 +116,13 @@ def hours(body: NewWorkshop) -> tuple[float, float]:
 
 def session_request(site: Site, ws, now: datetime | None = None) -> SessionRequest:
     """The one session a participant gets: the workshop's resources, in its reservation,
-    charged to its project, until its end (within the partition's limit)."""
+    charged to its project, until its end (within the partition's limit), in the workshop's
+    environment. An empty one (or one the site has since stopped offering there) is the
+    partition's default, as a spawn without a choice gets; "" when the site defines none."""
     part = site.partition(ws.partition)
+    offered = offered_environments(site, ws.partition)
+    chosen = ws.environment
+    environment = chosen if chosen in offered else (offered[0] if offered else "")
     now = now or datetime.now(UTC)
     left_min = max(1, math.floor((ws.ends_at - max(now, ws.starts_at)).total_seconds() / 60))
     return SessionRequest(
@@ -106,6 +135,7 @@ def session_request(site: Site, ws, now: datetime | None = None) -> SessionReque
         gpu_type=part.gpu_type if ws.gpus else "",
         reservation=ws.reservation,
         materials=ws.materials,
+        environment=environment,
     )
 
 

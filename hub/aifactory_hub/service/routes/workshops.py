@@ -33,6 +33,9 @@ async def list_workshops(h: Handler) -> None:
 
 async def new_workshop(h: Handler) -> None:
     body = h.body(plan.NewWorkshop)
+    field, reason = plan.check_against_site(h.site, body)
+    if reason:  # refused here, before any account or reservation step is started
+        raise AccessError(400, reason, field)
     create = h.context.slurm.create_workshop
     workshop_id, passwords = await in_thread(create, h.store, h.site, h.user, body)
     with h.store() as db:
