@@ -24,6 +24,9 @@ from tests.stack import HubClient, session_jobs, sh, wait_finished, wait_no_jobs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.hub]
 MATERIALS = Path(__file__).resolve().parents[2] / "notebooks" / "workshop-intro"
+# The workshop names the factory's own environment: always there, it loads no module (that a
+# session really runs a chosen environment is tests/hub's environment tests' business).
+ENVIRONMENT = "factory"
 
 
 def workshop(hub, participants: int, **change) -> dict:
@@ -45,7 +48,7 @@ def end(hub, ws: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def small(hub):
-    made = workshop(hub, 3)
+    made = workshop(hub, 3, environment=ENVIRONMENT)
     participants = HubClient(hub.site, {c["username"]: c["password"] for c in made["credentials"]})
     yield made["workshop"], participants
     if ok(api(hub, "GET", f"workshops/{made['workshop']['id']}", "tess"))["status"] != "ended":
@@ -68,6 +71,7 @@ def test_only_trainers_make_workshops_and_bad_forms_change_nothing(hub):
 def test_one_form_makes_reservation_project_and_accounts(hub, small):
     ws, participants = small
     assert len(participants.passwords) == 3 and ws["status"] == "active"
+    assert ws["environment"] == ENVIRONMENT
     shown = reservation(ws["reservation"])
     assert f"Accounts={ws['account']}" in shown and "CoreCnt=3" in shown
     assert "PartitionName=cpu" in shown
@@ -108,7 +112,8 @@ def test_a_participant_starts_in_the_reservation_with_materials_kept(hub, small)
         201,
         202,
     )
-    participants.wait_ready(user)
+    server = participants.wait_ready(user)
+    assert server["user_options"]["environment"] == ENVIRONMENT  # the workshop's, not chosen
     (job,) = session_jobs(user)
     assert job["account"] == ws["account"]
     assert f"Reservation={ws['reservation']}" in sh("scontrol", "show", "job", job["id"])
