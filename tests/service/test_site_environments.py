@@ -34,3 +34,8 @@ async def test_the_site_lists_its_environments_without_their_variables(client, s
     text = repr(facts["environments"])
     assert "XLA_FLAGS" not in text and "OMP_NUM_THREADS" not in text  # variables stay private
     assert "/opt/aifactory/envs" not in text and "packages" not in text
+    assert facts["software"] == {
+        "module_system": True,
+        "build_minutes": site.software.build_minutes,
+        "build_max_gb": site.software.build_max_gb,
+    }

@@ -23,7 +23,7 @@ from aifactory_widgets.guides.library import (
 REQUIRED = {
     "choosing-resources", "first-notebook-session", "dask-on-the-cluster", "multi-node-training",
     "moving-and-staging-data", "applying-for-access", "ethics-self-assessment",
-    "running-a-workshop",
+    "running-a-workshop", "software-environments",
 }  # fmt: skip
 
 
@@ -148,7 +148,7 @@ def test_gpu_types_are_validated():
 def test_public_site_facts_hold_no_private_data():
     facts = public_site(load_site())
     assert set(facts) == {"name", "cluster", "default_partition", "defaults", "partitions",
-                          "gpu_types", "access", "storage", "environments"}  # fmt: skip
+                          "gpu_types", "access", "storage", "environments", "software"}  # fmt: skip
     text = repr(facts)
     for private in ("alice", "ai-alpha", "sqlite", "127.0.0.1", "oauth"):
         assert private not in text
@@ -230,3 +230,39 @@ def test_the_guide_describes_every_mode_of_the_site_in_its_own_words(facts):
     ) in text
     # the guides name no mode code: a site with other modes gets no "[?modes...]" in them
     assert [g.slug for g in load_guides() if "{{ modes." in g.source] == []
+
+
+def test_the_environment_facts_come_from_the_site(facts):
+    assert facts["environments"]["default"] == "factory"
+    assert facts["environments"]["example"] == "pytorch"
+    assert facts["environments"]["example_module"] == "pytorch/2.13"
+    assert facts["environments"]["build_minutes"] == "30"
+    rows = facts["tables"]["environments"].splitlines()
+    assert rows[0] == "| environment | what it has | modules it loads | partitions |"
+    assert rows[2].startswith("| **factory** (default) | The factory's own stack")
+    assert rows[4] == "| **jax** | JAX 0.10 (CPU) and NumPy, nothing else | `jax/0.10` | all |"
+    text = rendered(facts)["software-environments"]
+    assert facts["tables"]["environments"] in text
+    assert "If you choose none, a session gets **factory**." in text
+    assert "module load pytorch/2.13" in text
+    assert "/hub/spawn?project=<project>&partition=cpu&environment=pytorch&cpus=1" in text
+    for widget in ("RegisterKernel()", "BuildEnvironment()", "&autostart=1", "AI Factory tools"):
+        assert widget in text
+
+
+def test_a_sites_own_environments_are_in_the_guide():
+    """Another default, one environment on the GPU partition only; and a site with none."""
+    text = demo_text().replace('prefix = "/opt/aifactory/venv"\ndefault = true\n',
+                               'prefix = "/opt/aifactory/venv"\n')  # fmt: skip
+    text = text.replace('modules = ["jax/0.10"]\n', 'modules = ["jax/0.10"]\ndefault = true\n'
+                        'partitions = ["gpu"]\n')  # fmt: skip
+    facts = site_facts(public_site(parse_site(text)))
+    assert facts["environments"]["default"] == "jax"
+    jax = "| **jax** (default) | JAX 0.10 (CPU) and NumPy, nothing else | `jax/0.10` | gpu |"
+    assert jax in facts["tables"]["environments"]
+    assert "a session gets **jax**" in rendered(facts)["software-environments"]
+    bare = re.sub(r"(?ms)^\[\[environments\]\].*?(?=^\[\[projects\]\])", "", demo_text())
+    facts = site_facts(public_site(parse_site(bare)))
+    assert facts["environments"]["default"] == "none"
+    assert "defines no software environments" in facts["tables"]["environments"]
+    assert "{{" not in rendered(facts)["software-environments"]

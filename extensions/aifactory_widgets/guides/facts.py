@@ -6,7 +6,10 @@ the first one without GPUs), `{{ rates.gpu_hour }}` the charged rate, `{{ tables
 a Markdown table of every partition. Guides say "the GPU partition", never "gpu", so a centre
 that calls it "booster" gets guides that say "booster". The access modes are site data too:
 `{{ modes.<code>.* }}` quote one mode's bounds, lengths, selection and decision target, and
-`{{ tables.access_modes }}` / `{{ tables.prices }}` list every mode the site defines.
+`{{ tables.access_modes }}` / `{{ tables.prices }}` list every mode the site defines. So are
+the software environments: `{{ environments.default }}` is the one a session gets when none is
+chosen, `{{ environments.example }}` another one to show in examples (the default when there is
+no other), `{{ tables.environments }}` lists them all with the partitions they are offered on.
 """
 
 from __future__ import annotations
@@ -61,6 +64,47 @@ def _partition(part: Mapping[str, Any] | None, specs: Mapping[str, Mapping[str, 
     }
 
 
+def _environments(site: Mapping[str, Any]) -> dict[str, str]:
+    """The environments' quotable names and the software bounds (`GET api/site` lists the
+    environments with the default first; a site without them has only the factory's own)."""
+    envs = site.get("environments") or []
+    default = next((e for e in envs if e.get("default")), envs[0] if envs else None)
+    other = next((e for e in envs if e is not default), default)
+    modules = [m for e in envs for m in e.get("modules") or ()]
+    software = site.get("software") or {}
+    return {
+        "default": default["name"] if default else NONE,
+        "example": other["name"] if other else NONE,
+        "example_module": modules[0] if modules else NONE,
+        "names": _listed([e["name"] for e in envs]) if envs else NONE,
+        "count": grouped(len(envs)),
+        "module_system": "yes" if software.get("module_system") else "no",
+        "build_minutes": grouped(software.get("build_minutes", 30)),
+        "build_max_gb": grouped(software.get("build_max_gb", 5)),
+    }
+
+
+def _environment_table(site: Mapping[str, Any]) -> str:
+    envs = site.get("environments") or []
+    if not envs:
+        return (
+            "This centre defines no software environments: every session runs the factory's "
+            "own Python."
+        )
+    everywhere = [p["name"] for p in site.get("partitions", [])]
+    rows = [
+        [
+            f"**{e['name']}**" + (" (default)" if e.get("default") else ""),
+            e.get("description") or "-",
+            ", ".join(f"`{m}`" for m in e.get("modules") or ()) or "-",
+            "all" if set(everywhere) <= set(e.get("partitions") or ()) else
+            ", ".join(e.get("partitions") or ()) or NONE,
+        ]
+        for e in envs
+    ]  # fmt: skip
+    return table(["environment", "what it has", "modules it loads", "partitions"], rows)
+
+
 def _tables(site: Mapping[str, Any], modes: dict[str, dict[str, str]], currency: str) -> dict:
     parts = site.get("partitions", [])
     partitions = [
@@ -111,6 +155,7 @@ def _tables(site: Mapping[str, Any], modes: dict[str, dict[str, str]], currency:
             f"- {a.label}" for a in policy.HighRiskArea if a != policy.HighRiskArea.none
         ),
         "legal_bases": ", ".join(b.label.lower() for b in policy.LegalBasis),
+        "environments": _environment_table(site),
     }
 
 
@@ -245,5 +290,6 @@ def site_facts(site: Mapping[str, Any]) -> dict[str, Any]:
             "min_abstract": grouped(eligibility.MIN_ABSTRACT),
             "eu_values": eligibility.EU_VALUES,
         },
+        "environments": _environments(site),
         "tables": _tables(site, modes, currency),
     }

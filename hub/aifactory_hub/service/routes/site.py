@@ -37,6 +37,12 @@ def public_site(site: Site) -> dict[str, Any]:
             "trial": access.trial.model_dump(),
         },
         "environments": public_environments(site),
+        # whether sessions have `module` (Lmod), and the bounds of a user's own build job
+        "software": {
+            "module_system": bool(site.software.lmod_init),
+            "build_minutes": site.software.build_minutes,
+            "build_max_gb": site.software.build_max_gb,
+        },
         # where projects' folders live and how long data is kept (the guides quote them)
         "storage": site.storage.model_dump(
             include={"project_root", "scratch_root", "scratch_purge_days", "retention_days"}
