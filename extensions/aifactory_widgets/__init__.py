@@ -37,6 +37,8 @@ _HOMES = {
     "UsageDesk": "aifactory_widgets.usage.desk",
     "DataCatalogue": "aifactory_widgets.data.catalogue",
     "DataStaging": "aifactory_widgets.data.staging",
+    "RegisterKernel": "aifactory_widgets.environments.register",
+    "BuildEnvironment": "aifactory_widgets.environments.build",
     "ClusterView": "aifactory_widgets.cluster.view",
     "GuideBrowser": "aifactory_widgets.guides.browser",
     "Advisor": "aifactory_widgets.advisor.form",

@@ -1,1 +1,3 @@
-"""Environments in a notebook: register one of yours as a kernel, or build one in a job."""
+"""Software environments a researcher brings or builds: `RegisterKernel` registers a venv or
+conda environment of theirs as a kernel; `BuildEnvironment` builds a new one in a Slurm job and
+registers it. Both use the hub's own rules (`aifactory_hub.environments.register`, `.build`)."""
