@@ -5,11 +5,13 @@ The formulas are the access policy's pure functions (`aifactory_hub.advisor.trai
 `advisor_plan`); the GPU specs, partitions, access modes and rates come from the factory's
 public site facts; the project's remaining hours from the usage API (or, where that is not
 there, its grant from the projects API, and the advisor says so). It hands its numbers to the
-training launcher (launch.py).
+training launcher (launch.py), and names the site environment for the chosen framework with a
+spawn link for a session sized to the plan (`aifactory_hub.advisor.session`).
 """
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +20,7 @@ import ipywidgets as w
 from pydantic import ValidationError
 
 from aifactory_hub.advisor import plan
+from aifactory_hub.advisor import session as sessions
 from aifactory_hub.advisor import training as adv
 from aifactory_hub.policy.model import ApplicantType
 from aifactory_hub.policy.pricing import in_sentence
@@ -103,6 +106,9 @@ class Advisor(w.VBox):
         chosen = here if here in projects else (projects[0] if projects else "")
         project_options = [("none", ""), *((p, p) for p in projects)]
         self.project = _field(choice, "Project", options=project_options, value=chosen)
+        frameworks = list(sessions.FRAMEWORKS)
+        self.framework = _field(choice, "Framework", options=frameworks, value="other")
+        self.session = w.HTML()
         self.fits_allocation: bool | None = None
         self.memory = w.HTML()
         self.compute = w.HTML()
@@ -118,7 +124,8 @@ class Advisor(w.VBox):
         self.launcher = LauncherLink(lambda: self.estimate)
         inputs = [self.parameters_b, self.data_kind, self.tokens_b, self.samples, self.epochs,
                   self.seq_len, self.micro_batch, self.precision, self.optimiser, self.sharding,
-                  self.checkpointing, self.mfu, self.gpus, self.project]  # fmt: skip
+                  self.checkpointing, self.mfu, self.gpus, self.project,
+                  self.framework]  # fmt: skip
         for widget in inputs:
             widget.observe(lambda _: self.update(), "value")
         notes = [g.note for g in self.specs.values() if g.note]
@@ -133,6 +140,7 @@ class Advisor(w.VBox):
                 self.compute,
                 self.recommendation,
                 self.jobs_note,
+                self.session,
                 w.HTML("<h4>Cost by access mode</h4>"),
                 self.applicant_type,
                 self.costs,
@@ -201,6 +209,7 @@ class Advisor(w.VBox):
         if best is None:
             self.recommendation.value = f"{flops:.3g} FLOPs; no partition here can run it as set."
             self.jobs_note.value = self.allocation.value = self.costs.value = ""
+            self.session.value = ""
             self.estimate = {}
             self.launcher.refresh()
             return
@@ -226,6 +235,7 @@ class Advisor(w.VBox):
             none = f"no access mode of this centre is open to {in_sentence(applicant)} applicants"
             self.costs.value = html_table(COST_COLUMNS, rows, empty=none)
         self.allocation.value = self._allocation_text(best)
+        self.session.value = self._session_html(best)
         self.estimate = {
             "account": self.project.value,
             "partition": best.partition,
@@ -236,6 +246,33 @@ class Advisor(w.VBox):
             "gpu_hours": best.gpu_hours,
         }
         self.launcher.refresh()
+
+    def _session_html(self, best: plan.Option) -> str:
+        """The environment for the framework and a link to a session sized to the plan."""
+        part = next(p for p in self.site.get("partitions", []) if p["name"] == best.partition)
+        environments = self.site.get("environments") or []
+        env = sessions.environment_for(environments, best.partition, self.framework.value)
+        size = sessions.session_size(best, part)
+        base = os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + sessions.SPAWN_PATH
+        link = sessions.spawn_link(self.project.value, best.partition, env, size, base)
+        described = next((e.get("description", "") for e in environments if e["name"] == env), "")
+        pick = ""
+        if env:
+            what = f" ({html.escape(described)})" if described else ""
+            pick = f"Environment: <b>{html.escape(env)}</b>{what}. "
+        held = (
+            f" A session on {html.escape(best.partition)} may have at most "
+            f"{part['max_gpus']} GPU(s), {part['max_cpus']} CPUs and {part['max_memory_gb']} GB: "
+            "run the training itself as a job (the launcher below)."
+            if size.limited
+            else ""
+        )
+        return (
+            f'{pick}<a href="{html.escape(link, quote=True)}" target="_blank">Start a session '
+            f"for this plan</a>: {size.gpus} GPU(s), {size.cpus} CPU(s), {size.memory_gb} GB, "
+            f"{size.walltime_hours:g} h (the spawn form opens filled in; check it, then Start)."
+            + held
+        )
 
     def _allocation_text(self, best: plan.Option) -> str:
         project = self.project.value
