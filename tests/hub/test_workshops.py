@@ -65,6 +65,9 @@ def test_only_trainers_make_workshops_and_bad_forms_change_nothing(hub):
                "ends_at": (start + timedelta(hours=1)).isoformat(), "participants": 200,
                "partition": "cpu"}  # fmt: skip
     assert api(hub, "POST", "workshops", "tess", json=too_big).json()["field"] == "participants"
+    unknown = {**too_big, "participants": 1, "environment": "tensorflow"}
+    refused = api(hub, "POST", "workshops", "tess", json=unknown)
+    assert refused.status_code == 400 and refused.json()["field"] == "environment"
     assert sh("scontrol", "show", "reservation") == before
 
 
