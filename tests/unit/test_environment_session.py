@@ -55,6 +55,7 @@ def test_a_site_without_environments_refuses_the_field_and_adds_no_lines(demo_si
     data = demo_site.model_dump()
     data["environments"] = []
     data["software"]["kernel_paths"] = []
+    data["software"]["lmod_init"] = ""
     site = Site.model_validate(data)
     assert request(site).environment == ""
     with pytest.raises(OptionError, match="defines no environments"):
@@ -64,7 +65,11 @@ def test_a_site_without_environments_refuses_the_field_and_adds_no_lines(demo_si
 
 def test_the_factory_environment_changes_only_the_kernel_folders(demo_site):
     lines = environment_lines(demo_site, request(demo_site), PROJECT, FACTORY)
-    assert "module" not in "\n".join(lines)
+    assert "module load" not in "\n".join(lines)
+    # The module system is there all the same, for the terminal.
+    assert "export MODULEPATH=/opt/aifactory/modules" in lines
+    init = "/usr/share/lmod/lmod/init/bash"
+    assert f"if [ -r {init} ]; then source {init}; fi" in lines
     assert not any(line.startswith("export PATH=") for line in lines)
     assert "export AIFACTORY_ENVIRONMENT=factory" in lines
     assert lines[-1] == (
@@ -79,7 +84,6 @@ def test_another_environment_loads_its_modules_then_its_bin_variables_and_kernel
     lines = environment_lines(demo_site, request(demo_site, environment="jax"), PROJECT, FACTORY)
     text = "\n".join(lines)
     assert "export MODULEPATH=/opt/aifactory/modules" in lines
-    assert "source /usr/share/lmod/lmod/init/bash" in lines
     assert "if ! module load jax/0.10; then" in lines
     assert lines.index("set -eu") > lines.index("if ! module load jax/0.10; then")
     assert 'export PATH=/opt/aifactory/envs/jax/bin:"$PATH"' in lines

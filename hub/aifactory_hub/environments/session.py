@@ -3,9 +3,10 @@
 JupyterLab keeps running from the factory's own Python (the script execs it by absolute path),
 so its extensions always match the server; the environment decides everything else:
 
-1. MODULEPATH is the site's, Lmod's bash functions are loaded, and the environment's modules
-   are loaded in order. A module that does not load ends the job with Lmod's message in the
-   session log (the spawn then fails with the job's exit, not a silently wrong stack).
+1. MODULEPATH is the site's, Lmod's bash functions are loaded (in every session, so the
+   terminal's `module` works), and the environment's modules are loaded in order. A module
+   that does not load ends the job with Lmod's message in the session log (the spawn then
+   fails with the job's exit, not a silently wrong stack).
 2. The environment's `bin` goes first on PATH (so a terminal's `python` and `pip` are its own),
    and its variables are set.
 3. JUPYTER_PATH names the environment's kernel folder (its `python3` becomes the notebooks'
@@ -55,24 +56,32 @@ def environment_lines(
     """Shell lines (bash, `set -eu` in force) that load the request's environment."""
     env = environment_of(site, request)
     q = shlex.quote
+    software = site.software
+    modules = env.modules if env is not None else []
     lines: list[str] = []
     if env is not None:
         lines.append(f"# Software environment {env.name!r} (the site file's [[environments]]).")
-        software = site.software
-        if env.modules:
-            if not software.lmod_init:
-                raise ValueError(f"environment {env.name} loads modules but the site has no Lmod")
+    if modules and not software.lmod_init:
+        raise ValueError(
+            f"environment {request.environment} loads modules but the site has no Lmod"
+        )
+    if software.lmod_init:
+        # Every session gets the module system (its terminal's `module avail` works whatever
+        # was chosen); Lmod's functions read unset variables and return non-zero on the way.
+        lines += [
+            "export MODULEPATH=" + q(":".join(software.module_paths)),
+            "set +eu",
+            f"if [ -r {q(software.lmod_init)} ]; then source {q(software.lmod_init)}; fi",
+        ]
+        if modules:
             lines += [
-                "export MODULEPATH=" + q(":".join(software.module_paths)),
-                # Lmod's functions read unset variables and return non-zero on the way.
-                "set +eu",
-                f"source {q(software.lmod_init)}",
-                f"if ! module load {' '.join(q(m) for m in env.modules)}; then",
+                f"if ! module load {' '.join(q(m) for m in modules)}; then",
                 '  echo "aifactory: the environment\'s modules did not load (above)" >&2',
                 "  exit 3",
                 "fi",
-                "set -eu",
             ]
+        lines.append("set -eu")
+    if env is not None:
         if not is_factory_prefix(env.prefix, factory_prefix):
             lines.append(f'export PATH={q(env.prefix + "/bin")}:"$PATH"')
         lines += [f"export {name}={q(value)}" for name, value in env.variables.items()]

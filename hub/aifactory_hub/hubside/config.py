@@ -68,6 +68,9 @@ def apply_site(
     c.FactorySpawner.poll_interval = hub.poll_interval_s
     c.FactorySpawner.default_url = "/lab"
     c.FactorySpawner.cmd = ["jupyterhub-singleuser"]
+    # A terminal is a non-login bash: a login shell's /etc/profile would reset PATH, and the
+    # terminal's `python` and `module` must be the session environment's.
+    c.FactorySpawner.args = ['--ServerApp.terminado_settings={"shell_command": ["/bin/bash"]}']
 
     c.JupyterHub.custom_scopes = scopes.CUSTOM_SCOPES
     c.JupyterHub.load_roles = scopes.load_roles(site)

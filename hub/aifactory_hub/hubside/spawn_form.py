@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 
 from aifactory_hub.data import folders
+from aifactory_hub.hubside import presets as saved
 from aifactory_hub.policy import ProjectQuota, quota_note
 from aifactory_hub.site import Project, Site
 from aifactory_hub.site.sessions import SessionRequest, allowed_partitions, validate_options
@@ -25,6 +26,8 @@ def render_form(
     previous: SessionRequest | None,
     capacity: Mapping[str, PartitionCapacity],
     quotas: Mapping[str, ProjectQuota] | None = None,
+    presets: Mapping[str, Mapping[str, object]] | None = None,
+    from_link: bool = False,
 ) -> str:
     if not projects:
         return (
@@ -65,8 +68,19 @@ def render_form(
     )
     part = site.partition(current.partition)
     hours = round(current.walltime_minutes / 60, 2)
+    shown_parts = {name for names in offered.values() for name in names}
+    environments = [e for e in site.environments if any(e.offered_on(p) for p in shown_parts)]
+    env_offered = {p: [e.name for e in site.environments_on(p)] for p in sorted(shown_parts)}
+    link_note = (
+        '<p class="alert alert-info" id="aif-from-link">A link filled in this form: check the '
+        "session below and press Start.</p>"
+        if from_link
+        else ""
+    )
     return f"""
 <div id="aif-spawn-form">
+  {link_note}
+  {_presets_block(presets or {})}
   <p>Your session runs as a Slurm job on the chosen partition and is charged to the project.</p>
   <div class="form-group">
     <label for="aif-project">Project (Slurm account)</label>
@@ -78,11 +92,17 @@ def render_form(
     <label for="aif-partition">Partition</label>
     <select class="form-control" name="partition" id="aif-partition">{partition_options}</select>
   </div>
+  {_environment_block(environments, current.environment)}
   {_number("cpus", "CPUs", current.cpus, 1, part.max_cpus, 1)}
   {_number("memory_gb", "Memory (GB)", current.memory_gb, 1, part.max_memory_gb, 1)}
   {_number("gpus", "GPUs", current.gpus, part.min_gpus, part.max_gpus, 1)}
   {_number("walltime_hours", "Wall time (hours)", hours, 0.25, part.max_walltime_hours, 0.25)}
   <p class="help-block" id="aif-summary">Limits per session follow the partition.</p>
+  <div class="form-group">
+    <label for="aif-preset-name">Save these choices as a preset (optional)</label>
+    <input class="form-control" type="text" name="{saved.SAVE_FIELD}" id="aif-preset-name"
+      maxlength="40" placeholder="e.g. gpu training">
+  </div>
 </div>
 <script>
 (function () {{
@@ -90,6 +110,7 @@ def render_form(
   var offered = {_json(offered)};
   var notes = {_json(notes)};
   var where = {_json(where)};
+  var envs = {_json(env_offered)};
   var project = document.getElementById("aif-project");
   var partition = document.getElementById("aif-partition");
   function update() {{
@@ -103,6 +124,14 @@ def render_form(
       o.disabled = allowed.indexOf(o.value) < 0;
     }});
     if (allowed.indexOf(partition.value) < 0) {{ partition.value = allowed[0]; }}
+    var environment = document.getElementById("aif-environment");
+    if (environment) {{
+      var ok = envs[partition.value] || [];
+      Array.prototype.forEach.call(environment.options, function (o) {{
+        o.disabled = ok.indexOf(o.value) < 0;
+      }});
+      if (ok.indexOf(environment.value) < 0 && ok.length) {{ environment.value = ok[0]; }}
+    }}
     var lim = limits[partition.value];
     Object.keys(lim).forEach(function (name) {{
       var input = document.getElementById("aif-" + name);
@@ -117,6 +146,45 @@ def render_form(
 }})();
 </script>
 """
+
+
+def _environment_block(environments: Sequence, chosen: str) -> str:
+    """The environment choice (none when the site defines none), each with its description;
+    the script disables those not offered on the chosen partition, the server checks again."""
+    if not environments:
+        return ""
+    options = "".join(
+        _option(
+            e.name, f"{e.name} - {e.description}" if e.description else e.name, e.name == chosen
+        )
+        for e in environments
+    )
+    return (
+        '<div class="form-group"><label for="aif-environment">Software environment</label>'
+        f'<select class="form-control" name="environment" id="aif-environment">{options}</select>'
+        '<p class="help-block">Your notebooks\' kernels and the terminal run in it; JupyterLab '
+        "and the AI Factory tools kernel stay the factory's.</p></div>"
+    )
+
+
+def _presets_block(presets: Mapping[str, Mapping[str, object]]) -> str:
+    """The user's presets: a link that fills the form in, one that starts at once, and a box to
+    forget it on the next Start. Plain links and a checkbox: it works without JavaScript."""
+    if not presets:
+        return ""
+    rows = []
+    for name, options in sorted(presets.items()):
+        summary = ", ".join(f"{k}={options[k]}" for k in options)
+        fill, start = saved.preset_link(name), saved.preset_link(name, autostart=True)
+        rows.append(
+            f'<li class="aif-preset"><strong>{escape(name)}</strong> '
+            f'<span class="help-block">({escape(summary)})</span> '
+            f'<a href="{escape(fill)}">fill in</a> | '
+            f'<a class="aif-preset-start" href="{escape(start)}">start now</a> '
+            f'<label><input type="checkbox" name="{saved.FORGET_FIELD}" '
+            f'value="{escape(name)}"> forget</label></li>'
+        )
+    return f'<div id="aif-presets"><p>Your presets:</p><ul>{"".join(rows)}</ul></div>'
 
 
 def _folders_note(site: Site, account: str) -> str:

@@ -26,7 +26,7 @@ from traitlets import Float, Unicode, default
 from aifactory_hub import slurm
 from aifactory_hub.data import folders
 from aifactory_hub.environments.session import environment_lines
-from aifactory_hub.hubside import batch
+from aifactory_hub.hubside import batch, presets
 from aifactory_hub.hubside.notices import ended_notice, memory_notice
 from aifactory_hub.hubside.poller import shared_poller
 from aifactory_hub.hubside.spawn_form import render_form, workshop_form
@@ -36,7 +36,6 @@ from aifactory_hub.site.sessions import (
     OptionError,
     SessionRequest,
     check_allocation,
-    form_to_options,
     validate_options,
 )
 from aifactory_hub.slurm import states
@@ -121,9 +120,18 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         if view.workshop is not None:
             return workshop_form(view.workshop)
         capacity = await partition_capacity()
-        previous = self._previous_request(view)
+        prefilled, self._prefill = self._prefill, None
+        previous = prefilled or self._previous_request(view)
         projects = self.user_projects(view)
-        return render_form(self.site, projects, previous, capacity, view.quotas)
+        return render_form(
+            self.site,
+            projects,
+            previous,
+            capacity,
+            view.quotas,
+            presets=self.presets,
+            from_link=prefilled is not None,
+        )
 
     def _previous_request(self, view: StoreView) -> SessionRequest | None:
         """What a spawn without options would use: the last options, if still allowed."""
@@ -144,9 +152,29 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         # JupyterHub awaits this (maybe_future), so the store is read off its event loop.
         view = await store_view(self.site, self.user.name)
         try:
-            return self._validate(form_to_options(formdata), view).to_options()
+            raw, save, forget = presets.split_form(formdata)
+            options = self._validate(raw, view).to_options()
+            kept = presets.updated(self.presets, save, options, forget)
         except OptionError as exc:
             raise web.HTTPError(400, str(exc)) from None
+        if kept != self.presets:  # saved now: the spawn itself may still fail
+            self.presets = kept
+            self._save_state()
+        return options
+
+    async def options_from_query(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        """A spawn link: the same validation as the form; it starts at once only with
+        autostart=1, else the form is shown filled in (hubside/presets.py)."""
+        view = await store_view(self.site, self.user.name)
+        try:
+            raw, autostart = presets.query_options(query, self.presets)
+            request = self._validate(raw, view)
+        except OptionError as exc:
+            raise web.HTTPError(400, str(exc)) from None
+        if autostart:
+            return request.to_options()
+        self._prefill = request
+        raise presets.Prefill()
 
     @staticmethod
     async def _apply_options(spawner: FactorySpawner, user_options: dict[str, Any]) -> None:
@@ -177,6 +205,10 @@ class FactorySpawner(batchspawner.SlurmSpawner):
             session.commit()
 
     session_request: SessionRequest | None = None
+    # A spawn link's request, shown once by the next options form (not saved).
+    _prefill: SessionRequest | None = None
+    # The user's saved presets: {name: options}; kept in the state across sessions.
+    presets: dict[str, dict[str, Any]] = {}
 
     # --- state ----------------------------------------------------------------------------
 
@@ -197,6 +229,8 @@ class FactorySpawner(batchspawner.SlurmSpawner):
             state["starting"] = True
         if self.ended_notice:
             state["ended_notice"] = self.ended_notice
+        if self.presets:
+            state["presets"] = self.presets
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -206,6 +240,8 @@ class FactorySpawner(batchspawner.SlurmSpawner):
             self.session_request = SessionRequest(**session)
         self.start_interrupted = bool(state.get("starting")) and bool(self.job_id)
         self.ended_notice = str(state.get("ended_notice") or "")
+        saved = state.get("presets")
+        self.presets = dict(saved) if isinstance(saved, dict) else {}
 
     def clear_state(self) -> None:
         super().clear_state()
