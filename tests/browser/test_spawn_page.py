@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.stack import session_jobs, wait_no_jobs
+from tests.stack import session_env, session_jobs, wait_no_jobs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.hub, pytest.mark.browser]
 
@@ -54,3 +54,35 @@ def test_spawn_form_refusal_is_shown_on_the_page(hub, browser):
         assert session_jobs("alice") == []
     finally:
         page.close()
+
+
+def test_a_session_starts_from_a_saved_preset_link(hub, browser, artifacts):
+    """A person saves their choices as a preset while starting a session, then later starts
+    the same session in one click from the preset's link on the form."""
+    page = browser.new_page()
+    try:
+        cookies = hub.login("bob").cookies
+        browser.add_cookies([{"name": c.name, "value": c.value, "url": hub.url} for c in cookies])
+        page.goto(f"{hub.url}/hub/spawn/bob")
+        page.select_option("#aif-project", "ai-alpha")
+        page.select_option("#aif-environment", "jax")
+        page.fill("#aif-preset-name", "jax notebook")
+        page.click("input[type=submit], button[type=submit]")
+        page.wait_for_url("**/user/bob/lab**", timeout=180_000)
+        hub.stop("bob")
+        wait_no_jobs("bob")
+
+        page.goto(f"{hub.url}/hub/spawn/bob")
+        preset = page.locator(".aif-preset", has_text="jax notebook")
+        assert "environment=jax" in preset.inner_text()
+        page.screenshot(path=str(artifacts / "spawn-presets.png"), full_page=True)
+        preset.locator("a.aif-preset-start").click()
+        page.wait_for_url("**/user/bob/lab**", timeout=180_000)
+        page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
+        (job,) = session_jobs("bob")
+        assert job["account"] == "ai-alpha"
+        assert session_env(job["id"])["AIFACTORY_ENVIRONMENT"] == "jax"
+    finally:
+        page.close()
+        hub.stop("bob")
+        wait_no_jobs("bob")
