@@ -181,6 +181,24 @@ def test_a_build_with_a_missing_package_fails_with_pips_message_and_leaves_nothi
         log.unlink(missing_ok=True)
 
 
+def test_a_build_past_the_sites_size_limit_is_stopped_and_removed(local_cluster, env_name):
+    """The site's build_max_gb, here 30 MB (a venv with ipykernel is over 100 MB)."""
+    small = local_cluster.model_copy(
+        update={"software": local_cluster.software.model_copy(update={"build_max_gb": 0.03})}
+    )
+    answer = submit_as_alice(small, env_name, "humanize\n")
+    job, prefix = answer["job"], answer["prefix"]
+    log = Path(build.log_path(HOME, job))
+    try:
+        assert wait_finished(job) == {job: "FAILED"}, log.read_text()
+        st = alice(STATUS, job, HOME)
+        assert st["why"].startswith("the environment reached "), st
+        assert st["why"].endswith("over the site's limit of 30 MB: the build was stopped")
+        assert not os.path.lexists(prefix) and env_name not in kernels_of_alice()
+    finally:
+        log.unlink(missing_ok=True)
+
+
 @pytest.fixture
 def alices_venv(demo_accounts) -> Iterator[Path]:
     """A venv alice makes herself, with the base interpreter (no ipykernel in it yet)."""

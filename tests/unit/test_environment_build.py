@@ -416,6 +416,25 @@ def test_a_build_past_the_size_limit_is_stopped(tmp_path, monkeypatch):
     assert not Path(argv[3]).exists()
 
 
+def test_a_build_that_ends_over_the_limit_between_two_looks_fails(tmp_path):
+    """pip may finish before the watcher's next look: the limit is checked once more."""
+    body = 'head -c 3000000 /dev/zero > "$(dirname "$0")/big.bin"\nexit 0'
+    argv = job_argv(tmp_path, stand_in_base(tmp_path, body), max_gb="0.001")
+    out = io.StringIO()
+    assert build_job.build(argv, out) == 1
+    assert "over the site's limit of 1 MB" in build.result_line(out.getvalue())
+    assert not Path(argv[3]).exists() and not Path(argv[8], "myenv").exists()
+
+
+def test_the_jobs_own_reason_comes_before_pips_last_words():
+    """Stopped for its size, pip (killed) may still have printed an ERROR line: the reason
+    shown is the job's."""
+    log = "ERROR: Operation cancelled by user\nfailed: the environment reached 40 MB, over\n"
+    st = build.BuildStatus("35", "FAILED", "ended", None, "", "1:0", tuple(build.errors(log)),
+                           build.result_line(log))  # fmt: skip
+    assert st.why == "the environment reached 40 MB, over"
+
+
 def test_slurms_signal_stops_pip_and_cleans_up(tmp_path, monkeypatch):
     monkeypatch.setattr(build_job, "KILL_GRACE_S", 2.0)
     base = stand_in_base(tmp_path, "exec sleep 60")

@@ -418,10 +418,13 @@ class BuildStatus:
         """Why a build failed, in pip's words (or the job's), '' while it has not."""
         if not self.ended or self.ok:
             return ""
-        if self.errors:
+        reason = self.result.removeprefix("failed: ") if self.result.startswith("failed:") else ""
+        if reason and reason not in self.errors:  # the job's own: its size, time or a cancel
+            return reason
+        if self.errors:  # pip's, with the lines that explain its last
             return "\n".join(self.errors[-3:])
-        if self.result.startswith("failed: "):
-            return self.result.removeprefix("failed: ")
+        if reason:
+            return reason
         code = f" ({self.exit_code})" if self.exit_code else ""
         return f"the job ended {self.state or 'unknown'}{code}; see its log"
 

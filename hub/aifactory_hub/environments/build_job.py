@@ -103,6 +103,15 @@ class Build:
         self.say(progress_line(self.phase, time.monotonic() - self.started, size))
         return size
 
+    def over_limit(self, size: int) -> str:
+        """Why the build stops at this size ('' within the limit)."""
+        if size <= self.max_bytes:
+            return ""
+        return (
+            f"the environment reached {size_text(size)}, over the site's limit of "
+            f"{size_text(self.max_bytes)}: the build was stopped"
+        )
+
     def on_signal(self, signum: int, _frame: object) -> None:
         name = signal.Signals(signum).name
         self.stopped = f"the job was stopped ({name}): it reached its time limit or was cancelled"
@@ -144,12 +153,7 @@ class Build:
                 why = self.stopped
             elif time.monotonic() - last >= EVERY_S:
                 last = time.monotonic()
-                size = self.progress()
-                if size > self.max_bytes:
-                    why = (
-                        f"the environment reached {size_text(size)}, over the site's limit of "
-                        f"{size_text(self.max_bytes)}: the build was stopped"
-                    )
+                why = self.over_limit(self.progress())
             if why and proc.poll() is None:
                 self.kill(proc)
         reader.join(timeout=5)
@@ -219,7 +223,9 @@ def _build(job: Build, argv: list[str]) -> int:
         why = job.run(pip_argv(prefix, requirements, widgets))
     if not why and not job.stopped:
         job.phase = "kernel"
-        size = job.progress()
+        size = job.progress()  # pip may finish between two looks: the limit holds at the end
+        why = job.over_limit(size)
+    if not why and not job.stopped:
         try:
             spec = register_kernel(prefix, name, kernels)
         except (OSError, ValueError) as exc:
