@@ -4,6 +4,7 @@ hub."""
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -82,3 +83,13 @@ def test_the_form_offers_presets_and_environments_escaped(demo_site):
     assert 'id="aif-from-link"' in html
     assert '<option value="factory" selected>' in html
     assert '<option value="jax">' in html
+
+
+def test_a_link_that_only_fills_in_is_not_logged_as_a_failure():
+    def record(exc: BaseException) -> logging.LogRecord:
+        return logging.LogRecord("JupyterHub", logging.ERROR, __file__, 1, "Failed to spawn",
+                                 None, (type(exc), exc, None))  # fmt: skip
+
+    quiet = presets.QuietPrefill()
+    assert quiet.filter(record(presets.Prefill())) is False
+    assert quiet.filter(record(ValueError("a real failure"))) is True

@@ -7,6 +7,7 @@ site file and calls `configure(c)`.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from aifactory_hub.hubside import firstlogin, port_api
+from aifactory_hub.hubside import firstlogin, port_api, presets
 from aifactory_hub.site import FACTORY_GROUP, SITE_ENV, Site, load_site, paths, scopes
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -68,6 +69,8 @@ def apply_site(
     c.FactorySpawner.poll_interval = hub.poll_interval_s
     c.FactorySpawner.default_url = "/lab"
     c.FactorySpawner.cmd = ["jupyterhub-singleuser"]
+    # A spawn link that only fills in the form is not an error (hubside/presets.py).
+    logging.getLogger("JupyterHub").addFilter(presets.QuietPrefill())
     # A terminal is a non-login bash: a login shell's /etc/profile would reset PATH, and the
     # terminal's `python` and `module` must be the session environment's.
     c.FactorySpawner.args = ['--ServerApp.terminado_settings={"shell_command": ["/bin/bash"]}']

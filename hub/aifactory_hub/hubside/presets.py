@@ -15,6 +15,7 @@ the site no longer allows is refused like any other request.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -37,6 +38,15 @@ class Prefill(Exception):
 
     jupyterhub_message = None
     jupyterhub_html_message = None
+
+
+class QuietPrefill(logging.Filter):
+    """Drops JupyterHub's "Failed to spawn ... with query arguments" record (with its
+    traceback) when the 'failure' was a link that only fills in the form."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, Prefill)
 
 
 def check_name(name: str) -> str:
