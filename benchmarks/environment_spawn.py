@@ -189,6 +189,13 @@ def summarise(runs: list[dict], environments: list[str]) -> dict:
     return out
 
 
+def hub_changes() -> list[str]:
+    """The files under hub/ that differ from the commit (git status), to record with it."""
+    out = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "hub"],
+                         capture_output=True, text=True).stdout  # fmt: skip
+    return sorted(line[3:] for line in out.splitlines() if line.strip())
+
+
 def versions(site: Site) -> dict[str, str]:
     def cmd(*argv: str) -> str:
         try:
@@ -265,8 +272,7 @@ def main() -> int:
     site = load_site(site_file)
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()  # fmt: skip
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "hub"],
-                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    dirty = hub_changes()
     jobs: set[str] = set()
     runs: list[dict] = []
     cli.start_hub(site, str(site_file))
@@ -288,11 +294,18 @@ def main() -> int:
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "commit": commit,
-        "hub_changed_since_commit": bool(dirty),
+        # Files under hub/ that differ from the commit: at the start (what the hub loaded) and
+        # at the end (a change in the shared tree during the run reaches only new processes).
+        "hub_changed_since_commit": dirty,
+        "hub_changed_during_run": sorted(set(hub_changes()) - set(dirty)),
         "command": " ".join(["benchmarks/environment_spawn.py", *sys.argv[1:]]),
         "user": args.user,
         "project": args.project,
-        "session": {"cpus": 1, "memory_gb": 1, "partition": "default (cpu)"},
+        "session": {
+            "cpus": 1,
+            "memory_gb": 1,
+            "partition": "the project's first (the form's default)",
+        },
         "poll_interval_s": site.hub.poll_interval_s,
         "order": order(environments, args.repeats),
         "versions": versions(site),
