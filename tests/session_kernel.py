@@ -31,11 +31,15 @@ class Execution:
 
 
 class SessionKernel:
-    def __init__(self, hub_url: str, user: str, token: str, timeout: float = 60):
+    def __init__(
+        self, hub_url: str, user: str, token: str, timeout: float = 60, kernel: str = "python3"
+    ):
+        """`kernel`: the kernel's name, as a notebook's metadata names it (`python3`, the
+        session environment's; `aifactory`, the AI Factory tools kernel)."""
         self.base = f"{hub_url.rstrip('/')}/user/{user}/"
         self.headers = {"Authorization": f"token {token}"}
         resp = requests.post(
-            self.base + "api/kernels", json={"name": "python3"}, headers=self.headers, timeout=60
+            self.base + "api/kernels", json={"name": kernel}, headers=self.headers, timeout=60
         )
         assert resp.status_code == 201, resp.text
         self.id = resp.json()["id"]

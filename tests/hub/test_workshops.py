@@ -20,13 +20,13 @@ import requests
 
 from tests.access import api, ok
 from tests.session_kernel import SessionKernel
-from tests.stack import HubClient, session_jobs, sh, wait_finished, wait_no_jobs
+from tests.stack import HubClient, session_env, session_jobs, sh, wait_finished, wait_no_jobs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.hub]
 MATERIALS = Path(__file__).resolve().parents[2] / "notebooks" / "workshop-intro"
-# The workshop names the factory's own environment: always there, it loads no module (that a
-# session really runs a chosen environment is tests/hub's environment tests' business).
-ENVIRONMENT = "factory"
+# The workshop names an environment other than the default (apply_site builds it), so the
+# participant's session loading it shows the workshop's choice reached the job.
+ENVIRONMENT = "jax"
 
 
 def workshop(hub, participants: int, **change) -> dict:
@@ -119,6 +119,7 @@ def test_a_participant_starts_in_the_reservation_with_materials_kept(hub, small)
     assert server["user_options"]["environment"] == ENVIRONMENT  # the workshop's, not chosen
     (job,) = session_jobs(user)
     assert job["account"] == ws["account"]
+    assert session_env(job["id"])["AIFACTORY_ENVIRONMENT"] == ENVIRONMENT
     assert f"Reservation={ws['reservation']}" in sh("scontrol", "show", "job", job["id"])
     welcome = Path(f"/home/{user}/workshop-intro/01-welcome.ipynb")
     assert welcome.is_file()
@@ -172,10 +173,15 @@ def test_the_workshop_notebooks_run_in_a_participants_session(hub, small):
     if not participants.server(user):
         participants.api("POST", f"/users/{user}/server", user, json={})
     participants.wait_ready(user, timeout=300)
-    kernel = SessionKernel(hub.url, user, participants.token(user))
+    names = ("01-welcome", "02-dask", "03-distributed-training")
+    notebooks = [nbformat.read(MATERIALS / f"{name}.ipynb", as_version=4) for name in names]
+    # The materials name the AI Factory tools kernel (they use the factory's widgets), so
+    # they run in any workshop environment: here jax's, which has no widgets of its own.
+    (kernel_name,) = {nb.metadata.kernelspec.name for nb in notebooks}
+    assert kernel_name == "aifactory"
+    kernel = SessionKernel(hub.url, user, participants.token(user), kernel=kernel_name)
     try:
-        for name in ("01-welcome", "02-dask", "03-distributed-training"):
-            nb = nbformat.read(MATERIALS / f"{name}.ipynb", as_version=4)
+        for nb in notebooks:
             for cell in nb.cells:
                 if cell.cell_type == "code":
                     kernel.execute(cell.source, timeout=900)  # raises on any error

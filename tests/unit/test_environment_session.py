@@ -51,7 +51,7 @@ def test_an_environment_limited_to_other_partitions_is_refused(demo_site):
     assert request(site, environment="jax", partition="gpu").environment == "jax"
 
 
-def test_a_site_without_environments_refuses_the_field_and_adds_no_lines(demo_site):
+def test_a_site_without_environments_refuses_the_field_and_changes_only_kernels(demo_site):
     data = demo_site.model_dump()
     data["environments"] = []
     data["software"]["kernel_paths"] = []
@@ -60,7 +60,10 @@ def test_a_site_without_environments_refuses_the_field_and_adds_no_lines(demo_si
     assert request(site).environment == ""
     with pytest.raises(OptionError, match="defines no environments"):
         request(site, environment="jax")
-    assert environment_lines(site, request(site), PROJECT, FACTORY) == []
+    # No module system, no environment: only the AI Factory tools kernel's folder.
+    assert environment_lines(site, request(site), PROJECT, FACTORY) == [
+        'export JUPYTER_PATH=/opt/aifactory/kernels/tools"${JUPYTER_PATH:+:$JUPYTER_PATH}"'
+    ]
 
 
 def test_the_factory_environment_changes_only_the_kernel_folders(demo_site):
@@ -73,10 +76,12 @@ def test_the_factory_environment_changes_only_the_kernel_folders(demo_site):
     assert not any(line.startswith("export PATH=") for line in lines)
     assert "export AIFACTORY_ENVIRONMENT=factory" in lines
     assert lines[-1] == (
-        f"export JUPYTER_PATH={PROJECT}/.jupyter" + '"${JUPYTER_PATH:+:$JUPYTER_PATH}"'
+        f"export JUPYTER_PATH=/opt/aifactory/kernels/tools:{PROJECT}/.jupyter"
+        + '"${JUPYTER_PATH:+:$JUPYTER_PATH}"'
     )
     assert kernel_path(demo_site, demo_site.environment("factory"), PROJECT, FACTORY) == [
-        f"{PROJECT}/.jupyter"
+        "/opt/aifactory/kernels/tools",
+        f"{PROJECT}/.jupyter",
     ]
 
 
@@ -90,7 +95,7 @@ def test_another_environment_loads_its_modules_then_its_bin_variables_and_kernel
     assert "export XLA_FLAGS=--xla_force_host_platform_device_count=1" in lines
     assert text.index("module load") < text.index("export PATH=/opt/aifactory/envs/jax/bin")
     assert lines[-1].startswith(
-        f"export JUPYTER_PATH=/opt/aifactory/kernels/jax:{PROJECT}/.jupyter"
+        f"export JUPYTER_PATH=/opt/aifactory/kernels/jax:/opt/aifactory/kernels/tools:{PROJECT}"
     )
 
 
@@ -127,3 +132,10 @@ def test_the_session_script_loads_the_environment_before_jupyterlab_by_absolute_
     env_at = lines.index('export PATH=/opt/aifactory/envs/pytorch/bin:"$PATH"')
     assert factory_at < env_at
     assert all(shlex.split(line) for line in lines if line and not line.startswith("#"))
+
+
+def test_tools_is_not_an_environment_name(demo_site):
+    data = demo_site.model_dump()
+    data["environments"][1]["name"] = "tools"
+    with pytest.raises(ValueError, match="'tools' is the factory's own kernel folder"):
+        Site.model_validate(data)

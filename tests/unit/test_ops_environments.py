@@ -44,8 +44,11 @@ def test_a_built_environment_is_not_built_again_but_gets_its_module_and_kernels(
     spec = json.loads((tmp_path / "kernels/jax/kernels/python3/kernel.json").read_text())
     assert spec["argv"][0] == f"{tmp_path}/envs/jax/bin/python"
     assert spec["display_name"] == "Python 3 (jax)"
-    tools = json.loads((tmp_path / "kernels/jax/kernels/aifactory/kernel.json").read_text())
+    assert sorted(p.name for p in (tmp_path / "kernels/jax/kernels").iterdir()) == ["python3"]
+    # One AI Factory tools kernel for every session, whatever its environment.
+    tools = json.loads((tmp_path / "kernels/tools/kernels/aifactory/kernel.json").read_text())
     assert tools["argv"][0] == "/opt/aifactory/venv/bin/python"
+    assert tools["display_name"] == "AI Factory tools (Python 3)"
     assert not (tmp_path / "kernels" / "factory").exists()  # the server's own kernels
 
 

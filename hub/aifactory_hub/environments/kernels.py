@@ -1,13 +1,13 @@
 """Jupyter kernel specifications: a `kernel.json` per kernel, in a `kernels/` folder that
 JupyterLab finds through JUPYTER_PATH (or the user's own ~/.local/share/jupyter).
 
-A site environment gets a folder `<kernels_root>/<name>` holding two kernels:
-
-- `python3`, the environment's own Python, so it is the default kernel of the session (it
-  shadows the server's native `python3`: JUPYTER_PATH comes first in Jupyter's search);
-- `aifactory`, the factory's own Python, so the factory's widgets stay one click away.
-
-The factory's own environment needs neither: its Python is the server's.
+- A site environment gets a folder `<kernels_root>/<name>` holding `python3`, the
+  environment's own Python, so it is the default kernel of the session (it shadows the
+  server's native `python3`: JUPYTER_PATH comes first in Jupyter's search). The factory's own
+  environment needs none: its Python is the server's.
+- Every session also gets `<kernels_root>/tools` with `aifactory`, "AI Factory tools
+  (Python 3)", the factory's own Python: the factory's widgets are one click away in any
+  environment, and the shipped notebooks, which use them, name this kernel.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from aifactory_hub.site.software import Environment, SoftwareSettings
 
 KERNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 FACTORY_KERNEL = "aifactory"
+TOOLS_FOLDER = "tools"  # under kernels_root; not an environment name (those are checked)
 FACTORY_KERNEL_LABEL = "AI Factory tools (Python 3)"
 
 
@@ -82,24 +83,35 @@ def environment_folder(software: SoftwareSettings, env: Environment) -> Path:
     return Path(software.kernels_root) / env.name
 
 
+def tools_folder(software: SoftwareSettings) -> Path:
+    """Where the AI Factory tools kernel lives (a JUPYTER_PATH entry of every session)."""
+    return Path(software.kernels_root) / TOOLS_FOLDER
+
+
+def write_tools_kernel(software: SoftwareSettings, factory_prefix: str = sys.prefix) -> Path:
+    spec = kernel_spec(f"{factory_prefix}/bin/python", FACTORY_KERNEL_LABEL)
+    return write_kernel_spec(tools_folder(software) / "kernels", FACTORY_KERNEL, spec)
+
+
 def environment_kernels(
     env: Environment, factory_prefix: str = sys.prefix
 ) -> dict[str, dict[str, Any]]:
     """The kernels of a site environment's folder, by name; none for the factory's own."""
     if is_factory_prefix(env.prefix, factory_prefix):
         return {}
-    return {
-        "python3": kernel_spec(f"{env.prefix}/bin/python", f"Python 3 ({env.name})"),
-        FACTORY_KERNEL: kernel_spec(f"{factory_prefix}/bin/python", FACTORY_KERNEL_LABEL),
-    }
+    return {"python3": kernel_spec(f"{env.prefix}/bin/python", f"Python 3 ({env.name})")}
 
 
 def write_environment_kernels(
     software: SoftwareSettings, env: Environment, factory_prefix: str = sys.prefix
 ) -> list[Path]:
-    """Write (again) the environment's kernel specifications; returns the files written."""
+    """Write (again) the environment's kernel specifications, removing any it no longer has;
+    returns the files written."""
     kernels = environment_folder(software, env) / "kernels"
-    return [
-        write_kernel_spec(kernels, name, spec)
-        for name, spec in environment_kernels(env, factory_prefix).items()
-    ]
+    wanted = environment_kernels(env, factory_prefix)
+    if kernels.is_dir():
+        for old in kernels.iterdir():
+            if old.name not in wanted and (old / "kernel.json").is_file():
+                (old / "kernel.json").unlink()
+                old.rmdir()
+    return [write_kernel_spec(kernels, name, spec) for name, spec in wanted.items()]

@@ -10,7 +10,7 @@ so its extensions always match the server; the environment decides everything el
 2. The environment's `bin` goes first on PATH (so a terminal's `python` and `pip` are its own),
    and its variables are set.
 3. JUPYTER_PATH names the environment's kernel folder (its `python3` becomes the notebooks'
-   default kernel, beside "AI Factory tools") and the site's extra kernel folders, such as a
+   default kernel), the "AI Factory tools" kernel's and the site's extra kernel folders, such as a
    project's shared ones. The user's own ~/.local/share/jupyter/kernels is always searched.
 
 Every value comes from the site file (validated by `site.software`) or the validated request;
@@ -21,7 +21,11 @@ from __future__ import annotations
 
 import shlex
 
-from aifactory_hub.environments.kernels import environment_folder, is_factory_prefix
+from aifactory_hub.environments.kernels import (
+    environment_folder,
+    is_factory_prefix,
+    tools_folder,
+)
 from aifactory_hub.site import Site
 from aifactory_hub.site.sessions import SessionRequest
 from aifactory_hub.site.software import Environment
@@ -41,13 +45,14 @@ def environment_of(site: Site, request: SessionRequest) -> Environment | None:
 def kernel_path(
     site: Site, env: Environment | None, project_dir: str, factory_prefix: str
 ) -> list[str]:
-    """JUPYTER_PATH entries of a session: the environment's kernels, then the site's folders."""
+    """JUPYTER_PATH entries of a session: the environment's kernels, the AI Factory tools
+    kernel, then the site's folders."""
     own = (
         []
         if env is None or is_factory_prefix(env.prefix, factory_prefix)
         else [str(environment_folder(site.software, env))]
     )
-    return own + site.software.kernel_folders(project_dir)
+    return [*own, str(tools_folder(site.software)), *site.software.kernel_folders(project_dir)]
 
 
 def environment_lines(

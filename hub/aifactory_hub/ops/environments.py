@@ -21,7 +21,11 @@ import sys
 from pathlib import Path
 
 from aifactory_hub import slurm
-from aifactory_hub.environments.kernels import is_factory_prefix, write_environment_kernels
+from aifactory_hub.environments.kernels import (
+    is_factory_prefix,
+    write_environment_kernels,
+    write_tools_kernel,
+)
 from aifactory_hub.site import Site
 from aifactory_hub.site.software import Environment, SoftwareSettings
 
@@ -107,6 +111,7 @@ def ensure_environments(site: Site, factory_prefix: str = sys.prefix) -> list[st
     """Build what is missing, write modulefiles and kernel specifications; returns what it did
     (one line each) for the log."""
     done: list[str] = []
+    write_tools_kernel(site.software, factory_prefix)
     for env in site.environments:
         local = site.site.local_cluster and env.packages
         if local and not is_built(env) and build(env):
@@ -120,3 +125,23 @@ def ensure_environments(site: Site, factory_prefix: str = sys.prefix) -> list[st
     if Path(site.software.kernels_root).is_dir():
         _readable(Path(site.software.kernels_root))
     return done
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m aifactory_hub.ops.environments [SITE]`: what `up` does for environments, for
+    a site that does not run `up` (it writes the kernel specifications after a change)."""
+    import argparse
+
+    from aifactory_hub.site import load_site
+
+    parser = argparse.ArgumentParser(prog="python -m aifactory_hub.ops.environments")
+    parser.add_argument("site", nargs="?", help="site file (default: $AIFACTORY_SITE or the demo)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="aifactory: %(message)s")
+    for line in ensure_environments(load_site(args.site)):
+        log.info(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -75,6 +75,13 @@ class Environment(_Strict):
         "leaves this empty and manages its stacks itself",
     )
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if value == "tools":  # kernels_root/tools holds the AI Factory tools kernel
+            raise ValueError("'tools' is the factory's own kernel folder: choose another name")
+        return value
+
     @field_validator("variables")
     @classmethod
     def _variables(cls, value: dict[str, str]) -> dict[str, str]:
