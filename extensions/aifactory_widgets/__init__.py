@@ -7,10 +7,11 @@ session: it talks to the factory service with the session's (or the console's) o
     QuotaView()
 
 Researchers: ProposalForm, MyApplications, MyProjects, MyReports (access); QuotaView (usage);
-DataCatalogue, DataStaging (data); GuideBrowser, Advisor, AskAnExpert (guides, advisor,
-helpdesk); DaskLauncher, TrainingLauncher, SweepLauncher, JobMonitor (jobs); HelpButton
-(workshops). Staff, reviewers and trainers: ClusterView, ProposalDesk, ReportsDesk, ReviewDesk,
-TicketDesk, UsageDesk, WorkshopDesk, GuideBrowser.
+DataCatalogue, DataStaging (data); RegisterKernel, BuildEnvironment (environments);
+GuideBrowser, Advisor, AskAnExpert (guides, advisor, helpdesk); DaskLauncher,
+TrainingLauncher, SweepLauncher, JobMonitor (jobs); HelpButton (workshops). Staff, reviewers
+and trainers: ClusterView, ProposalDesk, ReportsDesk, ReviewDesk, TicketDesk, UsageDesk,
+WorkshopDesk, GuideBrowser.
 FactoryClient and FactoryError are the way to the service, for a widget given another client.
 
 A name is imported on first use, so `import aifactory_widgets` stays cheap: a notebook that

@@ -38,4 +38,5 @@ async def test_the_site_lists_its_environments_without_their_variables(client, s
         "module_system": True,
         "build_minutes": site.software.build_minutes,
         "build_max_gb": site.software.build_max_gb,
+        "build_partition": site.software.build_partition,
     }

@@ -42,6 +42,7 @@ def public_site(site: Site) -> dict[str, Any]:
             "module_system": bool(site.software.lmod_init),
             "build_minutes": site.software.build_minutes,
             "build_max_gb": site.software.build_max_gb,
+            "build_partition": site.software.build_partition,
         },
         # where projects' folders live and how long data is kept (the guides quote them)
         "storage": site.storage.model_dump(
