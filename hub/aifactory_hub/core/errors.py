@@ -1,4 +1,5 @@
-"""One error type for the whole workflow: an HTTP status, a field and a sentence."""
+"""The refusals: `AccessError` for the whole workflow (an HTTP status, a field and a sentence),
+and `FieldError`, the one shape of a request's field refused before anything is done."""
 
 from __future__ import annotations
 
@@ -24,3 +25,16 @@ def forbidden(message: str) -> AccessError:
 
 def conflict(message: str, field: str = "") -> AccessError:
     return AccessError(409, message, field)
+
+
+class FieldError(ValueError):
+    """A request refused before anything is done; `field` names what to change, `message`
+    says why, and the text is "<field>: <message>" (as the hub and the widgets show it).
+
+    Each feature raises its own subclass (StagingError, BuildError, RegisterError,
+    OptionError), so a caller catches exactly the refusals of the step it ran."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")

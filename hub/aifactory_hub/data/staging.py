@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aifactory_hub import slurm
+from aifactory_hub.core.errors import FieldError
 from aifactory_hub.data import FOLDERS, folder
 from aifactory_hub.site.names import is_slurm_name
 from aifactory_hub.site.schema import Partition
@@ -47,13 +48,8 @@ _KEPT_ENV = ("HOME", "USER", "LOGNAME", "SLURM_CONF", "TZ", "PATH")
 Run = Callable[[list[str]], str]  # runs one Slurm command, returns its stdout
 
 
-class StagingError(ValueError):
+class StagingError(FieldError):
     """A staging request refused before any job; `field` names what to change."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
 
 
 @dataclass(frozen=True)

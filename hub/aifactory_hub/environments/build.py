@@ -34,6 +34,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 
 from aifactory_hub import slurm
+from aifactory_hub.core.errors import FieldError
 from aifactory_hub.data import staging
 from aifactory_hub.data.staging import StagingError
 from aifactory_hub.environments import build_job, register
@@ -64,13 +65,8 @@ PERCENT = {"venv": 5, "download": 25, "install": 70, "kernel": 95, "done": 100, 
 Run = Callable[[list[str]], str]  # runs one Slurm command, returns its stdout
 
 
-class BuildError(ValueError):
+class BuildError(FieldError):
     """A build request refused before any job; `field` names what to change."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aifactory_hub import slurm
+from aifactory_hub.core.errors import FieldError
 from aifactory_hub.environments.kernels import (
     FACTORY_KERNEL,
     KERNEL_NAME,
@@ -45,13 +46,8 @@ CHECK_TIMEOUT_S = 60.0
 _UNSET = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONNOUSERSITE")
 
 
-class RegisterError(ValueError):
+class RegisterError(FieldError):
     """A registration refused; `field` names what to change. Nothing was written."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
 
 
 @dataclass(frozen=True)

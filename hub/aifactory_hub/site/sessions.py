@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from aifactory_hub.core.errors import FieldError
 from aifactory_hub.policy import ProjectQuota, session_refusal
 from aifactory_hub.site import Partition, Project, Site
 
@@ -25,12 +26,8 @@ _INT = re.compile(r"^[0-9]{1,6}$")
 _HOURS = re.compile(r"^[0-9]{1,4}(\.[0-9]{1,2})?$")
 
 
-class OptionError(ValueError):
+class OptionError(FieldError):
     """A session option was refused. `field` names it; the message says why."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        super().__init__(f"{field}: {message}")
 
 
 @dataclass(frozen=True)
