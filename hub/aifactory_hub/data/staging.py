@@ -203,9 +203,10 @@ def check_minutes(minutes: object, partition: Partition) -> int:
     return minutes
 
 
-def log_path(home: str, job: str = "%j") -> str:
-    """The job's log: `%j` (Slurm fills in the job id) or one job's."""
-    return f"{sbatch_path(home.rstrip('/'))}/{LOG_DIR}/{job}.log"
+def log_path(home: str, job: str = "%j", folder: str = LOG_DIR) -> str:
+    """The job's log in `folder` under the home: `%j` (Slurm fills in the job id) or one
+    job's. An environment build keeps its logs in a folder of its own."""
+    return f"{sbatch_path(home.rstrip('/'))}/{folder}/{job}.log"
 
 
 def sbatch_argv(
@@ -244,7 +245,8 @@ def job_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     return {key: environ[key] for key in _KEPT_ENV if key in environ}
 
 
-def _run(argv: list[str]) -> str:
+def run_command(argv: list[str]) -> str:
+    """One Slurm command as the calling user, with only what a job may inherit; its stdout."""
     return slurm.run(argv, env=job_env()).stdout
 
 
@@ -253,7 +255,7 @@ def submit(
     partition: Partition,
     home: str,
     minutes: int = DEFAULT_MINUTES,
-    run: Run = _run,
+    run: Run = run_command,
 ) -> str:
     """Submit the copy as the calling user; returns the job id. Makes the private log folder
     first (Slurm does not create an output file's folder)."""
@@ -352,22 +354,29 @@ def _ask(run: Run, argv: list[str]) -> str | None:
         return None
 
 
-def read_log(home: str, job: str, limit: int = 64 * 1024) -> str:
-    """The end of the job's log ("" while it has none)."""
+def job_state(job: str, run: Run = run_command) -> tuple[str, str, str]:
+    """(state, phase, exit code) of one job: squeue's answer, and sacct's once squeue says it
+    ended or no longer knows it (`job_phase`)."""
+    squeue_out = _ask(run, jobs.squeue_argv([job]))
+    state, phase, code = job_phase(job, squeue_out, None)
+    if phase in ("ended", "unknown"):
+        state, phase, code = job_phase(job, squeue_out, _ask(run, jobs.sacct_argv([job])))
+    return state, phase, code
+
+
+def read_log(home: str, job: str, limit: int = 64 * 1024, folder: str = LOG_DIR) -> str:
+    """The end of the job's log in `folder` ("" while it has none)."""
     try:
-        with open(log_path(home, jobs.check_job_id(job)), "rb") as f:
+        with open(log_path(home, jobs.check_job_id(job), folder), "rb") as f:
             f.seek(max(0, os.fstat(f.fileno()).st_size - limit))
             return f.read().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return ""
 
 
-def status(job: str, home: str, run: Run = _run) -> StagingStatus:
+def status(job: str, home: str, run: Run = run_command) -> StagingStatus:
     """One look at a staging job: Slurm's state and the log's progress and tail."""
     job = jobs.check_job_id(job)
-    squeue_out = _ask(run, jobs.squeue_argv([job]))
-    state, phase, code = job_phase(job, squeue_out, None)
-    if phase in ("ended", "unknown"):
-        state, phase, code = job_phase(job, squeue_out, _ask(run, jobs.sacct_argv([job])))
+    state, phase, code = job_state(job, run)
     log = read_log(home, job)
     return StagingStatus(job, state, phase, parse_progress(log), log_tail(log), code)

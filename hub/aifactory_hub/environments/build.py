@@ -16,7 +16,7 @@ the build widget and the real-stack test share:
 - `submit` writes the checked requirements into a file of the user's (the build's folder) and
   runs the one sbatch command: fixed options, the shipped `build_job.py`, then paths and site
   values as its arguments; no user text is ever part of a script or an option.
-- `status` reads Slurm's state (`staging.job_phase`) and the job's log: the progress lines,
+- `status` reads Slurm's state (`staging.job_state`) and the job's log: the progress lines,
   pip's `ERROR:` lines and the final `built:` / `failed:` line.
 """
 
@@ -27,16 +27,15 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from aifactory_hub import slurm
 from aifactory_hub.core.errors import FieldError
 from aifactory_hub.data import staging
-from aifactory_hub.data.staging import StagingError
+from aifactory_hub.data.staging import Run, StagingError
 from aifactory_hub.environments import build_job, register
 from aifactory_hub.site.schema import Partition
 from aifactory_hub.site.software import ENVIRONMENT_PATTERN, SoftwareSettings
@@ -51,6 +50,7 @@ MEMORY_GB = 2  # pip resolving and unpacking; compiling a package from source ma
 MAX_TEXT = 64 * 1024
 MAX_LINES = 500
 TAIL_LINES = 12
+LOG_LIMIT = 256 * 1024  # the end of the log read: pip's errors come after its output
 NO_CONDA = (
     "this site has no conda, so an environment.yml cannot be built: give a requirements.txt "
     "(the pip packages, one per line) instead"
@@ -61,8 +61,6 @@ _COMMENT = re.compile(r"(^|\s)#.*$")  # pip's rule: '#' at the start or after wh
 _LOCAL = re.compile(r"^(\.|/|~|[A-Za-z]:\\)|[/\\]|\.(whl|zip|tar(\.gz|\.bz2|\.xz)?|tgz)$")
 _PROGRESS = re.compile(r"^build: (" + "|".join(build_job.PHASES) + r"), (\d+) s, (\d+) bytes$")
 PERCENT = {"venv": 5, "download": 25, "install": 70, "kernel": 95, "done": 100, "failed": 100}
-
-Run = Callable[[list[str]], str]  # runs one Slurm command, returns its stdout
 
 
 class BuildError(FieldError):
@@ -248,7 +246,7 @@ def ipywidgets_version() -> str:
 
 def log_path(home: str, job: str = "%j") -> str:
     """The job's log: `%j` (Slurm fills in the job id) or one job's."""
-    return f"{sbatch_path(home.rstrip('/'))}/{LOG_DIR}/{job}.log"
+    return staging.log_path(home, job, LOG_DIR)
 
 
 @dataclass(frozen=True)
@@ -308,16 +306,12 @@ def write_requirements(request: BuildRequest, home: str) -> str:
     return path
 
 
-def _run(argv: list[str]) -> str:
-    return slurm.run(argv, env=staging.job_env()).stdout
-
-
 def submit(
     request: BuildRequest,
     partition: Partition,
     software: SoftwareSettings,
     home: str,
-    run: Run = _run,
+    run: Run = staging.run_command,
     pythons: Interpreters | None = None,
 ) -> str:
     """Submit the build as the calling user; returns the job id. The requirements file and
@@ -425,31 +419,11 @@ class BuildStatus:
         return f"the job ended {self.state or 'unknown'}{code}; see its log"
 
 
-def read_log(home: str, job: str, limit: int = 256 * 1024) -> str:
-    """The end of the job's log ("" while it has none)."""
-    try:
-        with open(log_path(home, jobs.check_job_id(job)), "rb") as f:
-            f.seek(max(0, os.fstat(f.fileno()).st_size - limit))
-            return f.read().decode("utf-8", errors="replace")
-    except FileNotFoundError:
-        return ""
-
-
-def _ask(run: Run, argv: list[str]) -> str | None:
-    try:
-        return run(argv)
-    except SlurmError:  # squeue no longer knows the job, or the controller did not answer
-        return None
-
-
-def status(job: str, home: str, run: Run = _run) -> BuildStatus:
+def status(job: str, home: str, run: Run = staging.run_command) -> BuildStatus:
     """One look at a build job: Slurm's state and the log's progress, errors and tail."""
     job = jobs.check_job_id(job)
-    squeue_out = _ask(run, jobs.squeue_argv([job]))
-    state, phase, code = staging.job_phase(job, squeue_out, None)
-    if phase in ("ended", "unknown"):
-        state, phase, code = staging.job_phase(job, squeue_out, _ask(run, jobs.sacct_argv([job])))
-    log = read_log(home, job)
+    state, phase, code = staging.job_state(job, run)
+    log = staging.read_log(home, job, LOG_LIMIT, LOG_DIR)
     return BuildStatus(
         job,
         state,
