@@ -14,6 +14,7 @@ from aifactory_hub.data import stage_job, staging
 from aifactory_hub.data.staging import StagingError, check_request
 from aifactory_hub.site import Partition, StorageSettings
 from aifactory_hub.slurm import SlurmError
+from tests.unit.test_job_follow import Scripted
 
 MINE = ["ai-alpha"]
 
@@ -379,21 +380,6 @@ def test_the_job_script_refuses_arguments_it_does_not_know(capsys):
 
 
 # --- the widget (headless, scripted Slurm) -------------------------------------------------
-
-
-class Scripted:
-    """Answers Slurm commands by their first word; records every call."""
-
-    def __init__(self, **answers):
-        self.answers = answers
-        self.calls: list[list[str]] = []
-
-    def run(self, argv, input=None):
-        self.calls.append(list(argv))
-        answer = self.answers.get(argv[0], "")
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
 
 
 @pytest.fixture

@@ -19,22 +19,8 @@ from aifactory_widgets.environments.build import package_list, software_from_fac
 from aifactory_widgets.environments.register import kernels_table
 from tests.unit.test_environment_build import DONE_LOG, FAILED_LOG, RUNNING_LOG, write_log
 from tests.unit.test_environment_register import OTHER_UID, fake_env
+from tests.unit.test_job_follow import Scripted
 from tests.unit.test_widgets_apply import FakeClient
-
-
-class Scripted:
-    """Answers Slurm commands by their first word; records every call."""
-
-    def __init__(self, **answers):
-        self.answers = answers
-        self.calls: list[list[str]] = []
-
-    def run(self, argv, input=None):
-        self.calls.append(list(argv))
-        answer = self.answers.get(argv[0], "")
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
 
 
 @pytest.fixture

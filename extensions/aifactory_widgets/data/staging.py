@@ -23,12 +23,11 @@ import ipywidgets as w
 from aifactory_hub.data import folder, staging
 from aifactory_hub.data.staging import StagingError, StagingStatus
 from aifactory_hub.site import Partition, StorageSettings
-from aifactory_widgets.jobs.commands import JobRunner, SlurmError, SlurmRunner, cancel
+from aifactory_widgets.jobs.commands import JobRunner, SlurmRunner
+from aifactory_widgets.jobs.follow import JobFollower
 from aifactory_widgets.jobs.limits import JobSite, load_site, session_place
 from aifactory_widgets.jobs.placement import field
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
-from aifactory_widgets.ui.confirm import ConfirmRow
-from aifactory_widgets.ui.refresh import BrowserRefresh, start_soon
 
 FOLDER_LABELS = {"project": "Project folder", "scratch": "Scratch (purged)"}
 
@@ -69,8 +68,11 @@ def progress_text(st: StagingStatus) -> str:
     return f"Job {st.job}, {state}{far}."
 
 
-class DataStaging(BrowserRefresh, w.VBox):
+class DataStaging(JobFollower[StagingStatus], w.VBox):
     """Project, folder, source and subfolder; Copy submits the staging job and follows it."""
+
+    noun, doing = "copy", "copying"
+    cancel_note = "What it copied so far stays in the folder."
 
     def __init__(
         self,
@@ -84,8 +86,6 @@ class DataStaging(BrowserRefresh, w.VBox):
         self.runner = runner or SlurmRunner()
         self.place = session_place(environ)
         self.storage = storage or storage_from_env(environ)
-        self.job = ""
-        self.last: StagingStatus | None = None
         self.message = w.Label()
         try:
             self.site = site or load_site(client or FactoryClient.from_env())
@@ -107,24 +107,7 @@ class DataStaging(BrowserRefresh, w.VBox):
         self.minutes = field(w.BoundedIntText, "Time limit (min)", min=1, max=60, value=60)
         self.copy_button = w.Button(description="Copy", button_style="primary", icon="copy")
         self.copy_button.on_click(lambda _: self.copy())
-        self.refresh_button = w.Button(description="Refresh now", icon="refresh")
-        self.refresh_button.on_click(lambda _: self.refresh())
-        self.cancel_button = w.Button(description="Cancel copy", button_style="warning")
-        self.cancel_button.on_click(lambda _: self.ask_cancel())
-        self.confirm = ConfirmRow()
-        self.state = w.Label()
-        self.bar = w.IntProgress(min=0, max=100, value=0, layout=w.Layout(width="420px"))
-        self.tail = w.HTML()
-        self.job_box = w.VBox(
-            [
-                w.HBox([self.state]),
-                self.bar,
-                w.HBox([self.refresh_button, self.cancel_button]),
-                self.confirm,
-                self.tail,
-            ],
-            layout=w.Layout(display="none"),
-        )
+        self.make_job_box()
         self.project.observe(lambda _: self._place_changed(), "value")
         self.folder.observe(lambda _: self._place_changed(), "value")
         self._place_changed()
@@ -186,65 +169,28 @@ class DataStaging(BrowserRefresh, w.VBox):
 
     def copy(self) -> str:
         """Check the form and submit the staging job; returns its id ('' if refused)."""
-        if self.last is not None and not self.last.ended and self.job:
-            self.message.value = f"Job {self.job} is still copying; wait for it or cancel it."
+        started = self.start(self._submit, StagingError)
+        if started is None:
             return ""
-        try:
-            req = self.request()
-            job = staging.submit(
-                req, self.partition(), self.place.home, int(self.minutes.value), self.runner.run
-            )
-        except StagingError as exc:
-            self.message.value = f"Refused: {exc}"
-            return ""
-        except SlurmError as exc:
-            self.message.value = f"Slurm refused the copy: {exc.stderr.strip() or exc}"
-            return ""
-        except (OSError, ValueError) as exc:
-            self.message.value = f"Cannot start the copy: {exc}"
-            return ""
-        self.job = job
-        self.last = None
-        self.message.value = (
+        req, job = started
+        self.follow(
+            job,
             f"Submitted job {job}: copying {req.source} into {req.destination} "
-            f"(log: ~/{staging.LOG_DIR}/{job}.log)."
+            f"(log: ~/{staging.LOG_DIR}/{job}.log).",
         )
-        self.job_box.layout.display = "flex"
-        self.refresh()
-        start_soon(self.start_timer)
         return job
 
-    # --- following the job -----------------------------------------------------------------
+    def _submit(self) -> tuple[staging.StagingRequest, str]:
+        req = self.request()
+        job = staging.submit(
+            req, self.partition(), self.place.home, int(self.minutes.value), self.runner.run
+        )
+        return req, job
 
-    def refresh(self) -> StagingStatus | None:
-        """One look at the job: Slurm's state, the log's progress and its last lines."""
-        if not self.job or (self.last is not None and self.last.ended):
-            return self.last
-        try:
-            st = staging.status(self.job, self.place.home, self.runner.run)
-        except OSError as exc:
-            self.state.value = f"Cannot read the job's log: {exc.strerror}"
-            return self.last
-        self.last = st
-        self.state.value = progress_text(st)
-        if st.progress is not None:
-            self.bar.value = st.progress.percent
-        self.bar.bar_style = "success" if st.ok else ("danger" if st.ended else "info")
-        self.tail.value = f"<pre>{html.escape(st.tail)}</pre>" if st.tail else ""
-        self.cancel_button.disabled = st.ended
-        if st.ended:
-            self.timer.playing = False
-        return st
+    # --- following the job (JobFollower does the rest) ------------------------------------
 
-    def ask_cancel(self) -> None:
-        question = f"Cancel job {self.job}? What it copied so far stays in the folder."
-        self.confirm.ask(question, "Yes, cancel the copy", self.cancel)
+    def look(self, job: str) -> StagingStatus:
+        return staging.status(job, self.place.home, self.runner.run)
 
-    def cancel(self) -> None:
-        try:
-            cancel(self.runner, self.job)
-        except (SlurmError, ValueError) as exc:
-            self.message.value = f"Could not cancel job {self.job}: {exc}"
-            return
-        self.message.value = f"Job {self.job} cancelled."
-        self.refresh()
+    def describe(self, st: StagingStatus) -> str:
+        return progress_text(st)

@@ -6,10 +6,10 @@
 A name, a project and a requirements.txt (pasted or uploaded) or a few package names: "Build"
 checks every line with the hub's rules (`aifactory_hub.environments.build`: packages from the
 index only, no options, URLs or paths) and submits a build job as the researcher, charged to
-the project and bounded by the site's time and size limits. The widget follows it like
-DataStaging follows a copy (a timer that ticks in the browser): phase, time, size so far, the
-end of pip's log; then the result: the kernel "Python 3 (<name>)" is registered, or why not
-in pip's own words.
+the project and bounded by the site's time and size limits. The widget follows it as
+DataStaging follows a copy (`jobs.follow`, a timer that ticks in the browser): phase, time,
+size so far, the end of pip's log; then the result: the kernel "Python 3 (<name>)" is
+registered, or why not in pip's own words.
 """
 
 from __future__ import annotations
@@ -25,12 +25,11 @@ import ipywidgets as w
 from aifactory_hub.environments import build
 from aifactory_hub.environments.build import BuildError, BuildStatus
 from aifactory_hub.site import Partition, SoftwareSettings
-from aifactory_widgets.jobs.commands import JobRunner, SlurmError, SlurmRunner, cancel
+from aifactory_widgets.jobs.commands import JobRunner, SlurmRunner
+from aifactory_widgets.jobs.follow import JobFollower
 from aifactory_widgets.jobs.limits import JobSite, load_site, session_place
 from aifactory_widgets.jobs.placement import field
 from aifactory_widgets.ui.client import FactoryClient, FactoryError
-from aifactory_widgets.ui.confirm import ConfirmRow
-from aifactory_widgets.ui.refresh import BrowserRefresh, start_soon
 
 SOURCES = [
     ("requirements.txt", "requirements"),
@@ -95,8 +94,11 @@ def package_list(text: str) -> list[str]:
     return [p for p in re.split(r"[\s]+|,(?![^\[]*\])", text) if p]
 
 
-class BuildEnvironment(BrowserRefresh, w.VBox):
+class BuildEnvironment(JobFollower[BuildStatus], w.VBox):
     """Name, project, requirements; Build submits the build job and follows it."""
+
+    noun, doing = "build", "building"
+    cancel_note = "The unfinished environment is removed."
 
     def __init__(
         self,
@@ -109,8 +111,6 @@ class BuildEnvironment(BrowserRefresh, w.VBox):
     ):
         self.runner = runner or SlurmRunner()
         self.place = session_place(environ)
-        self.job = ""
-        self.last: BuildStatus | None = None
         self.submitted: build.BuildRequest | None = None
         self.message = w.HTML()
         try:
@@ -139,26 +139,8 @@ class BuildEnvironment(BrowserRefresh, w.VBox):
         self.where = w.HTML()
         self.build_button = w.Button(description="Build", button_style="primary", icon="cogs")
         self.build_button.on_click(lambda _: self.submit())
-        self.refresh_button = w.Button(description="Refresh now", icon="refresh")
-        self.refresh_button.on_click(lambda _: self.refresh())
-        self.cancel_button = w.Button(description="Cancel build", button_style="warning")
-        self.cancel_button.on_click(lambda _: self.ask_cancel())
-        self.confirm = ConfirmRow()
-        self.state = w.Label()
-        self.bar = w.IntProgress(min=0, max=100, value=0, layout=w.Layout(width="420px"))
         self.result = w.HTML()
-        self.tail = w.HTML()
-        self.job_box = w.VBox(
-            [
-                self.state,
-                self.bar,
-                w.HBox([self.refresh_button, self.cancel_button]),
-                self.confirm,
-                self.result,
-                self.tail,
-            ],
-            layout=w.Layout(display="none"),
-        )
+        self.make_job_box([self.result])
         self.source.observe(lambda _: self._source_changed(), "value")
         for widget in (self.project, self.env_name):
             widget.observe(lambda _: self._place_changed(), "value")
@@ -247,60 +229,38 @@ class BuildEnvironment(BrowserRefresh, w.VBox):
 
     def submit(self) -> str:
         """Check the form and submit the build job; returns its id ('' if refused)."""
-        if self.last is not None and not self.last.ended and self.job:
-            self.message.value = f"Job {self.job} is still building; wait for it or cancel it."
+        started = self.start(self._submit, BuildError)
+        if started is None:
             return ""
-        try:
-            req = self.request()
-            job = build.submit(
-                req, self.partition(), self.software, self.place.home, self.runner.run
-            )
-        except BuildError as exc:
-            self.message.value = f"Refused: {html.escape(str(exc))}"
-            return ""
-        except SlurmError as exc:
-            why = exc.stderr.strip() or str(exc)
-            self.message.value = f"Slurm refused the build: {html.escape(why)}"
-            return ""
-        except (OSError, ValueError) as exc:
-            self.message.value = f"Cannot start the build: {html.escape(str(exc))}"
-            return ""
-        self.job, self.last, self.submitted = job, None, req
+        req, job = started
+        self.submitted = req
         self.result.value = ""
         self.bar.value = 0
-        self.message.value = (
+        self.follow(
+            job,
             f"Submitted job {job}: building {html.escape(req.name)} with "
             f"{len(req.requirements)} requirement(s) (log: "
-            f"<code>~/{build.LOG_DIR}/{job}.log</code>)."
+            f"<code>~/{build.LOG_DIR}/{job}.log</code>).",
         )
-        self.job_box.layout.display = "flex"
-        self.refresh()
-        start_soon(self.start_timer)
         return job
 
-    # --- following the job -----------------------------------------------------------------
+    def _submit(self) -> tuple[build.BuildRequest, str]:
+        req = self.request()
+        job = build.submit(req, self.partition(), self.software, self.place.home, self.runner.run)
+        return req, job
 
-    def refresh(self) -> BuildStatus | None:
-        """One look at the job: Slurm's state, the build's phase, pip's last lines, result."""
-        if not self.job or (self.last is not None and self.last.ended):
-            return self.last
-        try:
-            st = build.status(self.job, self.place.home, self.runner.run)
-        except OSError as exc:
-            self.state.value = f"Cannot read the job's log: {exc.strerror}"
-            return self.last
-        self.last = st
-        self.state.value = progress_text(st)
-        if st.progress is not None:
-            self.bar.value = st.progress.percent
-        self.bar.bar_style = "success" if st.ok else ("danger" if st.ended else "info")
-        self.tail.value = f"<pre>{html.escape(st.tail)}</pre>" if st.tail else ""
-        self.cancel_button.disabled = st.ended
-        if st.ended:
-            self.bar.value = 100
-            self.timer.playing = False
-            self.result.value = self.result_html(st)
-        return st
+    # --- following the job (JobFollower does the rest) ------------------------------------
+
+    def look(self, job: str) -> BuildStatus:
+        """Slurm's state, the build's phase, pip's last lines and the job's final word."""
+        return build.status(job, self.place.home, self.runner.run)
+
+    def describe(self, st: BuildStatus) -> str:
+        return progress_text(st)
+
+    def finished(self, st: BuildStatus) -> None:
+        self.bar.value = 100
+        self.result.value = self.result_html(st)
 
     def result_html(self, st: BuildStatus) -> str:
         """The result line: the kernel to pick, or why the build failed (pip's words)."""
@@ -315,16 +275,3 @@ class BuildEnvironment(BrowserRefresh, w.VBox):
             f"<b>The build failed:</b><pre>{html.escape(st.why)}</pre>"
             "The unfinished environment was removed; change the requirements and build again."
         )
-
-    def ask_cancel(self) -> None:
-        question = f"Cancel job {self.job}? The unfinished environment is removed."
-        self.confirm.ask(question, "Yes, cancel the build", self.cancel)
-
-    def cancel(self) -> None:
-        try:
-            cancel(self.runner, self.job)
-        except (SlurmError, ValueError) as exc:
-            self.message.value = f"Could not cancel job {self.job}: {html.escape(str(exc))}"
-            return
-        self.message.value = f"Job {self.job} cancelled."
-        self.refresh()

@@ -5,5 +5,6 @@ scontrol; argv, no shell, a clean environment); limits.py and placement.py are t
 limits and the project/partition pickers the launchers share; scripts.py renders batch scripts
 with pure functions; launcher.py is the review-then-submit form that training.py (multi-node
 training) and sweep.py (a job array over sweep_grid.py's grid) build on; status.py parses
-squeue and sacct for monitor.py (the job monitor); dask/ is the one-click Dask cluster.
+squeue and sacct for monitor.py (the job monitor); follow.py follows the one job a form
+submitted (the data room's copy, an environment build); dask/ is the one-click Dask cluster.
 """
