@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from aifactory_hub.environments import kernels
 from aifactory_hub.ops import environments
 from aifactory_hub.site import Site
@@ -71,13 +73,9 @@ def test_lua_strings_are_escaped():
     assert environments.lua_string('say "hi"\\\nbye') == '"say \\"hi\\"\\\\\\nbye"'
 
 
-def test_kernel_names_are_checked(tmp_path):
+@pytest.mark.parametrize("bad", ["../x", "", "A b", "x/y"])
+def test_kernel_names_are_checked(tmp_path, bad):
     spec = kernels.kernel_spec("/usr/bin/python3", "x")
-    for bad in ("../x", "", "A b", "x/y"):
-        try:
-            kernels.write_kernel_spec(tmp_path, bad, spec)
-        except ValueError as exc:
-            assert "not a kernel name" in str(exc)
-        else:
-            raise AssertionError(f"{bad!r} was accepted")
+    with pytest.raises(ValueError, match="not a kernel name"):
+        kernels.write_kernel_spec(tmp_path, bad, spec)
     assert not any(tmp_path.iterdir())
