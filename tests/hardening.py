@@ -7,7 +7,8 @@ A test says what it tries with a marker::
 
 (kind is one of KINDS). After a whole-suite run the plugin writes docs/hardening.md from what
 actually ran, so the table is the suite's output, never hand-kept; the file names the commit
-it ran on (and says so when the tree had uncommitted changes). A run that selected, deselected,
+it ran on (and says so when the tree had uncommitted changes), and a whole run whose table
+differs from the committed one in more than that line fails. A run that selected, deselected,
 only collected, stopped at the first failure or was interrupted is not the whole suite and
 writes nothing. A parametrised test gives one row per case, the case id appended to what was
 tried.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -88,8 +90,22 @@ class HardeningReport:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         ran_to_the_end = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
-        if self.rows and self.whole_suite() and ran_to_the_end:
-            self.path.write_text(self.render(commit_of(self.path.parent.parent)))
+        if not (self.rows and self.whole_suite() and ran_to_the_end):
+            return
+        written = self.render(commit_of(self.path.parent.parent))
+        committed = committed_report(self.path)
+        self.path.write_text(written)
+        if committed is not None and rows_differ(committed, written):
+            # The committed table must be what the suite does: a run whose rows differ from
+            # it fails (CI included) until the table it wrote is committed.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(
+                    f"{self.path.name} differs from the committed one (other rows or results): "
+                    "this run rewrote it; review and commit it.",
+                    red=True,
+                )
 
     def render(self, commit: str = "unknown commit") -> str:
         counts = {k: sum(r.kind == k for r in self.rows.values()) for k in KINDS}
@@ -100,7 +116,7 @@ class HardeningReport:
             "Written by `tests/hardening.py` at the end of `hub/bin/aifactory test` (the whole",
             "suite, on the real local stack). Do not edit by hand: rerun the suite.",
             "",
-            f"Run on {commit}.",
+            f"Run on {commit}, finished {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
             "",
             f"{len(self.rows)} cases ({', '.join(f'{n} {k}' for k, n in counts.items())}); "
             f"{passed} passed.",
@@ -116,6 +132,22 @@ class HardeningReport:
                 lines.append("| " + " | ".join(cells) + " |")
             lines.append("")
         return "\n".join(lines)
+
+
+def committed_report(path: Path) -> str | None:
+    """The report as committed at HEAD; None outside a git checkout or if never committed."""
+    done = subprocess.run(["git", "-C", str(path.parent), "show", f"HEAD:./{path.name}"],
+                          capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+    return done.stdout if done.returncode == 0 else None
+
+
+def rows_differ(committed: str, written: str) -> bool:
+    """True when two reports differ in more than the commit they name."""
+
+    def body(text: str) -> list[str]:
+        return [line for line in text.splitlines() if not line.startswith("Run on ")]
+
+    return body(committed) != body(written)
 
 
 def commit_of(checkout: Path) -> str:

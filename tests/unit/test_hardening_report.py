@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hardening import commit_of
+from tests.hardening import commit_of, rows_differ
 
 pytest_plugins = ["pytester"]
 
@@ -78,3 +78,30 @@ def test_the_commit_is_named_and_changes_are_said(tmp_path):
     assert commit_of(tmp_path) == f"commit {head}"
     (tmp_path / "a.txt").write_text("2")
     assert commit_of(tmp_path) == f"commit {head} with uncommitted changes"
+
+
+def git(where: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(where), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                   check=True, capture_output=True)  # fmt: skip
+
+
+def test_a_whole_run_fails_when_its_table_differs_from_the_committed_one(suite):
+    where = Path(str(suite.path))
+    git(where, "init", "-q")
+    (where / "report.md").write_text("# an old table\n\nRun on commit 0000000.\n")
+    git(where, "add", "report.md")
+    git(where, "commit", "-q", "-m", "old table")
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*report.md differs from the committed one*"])
+    # The run rewrote it; once that is committed, the next whole run passes.
+    git(where, "commit", "-q", "-am", "the table this suite writes")
+    assert suite.runpytest_subprocess("-p", "no:cacheprovider").ret == pytest.ExitCode.OK
+
+
+def test_only_the_commit_line_may_differ():
+    old = "# t\n\nRun on commit 1111111.\n\n| a | b | passed | `x` |\n"
+    assert not rows_differ(old, old.replace("1111111", "2222222 with uncommitted changes"))
+    assert rows_differ(old, old.replace("passed", "FAILED"))
+    assert rows_differ(old, old + "| c | d | passed | `y` |\n")
