@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode
 
 from pydantic import Field
 
 from aifactory_hub.advisor.plan import Option
 from aifactory_hub.policy.model import Frozen
+from aifactory_hub.site.sessions import spawn_query
 
 # The advisor's framework choice: (label, value); "other" matches no environment.
 FRAMEWORKS: tuple[tuple[str, str], ...] = (("PyTorch", "pytorch"), ("JAX", "jax"),
@@ -81,12 +81,7 @@ def spawn_link(
 ) -> str:
     """`base?project=..&partition=..&environment=..&cpus=..&memory_gb=..&gpus=..&walltime_hours=..`
     (URL-encoded); an empty project or environment is left out, so the form picks its own."""
-    pairs = [("project", project), ("partition", partition), ("environment", environment)]
-    pairs = [(k, v) for k, v in pairs if v]
-    pairs += [
-        ("cpus", str(size.cpus)),
-        ("memory_gb", str(size.memory_gb)),
-        ("gpus", str(size.gpus)),
-        ("walltime_hours", f"{size.walltime_hours:g}"),
-    ]
-    return f"{base}?{urlencode(pairs)}"
+    options = {"project": project, "partition": partition, "environment": environment,
+               "cpus": size.cpus, "memory_gb": size.memory_gb, "gpus": size.gpus,
+               "walltime_hours": f"{size.walltime_hours:g}"}  # fmt: skip
+    return f"{base}?{spawn_query(options)}"

@@ -370,7 +370,8 @@ def log_tail(log: str, lines: int = TAIL_LINES) -> str:
     """The log's last lines, of all progress lines only the latest (staging's rule)."""
     rows = log.splitlines()
     marks = [i for i, line in enumerate(rows) if _PROGRESS.match(line.strip())]
-    kept = [line for i, line in enumerate(rows) if i not in marks[:-1]]
+    older = set(marks[:-1])
+    kept = [line for i, line in enumerate(rows) if i not in older]
     return staging.log_tail("\n".join(kept), lines)
 
 

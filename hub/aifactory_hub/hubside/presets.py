@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from aifactory_hub.site.sessions import FIELDS, OptionError, form_to_options
+from aifactory_hub.site.sessions import OptionError, form_to_options, spawn_query
 
 MAX_PRESETS = 20
 PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}$")
@@ -103,10 +103,8 @@ def query_options(
 
 def link(options: Mapping[str, Any], *, autostart: bool = False) -> str:
     """The query string (with '?') of a spawn link for `options`."""
-    pairs = [(f"opt-{k}", str(options[k])) for k in FIELDS if k in options]
-    if autostart:
-        pairs.append((f"opt-{AUTOSTART}", "1"))
-    return "?" + urlencode(pairs)
+    start = [f"opt-{AUTOSTART}=1"] if autostart else []
+    return "?" + "&".join(filter(None, [spawn_query(options, prefix="opt-"), *start]))
 
 
 def preset_link(name: str, *, autostart: bool = False) -> str:

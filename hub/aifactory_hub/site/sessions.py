@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from aifactory_hub.core.errors import FieldError
 from aifactory_hub.policy import ProjectQuota, session_refusal
@@ -60,6 +61,15 @@ class SessionRequest:
 
     def to_state(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def spawn_query(options: Mapping[str, object], *, prefix: str = "") -> str:
+    """The URL-encoded query of a spawn link (`/hub/spawn?...`) for `options`, in the form's
+    order; an empty value is left out, so the form picks its own. `prefix` is JupyterHub's
+    optional `opt-`. The hub validates the link like the form; this only spells it."""
+    return urlencode(
+        [(prefix + k, str(options[k])) for k in FIELDS if options.get(k) not in (None, "")]
+    )
 
 
 def allowed_partitions(site: Site, project: Project) -> list[Partition]:
