@@ -103,7 +103,6 @@ def write_modulefile(software: SoftwareSettings, env: Environment) -> Path:
     path = Path(software.module_paths[0]) / f"{env.modules[-1]}.lua"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(modulefile(env))
-    _readable(Path(software.module_paths[0]))
     return path
 
 
@@ -122,8 +121,10 @@ def ensure_environments(site: Site, factory_prefix: str = sys.prefix) -> list[st
             write_environment_kernels(site.software, env, factory_prefix)
         else:
             log.warning("environment %s: no %s/bin/python, so no kernel", env.name, env.prefix)
-    if Path(site.software.kernels_root).is_dir():
-        _readable(Path(site.software.kernels_root))
+    # Once for all that was written: users' sessions read the modulefiles and kernels.
+    for folder in (site.software.kernels_root, site.software.module_paths[0]):
+        if Path(folder).is_dir():
+            _readable(Path(folder))
     return done
 
 
