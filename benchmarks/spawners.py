@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -30,68 +29,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+from benchlib import (
+    CONFIGS,
+    USERS,
+    Sdiag,
+    forks,
+    hub_cpu,
+    pct,
+    prepare,
+    restore_demo,
+    run_metadata,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from aifactory_hub.ops import cli, localcluster  # noqa: E402
-from aifactory_hub.ops.accounts import apply_site  # noqa: E402
-from aifactory_hub.site import DEMO_SITE, Site, load_site  # noqa: E402
-from tests.stack import HubClient, demo_site_on_port  # noqa: E402
-
-PORT = 19000
-USERS = [f"bench{i:02d}" for i in range(1, 41)]
-STATE = Path("/var/lib/aifactory/bench")
-# The demo password file: existing demo users keep their passwords, bench users are added.
-PASSWORDS = Path("/var/lib/aifactory/demo-passwords")
-CONFIGS = {
-    "factory": cli.HUB_CONFIG,
-    "stock": Path(__file__).with_name("stock_jupyterhub_config.py"),
-}
-# RPC types a spawner's job queries cause (squeue); everything else is reported in "all".
-QUERY_RPCS = ("REQUEST_JOB_INFO", "REQUEST_JOB_INFO_SINGLE", "REQUEST_JOB_USER_INFO")
-NOT_THE_HUB = ("REQUEST_STATS_INFO", "MESSAGE_NODE_REGISTRATION_STATUS", "REQUEST_PING")
-
-
-def bench_site_text(poll: float, cpu_nodes: int = 2) -> str:
-    """The demo site plus 40 bench users in one project, on `cpu_nodes` nodes in `cpu`, each
-    declared big enough for all 40 one-CPU 1 GB sessions (idle sessions use ~150 MB each; the
-    declaration only lets Slurm place them: the demo's 5 GB nodes hold five)."""
-    text = demo_site_on_port(PORT, STATE / "hub")
-    text = re.sub(r"poll_interval_s = [0-9.]+", f"poll_interval_s = {poll}", text)
-    text = re.sub(r"cpus_per_node = \d+", "cpus_per_node = 64", text)
-    text = re.sub(r"memory_gb_per_node = \d+", "memory_gb_per_node = 64", text)
-    cpu = text.index('name = "cpu"')
-    text = text[:cpu] + re.sub(r"\nnodes = \d+", f"\nnodes = {cpu_nodes}", text[cpu:], count=1)
-    text += '\n[[projects]]\naccount = "bench"\ntitle = "Spawner benchmark"\npi = "bench01"\n'
-    text += f'members = {json.dumps(USERS)}\npartitions = ["cpu"]\n'
-    for user in USERS:
-        text += f'\n[[users]]\nname = "{user}"\nroles = ["researcher"]\n'
-    return text
-
-
-class Sdiag:
-    """slurmctld's RPC counters by message type, reset at the start of each measurement."""
-
-    @staticmethod
-    def reset() -> None:
-        subprocess.run(["sdiag", "--reset"], check=True, capture_output=True)
-
-    @staticmethod
-    def counts() -> dict[str, int]:
-        out = subprocess.run(["sdiag"], check=True, capture_output=True, text=True).stdout
-        section = out.split("Remote Procedure Call statistics by message type", 1)[1]
-        section = section.split("Remote Procedure Call statistics by user", 1)[0]
-        found = re.findall(r"^\s+(\w+)\s+\(\s*\d+\) count:(\d+)", section, re.M)
-        return {name: int(count) for name, count in found}
-
-    @classmethod
-    def summary(cls) -> dict[str, int]:
-        counts = cls.counts()
-        return {
-            "rpc_query": sum(counts.get(k, 0) for k in QUERY_RPCS),
-            "rpc_all": sum(v for k, v in counts.items() if k not in NOT_THE_HUB),
-        }
+from aifactory_hub.ops import cli
+from aifactory_hub.site import Site
+from tests.stack import HubClient
 
 
 def session_nodes() -> set[str]:
@@ -99,28 +51,6 @@ def session_nodes() -> set[str]:
     out = subprocess.run(["squeue", "-h", "-A", "bench", "-t", "R", "-o", "%N"],
                          check=True, capture_output=True, text=True).stdout  # fmt: skip
     return set(out.split())
-
-
-def forks() -> int:
-    """Processes started on the machine so far (/proc/stat), for a delta over a window."""
-    for line in Path("/proc/stat").read_text().splitlines():
-        if line.startswith("processes "):
-            return int(line.split()[1])
-    raise RuntimeError("no processes line in /proc/stat")
-
-
-def hub_cpu(pid: int) -> float:
-    """The hub's CPU seconds, with its waited-for children (sudo, squeue, ...)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = sum(int(f) for f in fields[11:15])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 class Bench:
@@ -274,27 +204,6 @@ class Bench:
         return result
 
 
-def prepare(poll: float, cpu_nodes: int) -> tuple[Site, Path, dict[str, str]]:
-    STATE.mkdir(parents=True, exist_ok=True)
-    site_file = STATE / "site.toml"
-    site_file.write_text(bench_site_text(poll, cpu_nodes))
-    site = load_site(site_file)
-    localcluster.start(site)
-    passwords = apply_site(site, PASSWORDS)
-    return site, site_file, passwords
-
-
-def restore_demo() -> None:
-    """Put the local factory back as the demo site has it: no bench account, demo node."""
-    subprocess.run(["scancel", "--account=bench"], check=False)
-    time.sleep(5)
-    subprocess.run(["sacctmgr", "-i", "delete", "account", "bench"], check=False)
-    subprocess.run(["sacctmgr", "-i", "delete", "user", ",".join(USERS)], check=False)
-    demo = load_site(DEMO_SITE)
-    localcluster.start(demo)
-    apply_site(demo, PASSWORDS)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", default="steady,burst,restart")
@@ -310,16 +219,12 @@ def main() -> int:
     scenarios = args.scenarios.split(",")
     sizes = [int(n) for n in args.sizes.split(",")]
     site, site_file, passwords = prepare(args.poll, args.nodes)
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()  # fmt: skip
     results: dict = {
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "commit": commit,
+        **run_metadata(),
         "cpu_nodes": args.nodes,
         "poll_interval_s": args.poll,
         "slurm_confirm_s": site.hub.slurm_confirm_s,
         "steady_window_s": args.duration,
-        "command": " ".join(["benchmarks/spawners.py", *sys.argv[1:]]),
     }
     try:
         for kind in args.sides.split(","):
