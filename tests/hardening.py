@@ -72,25 +72,9 @@ class HardeningReport:
         elif report.when == "call" and report.passed and row.result == "not run":
             row.result = "passed"
 
-    def whole_suite(self) -> bool:
-        """Every test collected and run to the end: no paths, -k, -m, --deselect, --co, -x
-        (or --maxfail), --lf or --sw."""
-        opt = self.config.option
-        narrowed = (
-            opt.file_or_dir,
-            opt.keyword,
-            opt.markexpr,
-            getattr(opt, "deselect", None),
-            getattr(opt, "collectonly", False),
-            getattr(opt, "maxfail", 0),
-            getattr(opt, "lf", False),
-            getattr(opt, "stepwise", False),
-        )
-        return not any(narrowed)
-
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         ran_to_the_end = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
-        if not (self.rows and self.whole_suite() and ran_to_the_end):
+        if not (self.rows and whole_suite(self.config) and ran_to_the_end):
             return
         written = self.render(commit_of(self.path.parent.parent))
         committed = committed_report(self.path)
@@ -132,6 +116,23 @@ class HardeningReport:
                 lines.append("| " + " | ".join(cells) + " |")
             lines.append("")
         return "\n".join(lines)
+
+
+def whole_suite(config: pytest.Config) -> bool:
+    """Every test collected and run to the end: no paths, -k, -m, --deselect, --co, -x
+    (or --maxfail), --lf or --sw."""
+    opt = config.option
+    narrowed = (
+        opt.file_or_dir,
+        opt.keyword,
+        opt.markexpr,
+        getattr(opt, "deselect", None),
+        getattr(opt, "collectonly", False),
+        getattr(opt, "maxfail", 0),
+        getattr(opt, "lf", False),
+        getattr(opt, "stepwise", False),
+    )
+    return not any(narrowed)
 
 
 def committed_report(path: Path) -> str | None:
