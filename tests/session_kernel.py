@@ -12,8 +12,10 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import nbformat
 import requests
 import websocket
 
@@ -118,3 +120,56 @@ class SessionKernel:
             self.ws.close()
         finally:
             requests.delete(self.base + f"api/kernels/{self.id}", headers=self.headers, timeout=60)
+
+
+# Asked of the kernel after the notebook's cells: where they ran (as whom, in which job, on
+# which node), so a test can show they ran in the session and not in a kernel of its own.
+WHERE = (
+    "{'user': __import__('getpass').getuser(), "
+    "'job': __import__('os').environ.get('SLURM_JOB_ID', ''), "
+    "'node': __import__('socket').gethostname()}"
+)
+
+
+@dataclass
+class NotebookRun:
+    """What a notebook's code cells produced, one Execution per code cell in order, and
+    where its kernel ran."""
+
+    kernel: str
+    cells: list[Execution]
+    user: str
+    job: str
+    node: str
+
+    @property
+    def errors(self) -> list[str]:
+        return [cell.error for cell in self.cells if cell.error]
+
+    def outputs(self, mimetype: str) -> list[dict[str, Any]]:
+        """The execute_result/display_data bundles that carry `mimetype`, in order."""
+        return [data for cell in self.cells for data in cell.results if mimetype in data]
+
+
+def run_notebook(
+    hub_url: str, user: str, token: str, path: Path, timeout: float = 300
+) -> NotebookRun:
+    """Run the notebook at `path` as a researcher does in JupyterLab (open it, Run All): in
+    a new kernel of `user`'s running session, of the kind the notebook's metadata names,
+    each code cell in order, stopping at the first that raises. The kernel is shut down
+    afterwards; the caller asserts on what the cells produced."""
+    notebook = nbformat.read(path, as_version=4)
+    name = notebook.metadata.kernelspec.name
+    kernel = SessionKernel(hub_url, user, token, kernel=name)
+    try:
+        cells: list[Execution] = []
+        for cell in notebook.cells:
+            if cell.cell_type != "code":
+                continue
+            cells.append(kernel.execute(cell.source, timeout=timeout, check=False))
+            if cells[-1].error:
+                break
+        where = kernel.value(WHERE)
+    finally:
+        kernel.shutdown()
+    return NotebookRun(name, cells, where["user"], where["job"], where["node"])

@@ -1,15 +1,15 @@
 """From inside a real session: the session's own token reaches the factory service with the
-researcher's rights (no more), and the getting-started notebook runs against it."""
+researcher's rights (no more), and the apply-for-access notebook runs in a kernel of that
+session (as the researcher, inside their Slurm job) against it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from aifactory_widgets import FactoryClient, FactoryError
+from tests.session_kernel import run_notebook
 from tests.stack import session_env, session_jobs, wait_no_jobs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.hub]
@@ -39,23 +39,14 @@ def test_the_session_token_reaches_the_factory_as_the_researcher(carol_session):
     assert refused.value.status == 403
 
 
-def test_the_apply_notebook_runs_in_the_session_environment(carol_session, monkeypatch):
-    for key in ("AIFACTORY_FACTORY_URL", "JUPYTERHUB_API_TOKEN", "JUPYTERHUB_USER"):
-        monkeypatch.setenv(key, carol_session[key])
-    nb = nbformat.read(NOTEBOOKS / "apply-for-access.ipynb", as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-    views = [
-        out
-        for cell in nb.cells
-        if cell.cell_type == "code"
-        for out in cell.outputs
-        if WIDGET_VIEW in out.get("data", {})
-    ]
-    assert len(views) == 3  # the form, the applications, the projects
-    errors = [
-        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
-    ]
-    assert errors == []
+def test_the_apply_notebook_runs_in_the_users_session(hub, carol_session):
+    """Opened and run in carol's session, as JupyterLab runs it: its kernel is the one the
+    notebook names, in carol's Slurm job, as carol; its three widgets are shown."""
+    run = run_notebook(hub.url, "carol", hub.token("carol"), NOTEBOOKS / "apply-for-access.ipynb")
+    assert run.errors == []
+    assert (run.kernel, run.user, run.job) == ("aifactory", "carol", carol_session["SLURM_JOB_ID"])
+    assert len(run.cells) == 3
+    assert len(run.outputs(WIDGET_VIEW)) == 3  # the form, the applications, the projects
 
 
 def test_the_session_is_told_where_its_projects_folders_are(carol_session, hub_site):

@@ -1,7 +1,7 @@
 """Ask an expert and the site facts on the real stack: a ticket filed from a real session's
 kernel (as the researcher, inside their Slurm job) carries that job's id and a failed batch
 job's id, state, exit code and output; who may see and change tickets; the public site facts
-a session reads; and the getting-help notebook in a session's environment."""
+a session reads; and the getting-help notebook run in a kernel of the researcher's session."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import nbformat
 import pytest
 import requests
-from nbclient import NotebookClient
 
 from tests.access import api, ok
 from tests.helpdesk import failed_job, file_ticket, output_of, read_ticket, session
+from tests.session_kernel import run_notebook
 
 pytestmark = [pytest.mark.slurm, pytest.mark.hub]
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -106,13 +105,12 @@ def test_a_session_reads_the_public_site_facts(hub, alice):
     assert {"/site", "/tickets", "/tickets/{id}/messages"} <= set(paths)
 
 
-def test_the_getting_help_notebook_runs_in_the_session_environment(alice, monkeypatch):
-    _, env = alice
-    for key in ("AIFACTORY_FACTORY_URL", "JUPYTERHUB_API_TOKEN", "JUPYTERHUB_USER",
-                "SLURM_JOB_ID", "SLURM_JOB_ACCOUNT", "SLURM_JOB_PARTITION"):  # fmt: skip
-        monkeypatch.setenv(key, env[key])
-    nb = nbformat.read(NOTEBOOKS / "getting-help.ipynb", as_version=4)
-    NotebookClient(nb, timeout=180, kernel_name="python3").execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    assert [o for o in outputs if o.output_type == "error"] == []
-    assert len([o for o in outputs if WIDGET_VIEW in o.get("data", {})]) == 3
+def test_the_getting_help_notebook_runs_in_the_users_session(hub, alice):
+    """Opened and run in alice's session, as JupyterLab runs it: its kernel is the one the
+    notebook names, in alice's Slurm job, as alice; its three widgets are shown."""
+    job, _ = alice
+    run = run_notebook(hub.url, "alice", hub.token("alice"), NOTEBOOKS / "getting-help.ipynb")
+    assert run.errors == []
+    assert (run.kernel, run.user, run.job) == ("aifactory", "alice", job)
+    assert len(run.cells) == 3
+    assert len(run.outputs(WIDGET_VIEW)) == 3  # the guides, the advisor, ask an expert
