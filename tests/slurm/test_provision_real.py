@@ -192,8 +192,13 @@ def test_an_ended_project_keeps_its_account_with_zero_limits_and_no_members(
     ended = replace(grant, active=False)
 
     record: Record = []
-    with pytest.raises(SlurmError):
+    with pytest.raises(SlurmError) as refused:
         apply(ended, cluster, lambda step, status, err: record.append((step.action, status, err)))
+    # sacctmgr refuses to remove a user whose job still runs under the association
+    assert (
+        refused.value.argv[0] == "sacctmgr"
+        and "active" in refused.value.stdout + refused.value.stderr
+    )
     # The limits are zeroed and alice removed; bob's remove failed, and the run stopped there.
     assert [(action, status) for action, status, _ in record] == [
         ("set limits", "done"), ("remove member", "done"), ("remove member", "failed"),
