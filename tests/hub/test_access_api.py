@@ -213,7 +213,7 @@ def test_the_pi_adds_and_removes_a_member_and_slurm_follows(hub, decided):
 
     project = ok(api(hub, "DELETE", f"projects/{account}/members/bob", "alice"))
     assert {m["username"] for m in project["members"]} == {"alice"}
-    with pytest.raises(SlurmError):
+    with pytest.raises(SlurmError, match="Invalid account or account/partition combination"):
         submit("bob", f"--account={account}", "--partition=gpu", "--time=1", "--wrap=true")
     assert api(hub, "DELETE", f"projects/{account}/members/alice", "alice").status_code == 409
 

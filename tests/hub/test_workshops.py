@@ -207,7 +207,7 @@ def test_ending_leaves_nothing_running(hub, small):
                 "format=User,GrpTRESMins")  # fmt: skip
     assert {line.split("|")[0] for line in limits.split()} <= {""}  # members removed
     assert grp.getgrnam(ws["account"]).gr_mem == []  # and out of the project's folders
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match=r"login of \S+ failed: 403"):  # PAM refuses
         participants.login(sorted(participants.passwords)[0])
 
 
