@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -393,10 +394,77 @@ def _elapsed_s(job: str) -> int:
 
 
 def _node_down(job: str, node: str) -> None:
-    on_node = sh("squeue", "-h", "-t", "R", "-w", node, "-o", "%i").split()
-    others = [j for j in on_node if j != job]
+    others = [j for j in jobs_on(node) if not j.startswith(f"{job} ")]
     assert not others, f"other jobs run on node {node}; not downing it under them: {others}"
-    sh("scontrol", "update", f"NodeName={node}", "State=DOWN", "Reason=aifactory-fault-test")
+    sh("scontrol", "update", f"NodeName={node}", "State=DOWN", f"Reason={FAULT_REASON}")
+
+
+FAULT_REASON = "aifactory-fault-test"
+
+
+def jobs_on(node: str) -> list[str]:
+    """'id user name state' of each job holding part of `node` (pending jobs hold none)."""
+    return sh("squeue", "-h", "-w", node, "-o", "%i %u %j %T").splitlines()
+
+
+def node_of(job: str) -> str:
+    return sh("squeue", "-h", "-j", job, "-o", "%N").strip()
+
+
+def drain(node: str) -> None:
+    sh("scontrol", "update", f"NodeName={node}", "State=DRAIN", f"Reason={FAULT_REASON}")
+
+
+def undrain(node: str) -> None:
+    """Let jobs onto a node this test drained again (only while our reason is on it)."""
+    if sh("sinfo", "-h", "-n", node, "-o", "%E").strip() == FAULT_REASON:
+        sh("scontrol", "update", f"NodeName={node}", "State=RESUME")
+
+
+@contextmanager
+def bystander(partition: str, node: str) -> Iterator[str]:
+    """Another user's job running on `node` of `partition` meanwhile (cancelled afterwards):
+    the node taken down must be one that runs only the session under test."""
+    where = (f"--partition={partition}", f"--nodelist={node}", "--cpus-per-task=1", "--mem=256M")
+    job = str(submit("alice", "--account=ai-alpha", *where, "--job-name=af-fault-bystander",
+                     "--output=/dev/null", "--time=15", "--wrap=sleep 600"))  # fmt: skip
+    try:
+        wait_for(lambda: job_state(job) == "RUNNING", 120, f"the bystander job {job} to run")
+        yield job
+    finally:
+        sh("scancel", job)
+
+
+def spawn_alone(hub: FaultHub, user: str, partition: str) -> tuple[str, str]:
+    """Start `user`'s session on a node of `partition` that runs no other job, and keep new
+    jobs off that node until it is taken down: (job id, node). Meanwhile the partition's
+    other nodes are drained, so the session can land nowhere else; each is undrained as soon
+    as the session runs (always, and only the nodes drained here). With no free node, fail
+    naming the jobs in the way: downing a node under someone else's job is not this test's
+    to do."""
+    nodes = sh("sinfo", "-h", "-N", "-p", partition, "-o", "%N %t").splitlines()
+    states = dict(line.split() for line in nodes)
+    busy = {node: jobs_on(node) for node in states}
+    free = [node for node, state in states.items() if state == "idle" and not busy[node]]
+    assert free, (
+        f"no node of partition {partition} is free to take down; nodes {states}, "
+        f"jobs in the way: {busy}"
+    )
+    chosen = free[0]
+    drained: list[str] = []
+    try:
+        for node, state in states.items():
+            if node != chosen and state in ("idle", "mix", "alloc"):  # else none land there
+                drain(node)
+                drained.append(node)
+        job = spawn(hub, user)
+        landed = node_of(job)
+        assert landed == chosen, f"the session landed on {landed}, not the free node {chosen}"
+        drain(chosen)  # nothing new lands beside the session before it is taken down
+    finally:
+        for node in drained:
+            undrain(node)
+    return job, chosen
 
 
 def _resume(node: str) -> None:
@@ -417,28 +485,41 @@ END_STATES = {"scancel": "CANCELLED", "walltime": "TIMEOUT", "node_down": "NODE_
 @pytest.mark.parametrize("how", list(KILLERS))
 @pytest.mark.hardening(
     "fault",
-    "a running session's job ended under the hub (scancel, walltime, node down)",
+    "a running session's job ended under the hub (scancel, walltime, node down: a node that "
+    "runs only this session, while another user's job runs on the partition's other node)",
     "the hub sees it (waited for up to 60 s; how fast is the spawner benchmark's to measure) "
-    "and the user starts again at once",
+    "and the user starts again at once; in the node-down case the other user's job runs on "
+    "untouched",
 )
 def test_ended_session_is_noticed_and_the_user_can_start_again(fault_hub, how):
-    job = spawn(fault_hub, "carol")
-    node = sh("squeue", "-h", "-j", job, "-o", "%N").strip()
-    try:
-        KILLERS[how](job, node)
-        wait_for(lambda: job_state(job) not in ("", "RUNNING", "COMPLETING"), 180,
-                 f"Slurm to end job {job}", every=0.5)  # fmt: skip
-        # An event with a generous timeout, not a latency window: a loaded machine only
-        # slows the hub, and the time to notice is a benchmark figure, not a test's.
-        wait_for(lambda: not fault_hub.client.server("carol"), 60, "the hub to notice", every=0.5)
-        assert sacct_states(job)[job].split()[0] == END_STATES[how]
-    finally:
+    partition = fault_hub.site.default_partition.name  # where a session with no options goes
+    with ExitStack() as cleanup:
         if how == "node_down":
-            _resume(node)
-    again = spawn(fault_hub, "carol")
-    assert again != job
-    fault_hub.client.stop("carol")
-    wait_no_jobs("carol")
+            first = sh("sinfo", "-h", "-N", "-p", partition, "-o", "%N").split()[0]
+            other = cleanup.enter_context(bystander(partition, first))
+            job, node = spawn_alone(fault_hub, "carol", partition)
+        else:
+            job = spawn(fault_hub, "carol")
+            node = node_of(job)
+        try:
+            KILLERS[how](job, node)
+            wait_for(lambda: job_state(job) not in ("", "RUNNING", "COMPLETING"), 180,
+                     f"Slurm to end job {job}", every=0.5)  # fmt: skip
+            # An event with a generous timeout, not a latency window: a loaded machine only
+            # slows the hub, and the time to notice is a benchmark figure, not a test's.
+            wait_for(lambda: not fault_hub.client.server("carol"), 60, "the hub to notice",
+                     every=0.5)  # fmt: skip
+            assert sacct_states(job)[job].split()[0] == END_STATES[how]
+        finally:
+            if how == "node_down":
+                _resume(node)
+        if how == "node_down":
+            assert (job_state(other), node_of(other)) == ("RUNNING", first)
+            assert first != node
+        again = spawn(fault_hub, "carol")
+        assert again != job
+        fault_hub.client.stop("carol")
+        wait_no_jobs("carol")
 
 
 # --- double click ----------------------------------------------------------------------------
