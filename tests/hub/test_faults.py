@@ -46,7 +46,8 @@ from tests.stack import (
     wait_no_jobs,
 )
 
-pytestmark = [pytest.mark.slurm, pytest.mark.hub]
+# Stops and freezes slurmctld, downs a node: every job on the cluster sees it (README "Tests").
+pytestmark = [pytest.mark.slurm, pytest.mark.hub, pytest.mark.cluster_wide]
 
 FAULT_PORT = PORT + 500
 SQUEUE = "/usr/bin/squeue"

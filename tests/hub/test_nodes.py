@@ -16,7 +16,8 @@ from aifactory_hub.ops.localcluster import daemons
 from tests.access import api, ok
 from tests.stack import session_jobs, sh, wait_for, wait_no_jobs
 
-pytestmark = [pytest.mark.slurm, pytest.mark.hub]
+# Drains nodes and kills a slurmd: every job on the cluster sees it (README "Tests").
+pytestmark = [pytest.mark.slurm, pytest.mark.hub, pytest.mark.cluster_wide]
 
 CPU_NODES = ("cpu1", "cpu2")
 MAINTENANCE = "aifactory test: disk swap"
