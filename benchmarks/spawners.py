@@ -281,7 +281,7 @@ class Bench:
             result["failure_examples"] = failures[:3]
         return result, [u for u in users if u in times]
 
-    def steady(self, duration: float, settle: float = 5.0) -> dict:
+    def steady(self, users: list[str], duration: float, settle: float = 5.0) -> dict:
         time.sleep(settle)  # let start-up traffic settle
         counters_reset()
         f0, c0, t0 = forks(), hub_cpu(self.pid), tree_cpu(self.pid)
@@ -291,6 +291,8 @@ class Bench:
             "processes": forks() - f0,
             "hub_cpu_s": round(hub_cpu(self.pid) - c0, 2),
             "hub_tree_cpu_s": round(tree_cpu(self.pid) - t0, 2),
+            # Ready after the burst but no longer running in Slurm: ended on their own.
+            "sessions_lost": len(set(users) - set(bench_jobs())),
         }
 
     def detection(self, users: list[str], timeout: float) -> tuple[dict, list[str]]:
@@ -360,6 +362,11 @@ class Bench:
         return result, [u for u in users if u not in gone_by]
 
     def restart(self, users: list[str]) -> dict:
+        # Only sessions the hub still shows: one that ended on its own earlier (counted in
+        # steady's sessions_lost) is not the restart's to lose.
+        alive = [u for u in users if self.server(u)]
+        ended_before = len(users) - len(alive)
+        users = alive
         os.kill(self.pid, signal.SIGTERM)
         while not cli.exited(self.pid):
             time.sleep(0.1)
@@ -376,6 +383,7 @@ class Bench:
             "survive": f"{survivors}/{len(users)}",
             "all_answer_s": round(all_answer, 1) if not pending else None,
             **counters(),
+            "ended_before": ended_before,
         }
 
 
@@ -388,7 +396,7 @@ def run_side(bench: Bench, n: int, duration: float, detect_timeout: float) -> di
         print(f"{bench.side.name}: burst", file=sys.stderr)
         out["burst"], ready = bench.burst(users)
         print(f"{bench.side.name}: steady", file=sys.stderr)
-        out["steady"] = bench.steady(duration)
+        out["steady"] = bench.steady(ready, duration)
         print(f"{bench.side.name}: detection", file=sys.stderr)
         out["detection"], left = bench.detection(ready, detect_timeout)
         print(f"{bench.side.name}: restart", file=sys.stderr)
