@@ -14,19 +14,22 @@ import stat
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
 import requests
+from sqlalchemy import select
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from tests.access import api, draft, ok
+from aifactory_hub.store import models as m
+from tests.access import api, draft, ok, store_of
 from tests.helpdesk import session
 from tests.session_kernel import SessionKernel
-from tests.stack import hub_log, server_token, sh, wait_for
+from tests.stack import hub_log, server_token, sh, submit, wait_for
 
 pytestmark = [pytest.mark.slurm, pytest.mark.hub]
 QUEUE_WAIT_S = 600
@@ -193,8 +196,12 @@ print(json.dumps(out))
 
 
 @pytest.fixture(scope="module")
-def carols(hub) -> dict:
-    """A ticket and a draft proposal of carol's (project ai-beta, where alice is no member)."""
+def carols(hub, hub_site) -> Iterator[dict]:
+    """What of carol's alice asks for: a ticket, a draft proposal, a held job in ai-beta (so
+    the staff's cluster view has a job of hers) and a project of her own in the store (ai-beta
+    comes from the site file, which the project API does not serve: asking for it is a 404 to
+    anyone, carol too). The project is in the store only, never in Slurm (no step here
+    provisions it); it is ended in the store afterwards."""
     ticket = ok(api(hub, "POST", "tickets", "carol", json={
         "topic": "jobs", "subject": f"carol's private question {uuid.uuid4().hex[:6]}",
         "body": "Only carol and staff may read this."}), 201)  # fmt: skip
@@ -203,19 +210,43 @@ def carols(hub) -> dict:
         "capacity": {"gpu": {"gpu_hours": 100, "cpu_hours": 100}}}), 201)  # fmt: skip
     body = draft(call["id"], "Carol's secret plan", "Beta Health", 10)
     proposal = ok(api(hub, "POST", "proposals", "carol", json=body), 201)
-    return {"ticket": ticket["id"], "proposal": proposal["id"], "subject": ticket["subject"]}
+    store = store_of(hub_site[0])
+    account = f"t-sec-{uuid.uuid4().hex[:6]}"
+    today = date.today()
+    with store.begin() as db:
+        project = m.Project(
+            account=account, title="Carol's private project", organisation="Beta Health",
+            pi="carol", access_mode="fast_lane", starts_on=today,
+            ends_on=today + timedelta(days=30), status="active",
+        )  # fmt: skip
+        project.allocations = [m.Allocation(partition="cpu", gpu_hours=0, cpu_hours=1)]
+        project.members = [m.Member(username="carol", role="pi", added_by="tests")]
+        db.add(project)
+    job = str(submit("carol", "--account=ai-beta", "--partition=cpu", "--time=1", "--hold",
+                     "--output=/dev/null", "--chdir=/tmp", "--job-name=aif-carols-held",
+                     "--wrap=true"))  # fmt: skip
+    try:
+        yield {"ticket": ticket["id"], "proposal": proposal["id"], "project": account,
+               "subject": ticket["subject"], "job": job}  # fmt: skip
+    finally:
+        sh("scancel", job)
+        with store.begin() as db:
+            ended = db.scalars(select(m.Project).where(m.Project.account == account)).one()
+            ended.status, ended.ended_at = "ended", datetime.now(UTC)
 
 
+YEAR = f"from={date.today().year}-01-01&to={date.today().year}-12-31"
 FOREIGN = {
     "usage-of-ai-beta": ("GET", "usage/projects/ai-beta", None),
+    "usage-of-carols-project": ("GET", "usage/projects/{project}", None),
     "usage-of-everyone": ("GET", "usage?all=1", None),
-    "billing": ("GET", "usage/billing?from=2026-01-01&to=2026-12-31", None),
-    "billing-csv": ("GET", "usage/billing.csv?from=2026-01-01&to=2026-12-31", None),
-    "funder-report": ("GET", "usage/funder?from=2026-01-01&to=2026-12-31", None),
-    "project-ai-beta": ("GET", "projects/ai-beta", None),
-    "add-self-to-ai-beta": ("POST", "projects/ai-beta/members", {"username": "alice"}),
-    "remove-carol-from-ai-beta": ("DELETE", "projects/ai-beta/members/carol", None),
-    "end-ai-beta": ("POST", "projects/ai-beta/end", None),
+    "billing": ("GET", f"usage/billing?{YEAR}", None),
+    "billing-csv": ("GET", f"usage/billing.csv?{YEAR}", None),
+    "funder-report": ("GET", f"usage/funder?{YEAR}", None),
+    "carols-project": ("GET", "projects/{project}", None),
+    "add-self-to-carols-project": ("POST", "projects/{project}/members", {"username": "alice"}),
+    "remove-carol-from-her-project": ("DELETE", "projects/{project}/members/carol", None),
+    "end-carols-project": ("POST", "projects/{project}/end", None),
     "carols-ticket": ("GET", "tickets/{ticket}", None),
     "reply-to-carols-ticket": ("POST", "tickets/{ticket}/messages", {"body": "hijack"}),
     "close-carols-ticket": ("POST", "tickets/{ticket}/close", None),
@@ -227,15 +258,108 @@ FOREIGN = {
 }
 
 
+def staff_sees(hub, path: str) -> requests.Response:
+    """sam's (support staff's) answer to `path`, which must be a 200."""
+    resp = api(hub, "GET", path, "sam")
+    assert resp.status_code == 200, (resp.status_code, resp.text[:500])
+    return resp
+
+
+def carols_project(hub, carols) -> dict:
+    """carol's project as carol herself sees it."""
+    return ok(api(hub, "GET", f"projects/{carols['project']}", "carol"))
+
+
+def carol_sees_usage_of(account: str) -> Callable[..., bool]:
+    def seen(hub, carols) -> bool:
+        account_ = account.format(**carols)
+        answer = ok(api(hub, "GET", f"usage/projects/{account_}", "carol"))
+        return answer["project"]["account"] == account_
+
+    return seen
+
+
+def staff_sees_carols_usage(hub, carols) -> bool:
+    accounts = {p["account"] for p in staff_sees(hub, "usage?all=1").json()["projects"]}
+    return {"ai-beta", carols["project"]} <= accounts
+
+
+def staff_bills_carols_project(hub, carols) -> bool:
+    rows = staff_sees(hub, f"usage/billing?{YEAR}").json()["rows"]
+    return any(r["account"] == carols["project"] and r["pi"] == "carol" for r in rows)
+
+
+def staff_bills_carols_project_in_csv(hub, carols) -> bool:
+    return f"\r\n{carols['project']}," in staff_sees(hub, f"usage/billing.csv?{YEAR}").text
+
+
+def funder_counts_carols_project(hub, carols) -> bool:
+    mode = carols_project(hub, carols)["access_mode"]
+    report = staff_sees(hub, f"usage/funder?{YEAR}").json()
+    return any(r["key"] == mode and r["projects"] >= 1 for r in report["by_access_mode"])
+
+
+def carol_leads_her_project(hub, carols) -> bool:
+    return carols_project(hub, carols)["pi"] == "carol"
+
+
+def carol_a_member_alice_not(hub, carols) -> bool:
+    project = carols_project(hub, carols)
+    members = {mb["username"] for mb in project["members"]}
+    return project["status"] == "active" and "carol" in members and "alice" not in members
+
+
+def carols_ticket_is_open(hub, carols) -> bool:
+    ticket = ok(api(hub, "GET", f"tickets/{carols['ticket']}", "carol"))
+    return ticket["subject"] == carols["subject"] and ticket["status"] == "open"
+
+
+def carols_draft_is_hers(hub, carols) -> bool:
+    proposal = ok(api(hub, "GET", f"proposals/{carols['proposal']}", "carol"))
+    return proposal["title"] == "Carol's secret plan" and proposal["status"] == "draft"
+
+
+def cluster_lists_carols_job(hub, carols) -> bool:
+    """The staff's cluster view (a snapshot every few seconds) lists carol's held job."""
+    queue = staff_sees(hub, "cluster").json()["queue"]
+    return any(j["id"] == carols["job"] and j["user"] == "carol" for j in queue)
+
+
+# The control of each case, asked before alice's request: carol herself or staff does see
+# what alice is refused, so the refusal hid something that is there.
+SEEN = {
+    "usage-of-ai-beta": carol_sees_usage_of("ai-beta"),
+    "usage-of-carols-project": carol_sees_usage_of("{project}"),
+    "usage-of-everyone": staff_sees_carols_usage,
+    "billing": staff_bills_carols_project,
+    "billing-csv": staff_bills_carols_project_in_csv,
+    "funder-report": funder_counts_carols_project,
+    "carols-project": carol_leads_her_project,
+    "add-self-to-carols-project": carol_a_member_alice_not,
+    "remove-carol-from-her-project": carol_a_member_alice_not,
+    "end-carols-project": carol_a_member_alice_not,
+    "carols-ticket": carols_ticket_is_open,
+    "reply-to-carols-ticket": carols_ticket_is_open,
+    "close-carols-ticket": carols_ticket_is_open,
+    "carols-proposal": carols_draft_is_hers,
+    "edit-carols-proposal": carols_draft_is_hers,
+    "submit-carols-proposal": carols_draft_is_hers,
+    "withdraw-carols-proposal": carols_draft_is_hers,
+    "cluster-sessions": cluster_lists_carols_job,
+}
+
+
 @pytest.mark.hardening(
     "attack",
     "researcher alice's token asks the factory service for carol's project, usage, tickets, "
     "proposals or the staff reports, or changes them",
-    "403 or 404; nothing of carol's in the answer, nothing changed",
+    "403 or 404; nothing of carol's in the answer, nothing changed; carol or staff does see it",
 )
 @pytest.mark.parametrize("case", list(FOREIGN))
 def test_alices_token_gets_nothing_of_carols(hub, carols, case):
     method, path, body = FOREIGN[case]
+    # the control: what alice asks for is there (carol or staff sees it)
+    wait_for(lambda: SEEN[case](hub, carols), 60, f"carol's or staff's view for {case}")
     resp = api(hub, method, path.format(**carols), "alice", json=body)
     assert resp.status_code in (403, 404), (resp.status_code, resp.text[:500])
     for secret in ("Carol's secret plan", carols["subject"], "Only carol and staff"):
@@ -244,27 +368,40 @@ def test_alices_token_gets_nothing_of_carols(hub, carols, case):
     assert ok(api(hub, "GET", f"proposals/{carols['proposal']}", "carol"))["status"] == "draft"
     ticket = ok(api(hub, "GET", f"tickets/{carols['ticket']}", "carol"))
     assert ticket["status"] == "open" and len(ticket["messages"]) == 1
+    assert carol_a_member_alice_not(hub, carols)
 
 
 @pytest.mark.hardening(
     "attack",
     "researcher alice lists projects, usage, tickets, proposals and partitions",
-    "only her own: no ai-beta, no ticket or proposal of carol's",
+    "only her own: no project, ticket or proposal of carol's, which carol's own lists show",
 )
 def test_alices_lists_are_filtered_to_her_own(hub, carols):
-    projects = {p["account"] for p in ok(api(hub, "GET", "projects", "alice"))}
-    usage = {p["account"] for p in ok(api(hub, "GET", "usage", "alice"))["projects"]}
-    partitions = json.dumps(ok(api(hub, "GET", "site/partitions", "alice")))
-    tickets = ok(api(hub, "GET", "tickets", "alice"))
-    proposals = ok(api(hub, "GET", "proposals", "alice"))
-    assert "ai-alpha" in usage  # the control: her own project is there
-    assert "ai-beta" not in projects | usage and "ai-beta" not in partitions
-    assert carols["ticket"] not in {t["id"] for t in tickets}
-    assert all(t["user"] == "alice" for t in tickets)
-    assert carols["proposal"] not in {p["id"] for p in proposals}
-    assert all(p["applicant"] == "alice" for p in proposals)
-    # and carol, the control, does see hers
-    assert carols["ticket"] in {t["id"] for t in ok(api(hub, "GET", "tickets", "carol"))}
+    def lists(user: str) -> dict:
+        return {
+            "projects": {p["account"] for p in ok(api(hub, "GET", "projects", user))},
+            "usage": {p["account"] for p in ok(api(hub, "GET", "usage", user))["projects"]},
+            "partitions": json.dumps(ok(api(hub, "GET", "site/partitions", user))),
+            "tickets": ok(api(hub, "GET", "tickets", user)),
+            "proposals": ok(api(hub, "GET", "proposals", user)),
+        }
+
+    # the control: carol's own lists show what alice's must not
+    hers = lists("carol")
+    assert carols["project"] in hers["projects"]
+    assert {"ai-beta", carols["project"]} <= hers["usage"]
+    assert "ai-beta" in hers["partitions"] and carols["project"] in hers["partitions"]
+    assert carols["ticket"] in {t["id"] for t in hers["tickets"]}
+    assert carols["proposal"] in {p["id"] for p in hers["proposals"]}
+    mine = lists("alice")
+    assert "ai-alpha" in mine["usage"]  # and her own project is in hers
+    for account in ("ai-beta", carols["project"]):
+        assert account not in mine["projects"] | mine["usage"]
+        assert account not in mine["partitions"]
+    assert carols["ticket"] not in {t["id"] for t in mine["tickets"]}
+    assert all(t["user"] == "alice" for t in mine["tickets"])
+    assert carols["proposal"] not in {p["id"] for p in mine["proposals"]}
+    assert all(p["applicant"] == "alice" for p in mine["proposals"])
 
 
 # --- 4. another local user straight at the session's port and its Dask cluster --------------
