@@ -7,7 +7,8 @@ sreport's usage reports (`user TopUsage`, `cluster AccountUtilizationByUser`) ar
 the cases: they read slurmdbd's hourly roll-ups, which hold only completed hours, so on a fresh
 cluster root's answer is empty for up to an hour after bob's job and alice's empty answer
 would prove nothing. sreport's job reports (`job SizesByAccount`) read the job records
-themselves, which hold bob's job as soon as sacct does: the control holds on a fresh machine.
+themselves, which hold bob's job as soon as sacct does (they count only jobs that ran for a
+second or more, so bob's finished job runs for 2 s): the control holds on a fresh machine.
 What usage PrivateData hides is checked with sshare (slurmctld's usage of bob's association)."""
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def bobs_jobs(demo_accounts) -> Iterator[dict[str, str]]:
     name = f"aif-private-{uuid.uuid4().hex[:8]}"
     common = ("--account=ai-alpha", "--partition=cpu", "--time=1", "--output=/dev/null",
               f"--job-name={name}", "--chdir=/tmp")  # fmt: skip
-    done = str(submit("bob", *common, "--wrap=true"))
+    # it runs 2 s: sreport's job reports count only jobs that ran for a second or more
+    done = str(submit("bob", *common, "--wrap=sleep 2"))
     held = str(submit("bob", *common, "--hold", "--wrap=true"))
     try:
         wait_finished(done)
