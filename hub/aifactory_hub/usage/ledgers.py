@@ -95,21 +95,34 @@ def site_ledgers(site: Site, known: set[str]) -> list[Ledger]:
     ]
 
 
-def all_ledgers(db: Session, site: Site) -> list[Ledger]:
-    """Every store project (with its applicant type) and the site file's other projects."""
-    types = dict(db.execute(select(m.Proposal.id, m.Proposal.applicant_type)).all())
+def all_ledgers(db: Session, site: Site, only: str | None = None) -> list[Ledger]:
+    """Every store project (with its applicant type) and the site file's other projects;
+    with `only`, that one project alone (read by itself: staff looking at one project must
+    not pay for loading every project, as the service load run showed they did)."""
     query = select(m.Project).options(
         selectinload(m.Project.allocations), selectinload(m.Project.members)
     )
+    types_query = select(m.Proposal.id, m.Proposal.applicant_type)
+    if only is not None:
+        query = query.where(m.Project.account == only)
+        types_query = types_query.join(m.Project, m.Project.proposal_id == m.Proposal.id).where(
+            m.Project.account == only
+        )
+    types = dict(db.execute(types_query).all())
     stored = [ledger(p, types.get(p.proposal_id)) for p in db.scalars(query)]
     found = stored + site_ledgers(site, {p.account for p in stored})
+    if only is not None:
+        found = [p for p in found if p.account == only]
     return sorted(found, key=lambda p: p.account)
 
 
-def ledgers_of(db: Session, site: Site, caller: Caller, everyone: bool) -> list[Ledger]:
-    """The projects the caller may see the usage of: their own, or all for staff."""
+def ledgers_of(
+    db: Session, site: Site, caller: Caller, everyone: bool, only: str | None = None
+) -> list[Ledger]:
+    """The projects the caller may see the usage of: their own, or all for staff (with
+    `only`, staff's one project)."""
     if everyone:
-        return all_ledgers(db, site)
+        return all_ledgers(db, site, only)
     query = select(m.Project).where(m.Project.members.any(m.Member.username == caller.name))
     stored = [ledger(p) for p in db.scalars(query)]
     site_only = site_ledgers(site, {p.account for p in stored})
@@ -244,7 +257,8 @@ def caller_usage(
     (`account`). Who used what, per project, for its PI and for staff; and each project's
     storage as the storage meter last measured it."""
     as_of, state = figures_as_of(db, site.services.collector_interval_s)
-    ledgers = ledgers_of(db, site, caller, staff and (everyone or account is not None))
+    any_project = staff and (everyone or account is not None)
+    ledgers = ledgers_of(db, site, caller, any_project, None if everyone else account)
     if account is not None:
         ledgers = [p for p in ledgers if p.account == account]
     jobs = load_jobs(db, [p.account for p in ledgers])

@@ -69,8 +69,12 @@ async def my_usage(h: Handler) -> None:
 
 async def project_usage(h: Handler, account: str) -> None:
     caller, staff = caller_of(h), h.holds(scopes.USAGE_READ)
-    with h.store() as db:
-        answer = usage.caller_usage(db, h.site, caller, staff, account=account)
+
+    def read() -> dict[str, Any]:  # in a worker thread, as the other usage reads
+        with h.store() as db:
+            return usage.caller_usage(db, h.site, caller, staff, account=account)
+
+    answer = await in_thread(read)
     if not answer["projects"]:
         raise not_found(f"project {account}")
     h.write_json({**answer, "project": answer.pop("projects")[0]})
