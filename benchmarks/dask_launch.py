@@ -107,6 +107,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     if os.geteuid() == 0:
+        from benchlib import run_metadata
+
+        started = run_metadata()
         # The child prints its progress to stderr and the results, as JSON, last on stdout.
         argv = ["runuser", "-u", args.user, "--", sys.executable, __file__, *sys.argv[1:]]
         home = os.path.expanduser(f"~{args.user}")  # a session starts there, as the job output does
@@ -114,6 +117,9 @@ def main() -> int:
         if child.returncode == 0:
             data = json.loads(child.stdout.strip().splitlines()[-1])
             data["command"] = " ".join(["python", "benchmarks/dask_launch.py", *sys.argv[1:]])
+            # commit, versions and machine, from the parent: the child runs as the user,
+            # outside the checkout
+            data["run"] = started
             RESULTS.write_text(json.dumps(data, indent=1) + "\n")
             print(table(data["runs"]))
         return child.returncode

@@ -209,8 +209,11 @@ def main() -> None:
     client = FactoryClient(base, "bench-token")
     period = f"from={date.today().replace(day=1)}&to={date.today()}"
     pi = "user0001"
-    results: dict[str, Any] = {"projects": args.projects, "jobs": args.jobs,
-                               "store": url.split(":")[0], "fill_s": round(fill_s, 1)}  # fmt: skip
+    from benchlib import run_metadata  # commit, versions, machine
+
+    results: dict[str, Any] = {"run": run_metadata(), "projects": args.projects,
+                               "jobs": args.jobs, "store": url.split(":")[0],
+                               "fill_s": round(fill_s, 1)}  # fmt: skip
     with ProcessCounter() as processes:
         results["billing"] = timed(lambda: client.get(f"api/usage/billing?{period}"), args.repeat)
         results["billing_csv"] = timed(lambda: client.text(f"api/usage/billing.csv?{period}"),
