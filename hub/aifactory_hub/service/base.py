@@ -239,12 +239,19 @@ class Handler(web.RequestHandler):
         return parse(model, data)
 
     def write_json(self, data: Any, status: int = 200) -> None:
+        """The answer, buffered: it leaves when the route returns (tornado finishes the
+        request then), so an answer written inside a transaction is sent only after the
+        commit, and a commit that fails becomes the error answer instead of a success the
+        client already has (finishing here once let a client see 201 before its draft was
+        in the store)."""
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data))
+        self.write(json.dumps(data))
 
     def write_problem(self, status: int, message: str, field: str = "") -> None:
-        """The one error answer: `{"status", "message", "field"}` (field: dotted, or empty)."""
+        """The one error answer: `{"status", "message", "field"}` (field: dotted, or empty);
+        it replaces whatever the route had buffered."""
+        self.clear()
         self.write_json({"status": status, "message": message, "field": field}, status)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
