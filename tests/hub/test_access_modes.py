@@ -33,8 +33,10 @@ from tests.slurm.test_localcluster import wait_for_job
 from tests.stack import sh, submit, wait_final_in_sacct
 
 pytestmark = [pytest.mark.slurm, pytest.mark.hub]
-# The accounting collector writes these on its own schedule, whatever the requests do.
-COLLECTOR_TABLES = {"usage_jobs", "collector_state"}
+# The service's own timers write these on their schedule, whatever the requests do: the
+# accounting collector and the storage meter (every scan_interval_s; a pass during a case
+# once made "nothing changed" fail).
+BACKGROUND_TABLES = {"usage_jobs", "collector_state", "storage_use"}
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +290,7 @@ def snapshot(store) -> dict[str, Any]:
         return {
             table.name: db.execute(select(table).order_by(*table.primary_key.columns)).all()
             for table in m.Base.metadata.sorted_tables
-            if table.name not in COLLECTOR_TABLES
+            if table.name not in BACKGROUND_TABLES
         }
 
 

@@ -112,8 +112,10 @@ def world(hub, hub_site, store) -> Iterator[dict[str, Any]]:
     slurm.run(["sacctmgr", "-i", "delete", "account", f"name={account}"], check=False)
 
 
-# The accounting collector writes these on its own schedule, whatever the requests do.
-COLLECTOR_TABLES = {"usage_jobs", "collector_state"}
+# The service's own timers write these on their schedule, whatever the requests do: the
+# accounting collector and the storage meter (every scan_interval_s; a pass during a case
+# once made "nothing changed" fail).
+BACKGROUND_TABLES = {"usage_jobs", "collector_state", "storage_use"}
 
 
 def snapshot(store, world: dict[str, Any], slurm_too: bool) -> dict[str, Any]:
@@ -125,7 +127,7 @@ def snapshot(store, world: dict[str, Any], slurm_too: bool) -> dict[str, Any]:
         seen: dict[str, Any] = {
             table.name: db.execute(select(table).order_by(*table.primary_key.columns)).all()
             for table in m.Base.metadata.sorted_tables
-            if table.name not in COLLECTOR_TABLES
+            if table.name not in BACKGROUND_TABLES
         }
     if not slurm_too:
         return seen

@@ -188,7 +188,9 @@ class StoreOnlyWorkshops:
 
     def extend(self, store, trainer: str, workshop_id: int, ends_at: datetime) -> None:
         with store.begin() as db:
-            life.get(db, trainer, workshop_id).ends_at = ends_at
+            ws = life.get(db, trainer, workshop_id)
+            life.check_extension(ws, ends_at)  # the real refusals; only Slurm is left out
+            ws.ends_at = ends_at
         self.calls.append(("extend", workshop_id))
 
     def teardown(self, store, site: Site, workshop_id: int, actor: str) -> list[str]:

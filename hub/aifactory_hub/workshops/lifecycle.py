@@ -128,15 +128,20 @@ def create(store: Store, site: Site, trainer: str, body: plan.NewWorkshop) -> tu
     return workshop_id, passwords
 
 
+def check_extension(ws: m.Workshop, ends_at: datetime) -> None:
+    """Refuse an extension that is not one (before anything reaches Slurm or the accounts)."""
+    if ws.status == "ended":
+        raise conflict(f"workshop {ws.id} has ended")
+    if ends_at.tzinfo is None or ends_at <= ws.ends_at:
+        raise AccessError(400, "the new end must be later (with a time zone)", "ends_at")
+    if ends_at - ws.starts_at > timedelta(days=14):
+        raise AccessError(400, "a workshop lasts at most 14 days", "ends_at")
+
+
 def extend(store: Store, trainer: str, workshop_id: int, ends_at: datetime) -> None:
     with store.begin() as db:
         ws = get(db, trainer, workshop_id)
-        if ws.status == "ended":
-            raise conflict(f"workshop {workshop_id} has ended")
-        if ends_at.tzinfo is None or ends_at <= ws.ends_at:
-            raise AccessError(400, "the new end must be later (with a time zone)", "ends_at")
-        if ends_at - ws.starts_at > timedelta(days=14):
-            raise AccessError(400, "a workshop lasts at most 14 days", "ends_at")
+        check_extension(ws, ends_at)
         slurm.run(reservations.extend_reservation_argv(ws.reservation, ends_at))
         people.extend([p.username for p in ws.people], (ends_at + timedelta(days=1)).date())
         ws.ends_at = ends_at
