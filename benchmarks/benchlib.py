@@ -95,6 +95,20 @@ def _run(argv: list[str]) -> str:
     return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=30).stdout
 
 
+def rpc_counts(out: str) -> tuple[dict[str, int], dict[str, int]]:
+    """(count by message type, count by user) from sdiag's or `sacctmgr show stats`'s text:
+    both print the same two sections (sdiag then a pending-RPC section, left out)."""
+    by_type_text = out.split("Remote Procedure Call statistics by message type", 1)[-1]
+    by_type_text, _, by_user_text = by_type_text.partition(
+        "Remote Procedure Call statistics by user"
+    )
+    line = r"^\s+([\w.-]+)\s+\(\s*\d+\) count:(\d+)"
+    by_type = {name: int(n) for name, n in re.findall(line, by_type_text, re.M)}
+    by_user_text = by_user_text.split("Pending RPC statistics", 1)[0]
+    by_user = {name: int(n) for name, n in re.findall(line, by_user_text, re.M)}
+    return by_type, by_user
+
+
 class Sdiag:
     """slurmctld's RPC counters by message type and by user, reset at the start of each
     measurement. Counts by type are filtered to what a hub causes; counts by user split the
@@ -107,15 +121,7 @@ class Sdiag:
     @staticmethod
     def parse(out: str) -> tuple[dict[str, int], dict[str, int]]:
         """sdiag's text -> (count by message type, count by user)."""
-        by_type_text = out.split("Remote Procedure Call statistics by message type", 1)[-1]
-        by_type_text, _, by_user_text = by_type_text.partition(
-            "Remote Procedure Call statistics by user"
-        )
-        line = r"^\s+([\w.-]+)\s+\(\s*\d+\) count:(\d+)"
-        by_type = {name: int(n) for name, n in re.findall(line, by_type_text, re.M)}
-        by_user_text = by_user_text.split("Pending RPC statistics", 1)[0]
-        by_user = {name: int(n) for name, n in re.findall(line, by_user_text, re.M)}
-        return by_type, by_user
+        return rpc_counts(out)
 
     @classmethod
     def counts(cls) -> tuple[dict[str, int], dict[str, int]]:
@@ -149,14 +155,7 @@ class DbdStats:
     @staticmethod
     def parse(out: str) -> tuple[dict[str, int], dict[str, int]]:
         """`sacctmgr show stats` text -> (count by RPC type, count by user)."""
-        by_type_text = out.split("Remote Procedure Call statistics by message type", 1)[-1]
-        by_type_text, _, by_user_text = by_type_text.partition(
-            "Remote Procedure Call statistics by user"
-        )
-        line = r"^\s+([\w.-]+)\s+\(\s*\d+\) count:(\d+)"
-        by_type = {name: int(n) for name, n in re.findall(line, by_type_text, re.M)}
-        by_user = {name: int(n) for name, n in re.findall(line, by_user_text, re.M)}
-        return by_type, by_user
+        return rpc_counts(out)
 
     @classmethod
     def summary(cls) -> dict[str, int]:
