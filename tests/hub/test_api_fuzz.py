@@ -23,20 +23,17 @@ from datetime import date, timedelta
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
-from schemathesis import GenerationMode
+from hypothesis import given
 
 from aifactory_hub import slurm
 from aifactory_hub.service import openapi
 from aifactory_hub.service.app import ROUTES
 from aifactory_hub.workshops import people
-from tests.openapi_fuzz import CHECKS
+from tests.openapi_fuzz import CHECKS, FUZZ_SETTINGS, any_case
 
 pytestmark = [pytest.mark.slurm, pytest.mark.hub]
 # A fuzzed draft that happened to be eligible would enter review in another test's call.
 LEFT_OUT = {"/proposals/{id}/submit"}
-EXAMPLES = 25  # per operation: about 50 operations x 25 examples in under 2 minutes
 
 
 @pytest.fixture(scope="module")
@@ -85,18 +82,12 @@ def factory_schema(hub, fuzzer):
 @pytest.mark.parametrize(("method", "path"), documented_operations())
 def test_fuzz_every_operation(hub, fuzzer, factory_schema, method, path):
     operation = factory_schema[path][method]
-    cases = st.one_of(operation.as_strategy(generation_mode=mode) for mode in GenerationMode)
+    cases = any_case(operation)
     base_url = f"{hub.url}/services/factory/api"
     headers = {"Authorization": f"token {fuzzer['token']}"}
 
     @given(case=cases)
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @FUZZ_SETTINGS
     def fuzz(case) -> None:
         case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS, timeout=60)
 

@@ -37,19 +37,17 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, reject, settings
+from hypothesis import given, reject
 from hypothesis import strategies as st
-from schemathesis import GenerationMode
 
 from aifactory_hub.service.app import ROUTES
 from aifactory_hub.site import scopes
-from tests.openapi_fuzz import CHECKS
+from tests.openapi_fuzz import CHECKS, EXAMPLES, FUZZ_SETTINGS, any_case
 from tests.service.client import label
 from tests.service.mocking import hub_scopes
 from tests.service.world import ok, workshop_body
 
 STAFF = "ada"  # the demo site's admin: every staff role (support, trainer, reviewer)
-EXAMPLES = 25  # per operation, as the real-stack fuzz
 REFUSED = (401, 403)
 AIM = (True, True, True, False)  # three cases in four name objects of the world
 
@@ -94,7 +92,7 @@ def test_the_staff_caller_holds_every_staff_scope(site):
 async def test_fuzz_every_operation_as_staff_on_a_private_store(client, staff_world, site, route):
     document = (await client.call("GET", "openapi.json")).json()
     operation = schemathesis.openapi.from_dict(document)["/" + route.path][route.method.upper()]
-    generated = st.one_of(operation.as_strategy(generation_mode=mode) for mode in GenerationMode)
+    generated = any_case(operation)
     base_url = client.base.rstrip("/")
     headers = {"Authorization": f"token {client.token(STAFF)}"}
     # by status: cases that carried staff's token, and those schemathesis sent without it
@@ -102,13 +100,7 @@ async def test_fuzz_every_operation_as_staff_on_a_private_store(client, staff_wo
     tokenless: Counter[int] = Counter()
 
     @given(case=generated, aim=st.sampled_from(AIM), known=aimed(staff_world))
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @FUZZ_SETTINGS
     def fuzz(case, aim: bool, known: dict[str, str]) -> None:
         if aim and case.path_parameters:
             case.path_parameters = {name: known[name] for name in case.path_parameters}
