@@ -2,8 +2,9 @@
 
 For each of the caller's projects: granted, used and left GPU- and CPU-hours per partition
 with bars, the burn rate over the last 7 days, the day the hours run out at that rate
-against the allocation's end, a plot of cumulative use, and for the PI who used what; and
-next to the hours, the project's storage against its allowance, with its folders
+against the allocation's end, a plot of cumulative use over the allocation's period against
+the grant (or a line saying why there is none), and for the PI who used what; and next to
+the hours, the project's storage against its allowance, with its folders
 ($PROJECT_DIR, $SCRATCH_DIR; `usage.storage`). The figures come from the factory service (the
 store the accounting collector and the storage meter fill), never from slurmdbd or a walk
 of the folders; running jobs count up to the collector's last read, which the widget names.
@@ -15,7 +16,7 @@ import html
 import io
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
@@ -23,6 +24,9 @@ from aifactory_widgets.ui.client import FactoryClient, FactoryError
 from aifactory_widgets.ui.format import amount, short_time
 from aifactory_widgets.ui.tables import html_table
 from aifactory_widgets.usage.storage import StorageBox
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 API = "api/"
 RESOURCES = (("gpu_hours", "GPU-hours"), ("cpu_hours", "CPU-hours"))
@@ -98,29 +102,51 @@ def projection_text(project: Mapping[str, Any]) -> str:
     return text
 
 
-def plot_png(project: Mapping[str, Any]) -> bytes:
-    """Cumulative use per day against what was granted (matplotlib, PNG)."""
+def plot_note(project: Mapping[str, Any]) -> str:
+    """What stands instead of the plot, or "" when there is a plot to draw: a project with no
+    recorded allocation has no period or grant to draw against, and one with no use yet would
+    draw an empty chart."""
+    account = project.get("account", "")
+    if not project.get("has_allocation"):
+        return f"No recorded allocation for {account}, so no plot of its use."
+    if not any(d.get(unit) for d in project.get("daily") or [] for unit, _ in RESOURCES):
+        period = f"{project.get('starts_on') or '?'}..{project.get('ends_on') or '?'}"
+        return f"No use recorded yet for {account} (allocation {period})."
+    return ""
+
+
+def quota_figure(project: Mapping[str, Any]) -> Figure:
+    """Cumulative use per day against what was granted: the time axis spans the allocation
+    (its start to its end, so how far through the period it is shows at a glance), the value
+    axis the grant (a dashed line) or the use, whichever is higher."""
     from matplotlib.figure import Figure  # imported here: only a plot needs it
 
     daily = project.get("daily") or []
     days = [date.fromisoformat(d["day"]) for d in daily]
+    starts = project.get("starts_on")
+    ends = project.get("ends_on")
     fig = Figure(figsize=(8, 2.6), dpi=96, layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, (unit, label) in zip(axes, RESOURCES, strict=True):
-        ax.plot(days, [d[unit] for d in daily], marker="o", markersize=3, label="used")
+        used = [d[unit] for d in daily]
+        ax.plot(days, used, marker="o", markersize=3, label="used")
         granted = (project.get("granted") or {}).get(unit) or 0
         if granted:
             ax.axhline(granted, color="tab:red", linestyle="--", label="granted")
-        if project.get("ends_on"):
-            ax.axvline(date.fromisoformat(project["ends_on"]), color="grey", linestyle=":",
-                       label="allocation ends")  # fmt: skip
+        if starts and ends:
+            ax.set_xlim(date.fromisoformat(starts), date.fromisoformat(ends))
+        ax.set_ylim(0, max([granted, *used, 1e-9]) * 1.1)  # the grant and the use, with room
         ax.set_title(f"{label}, cumulative", fontsize=10)
-        ax.set_ylim(bottom=0)
         ax.tick_params(labelsize=8)
         ax.legend(fontsize=7, loc="upper left")
     fig.autofmt_xdate()
+    return fig
+
+
+def plot_png(project: Mapping[str, Any]) -> bytes:
+    """`quota_figure` as PNG."""
     out = io.BytesIO()
-    fig.savefig(out, format="png")
+    quota_figure(project).savefig(out, format="png")
     return out.getvalue()
 
 
@@ -141,7 +167,8 @@ class ProjectUsageCard(w.VBox):
         self.storage = StorageBox(project.get("storage"))
         self.partitions = w.HTML(html_table(PARTITION_COLUMNS, partition_rows(project)))
         self.projection = w.HTML(f"<p>{html.escape(projection_text(project))}</p>")
-        self.plot = w.Image(value=plot_png(project), format="png")
+        note = plot_note(project)
+        self.plot = w.Label(note) if note else w.Image(value=plot_png(project), format="png")
         charge = project.get("charge")
         self.charge = w.Label(
             f"Charged access: {charge['amount']} {charge['currency']} for the use so far."
