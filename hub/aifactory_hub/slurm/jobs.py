@@ -7,6 +7,8 @@ output into records. Each query the factory makes is written here once, next to 
   longer lists, `sacct_argv` / `parse_sacct` (the poller);
 - the queue the console and the job monitor show: `QUEUE_ARGV` / `parse_queue`;
 - a user's session jobs with their spawn marks: `named_jobs_argv` / `parse_job_comments`;
+- when a running job's wall time ends it: `end_time_argv` / `parse_end_time` (JupyterLab's
+  status bar, aifactory_lab);
 - every job's usage since a watermark: `usage_argv` / `parse_usage` (the collector);
 - a user's recent jobs: `recent_jobs_argv` / `parse_recent_jobs` (the widgets' job monitor
   and ticket context).
@@ -224,6 +226,25 @@ def parse_queue(text: str) -> tuple[list[QueueJob], list[str]]:
             )
         )
     return jobs, skipped
+
+
+# --- squeue: when a running job's wall time ends it ---------------------------------------
+
+
+def end_time_argv(job: str) -> list[str]:
+    """When `job` ends at the latest: its start plus its time limit, as slurmctld holds it now
+    (staff may extend it). Run it with `SACCT_ENV`, so the time comes out in UTC."""
+    return ["squeue", "--noheader", f"--jobs={check_job_id(job)}", "--format=%i|%e"]
+
+
+def parse_end_time(text: str, job: str) -> datetime | None:
+    """`end_time_argv`'s output: the job's end, None when squeue did not list it or printed
+    no time ("N/A" for a job not yet started, "Unknown" for one without a time limit)."""
+    for line in text.splitlines():
+        listed, _, end = line.strip().partition("|")
+        if listed == job:
+            return parse_time(end)
+    return None
 
 
 # --- squeue: a user's jobs of one name, with their comments --------------------------------
