@@ -9,9 +9,9 @@ session: it talks to the factory service with the session's (or the console's) o
 Researchers: ProposalForm, MyApplications, MyProjects, MyReports (access); QuotaView (usage);
 DataCatalogue, DataStaging (data); RegisterKernel, BuildEnvironment (environments);
 GuideBrowser, Advisor, AskAnExpert (guides, advisor, helpdesk); DaskLauncher,
-TrainingLauncher, SweepLauncher, JobMonitor (jobs); HelpButton (workshops). Staff, reviewers
-and trainers: ClusterView, ProposalDesk, ReportsDesk, ReviewDesk, TicketDesk, UsageDesk,
-WorkshopDesk, GuideBrowser.
+TrainingLauncher, SweepLauncher, JobMonitor, SessionUse (jobs); HelpButton (workshops).
+Staff, reviewers and trainers: ClusterView, ProposalDesk, ReportsDesk, ReviewDesk,
+TicketDesk, UsageDesk, WorkshopDesk, GuideBrowser.
 FactoryClient and FactoryError are the way to the service, for a widget given another client.
 
 A name is imported on first use, so `import aifactory_widgets` stays cheap: a notebook that
@@ -49,6 +49,7 @@ _HOMES = {
     "TrainingLauncher": "aifactory_widgets.jobs.training",
     "SweepLauncher": "aifactory_widgets.jobs.sweep",
     "JobMonitor": "aifactory_widgets.jobs.monitor",
+    "SessionUse": "aifactory_widgets.jobs.use",
     "HelpButton": "aifactory_widgets.workshops.help",
     "WorkshopDesk": "aifactory_widgets.workshops.desk",
 }
