@@ -4,6 +4,10 @@ Everything shown that came from a site file or a user is escaped. The form is fi
 a spawn would use now (the last options, if still allowed), so nothing is reused silently.
 Each project shows what is left of its allocation (from the store's usage figures), with a
 warning at 80 % and 95 %; a used-up project stays listed, so the user sees why it is refused.
+Above the choices, a table of the partitions (hubside/partition_table.py) with what Slurm
+reports now; under them the price of a session hour and, when the request does not fit now,
+Slurm's expected start. All of it is in the HTML (usable with JavaScript off); the script only
+updates the lines when the user changes a choice.
 """
 
 from __future__ import annotations
@@ -14,10 +18,18 @@ from html import escape
 
 from aifactory_hub.data import folders
 from aifactory_hub.hubside import presets as saved
+from aifactory_hub.hubside.partition_table import (
+    ProjectPrice,
+    partition_table,
+    price_text,
+    request_fits,
+    start_text,
+)
 from aifactory_hub.policy import ProjectQuota, quota_note
 from aifactory_hub.site import Project, Site
 from aifactory_hub.site.sessions import SessionRequest, allowed_partitions, validate_options
-from aifactory_hub.slurm.capacity import PartitionCapacity
+from aifactory_hub.slurm.capacity import NodeInfo, PartitionCapacity
+from aifactory_hub.slurm.queue import ExpectedStart, PartitionQueue
 
 
 def render_form(
@@ -28,7 +40,20 @@ def render_form(
     quotas: Mapping[str, ProjectQuota] | None = None,
     presets: Mapping[str, Mapping[str, object]] | None = None,
     from_link: bool = False,
+    *,
+    nodes: Sequence[NodeInfo] | None = None,
+    queue: Mapping[str, PartitionQueue] | None = None,
+    prices: Mapping[str, ProjectPrice] | None = None,
+    expected: ExpectedStart | str | None = None,
 ) -> str:
+    """The form for `projects`, filled with `previous` (or the site's defaults).
+
+    Every fact comes in as a plain value, read by the caller (hubside/spawn_inputs.py):
+    `capacity` and `nodes` from one `scontrol show node` (`nodes` None: Slurm did not answer),
+    `queue` from one `squeue` (None: unknown), `prices` per account (None: the store could not
+    be read), `expected` Slurm's answer to `sbatch --test-only` for `previous` when it does not
+    fit now. Pure: the same inputs give the same HTML, so tests assert on it directly.
+    """
     if not projects:
         return (
             '<p class="alert alert-warning" id="aif-no-project">You are not a member of any '
@@ -71,6 +96,23 @@ def render_form(
     shown_parts = {name for names in offered.values() for name in names}
     environments = [e for e in site.environments if any(e.offered_on(p) for p in shown_parts)]
     env_offered = {p: [e.name for e in site.environments_on(p)] for p in sorted(shown_parts)}
+    rates = site.access.rates
+    price_of = {p.account: (prices or {}).get(p.account) for p in projects}
+    price_json = {
+        a: None if v is None else {"charged": v.charged, "why": v.why} for a, v in price_of.items()
+    }
+    fits = request_fits(nodes, current)
+    free_nodes = {
+        name: [list(n.free) for n in nodes or () if n.usable and name in n.partitions]
+        for name in sorted(shown_parts)
+    }
+    note_text, note_css = notes[current.account]
+    table = partition_table(
+        site, [p.name for p in site.partitions if p.name in shown_parts], nodes, capacity, queue
+    )
+    price_line = price_text(price_of[current.account], rates, current.cpus, current.gpus)
+    rates_json = {"cpu": rates.cpu_hour_eur, "gpu": rates.gpu_hour_eur, "currency": rates.currency}
+    start_css = "alert alert-info" if fits is False else "help-block"
     link_note = (
         '<p class="alert alert-info" id="aif-from-link">A link filled in this form: check the '
         "session below and press Start.</p>"
@@ -82,11 +124,14 @@ def render_form(
   {link_note}
   {_presets_block(presets or {})}
   <p>Your session runs as a Slurm job on the chosen partition and is charged to the project.</p>
+  {table}
   <div class="form-group">
     <label for="aif-project">Project (Slurm account)</label>
     <select class="form-control" name="project" id="aif-project">{project_options}</select>
   </div>
-  <p id="aif-quota" class="help-block"></p>
+  <p id="aif-quota" class="{escape(note_css)}">{escape(note_text)}</p>
+  <p id="aif-price" class="help-block">{escape(price_line)}</p>
+  {_prices_block(projects, price_of)}
   <p id="aif-folders" class="help-block">{escape(where.get(current.account, ""))}</p>
   <div class="form-group">
     <label for="aif-partition">Partition</label>
@@ -98,6 +143,7 @@ def render_form(
   {_number("gpus", "GPUs", current.gpus, part.min_gpus, part.max_gpus, 1)}
   {_number("walltime_hours", "Wall time (hours)", hours, 0.25, part.max_walltime_hours, 0.25)}
   <p class="help-block" id="aif-summary">Limits per session follow the partition.</p>
+  <p id="aif-start" class="{start_css}">{escape(start_text(current, fits, expected))}</p>
   <div class="form-group">
     <label for="aif-preset-name">Save these choices as a preset (optional)</label>
     <input class="form-control" type="text" name="{saved.SAVE_FIELD}" id="aif-preset-name"
@@ -111,8 +157,39 @@ def render_form(
   var notes = {_json(notes)};
   var where = {_json(where)};
   var envs = {_json(env_offered)};
+  var prices = {_json(price_json)};
+  var rates = {_json(rates_json)};
+  var freeNodes = {_json(free_nodes if nodes is not None else None)};
+  var first = {_json([current.partition, current.cpus, current.memory_gb, current.gpus])};
   var project = document.getElementById("aif-project");
   var partition = document.getElementById("aif-partition");
+  var firstStart = document.getElementById("aif-start").textContent;
+  function num(name) {{ return Number(document.getElementById("aif-" + name).value) || 0; }}
+  function price() {{
+    var terms = prices[project.value], cpus = num("cpus"), gpus = num("gpus");
+    var line = document.getElementById("aif-price");
+    if (!terms) {{ return; }}  // the store was not read: the server's "unknown" stays
+    if (!terms.charged) {{ line.textContent = "Price: free (" + terms.why + ")."; return; }}
+    var amount = (Math.round((cpus * rates.cpu + gpus * rates.gpu) * 100) / 100).toFixed(2);
+    var parts = cpus + " CPU-h x " + rates.cpu;
+    if (gpus) {{ parts += " + " + gpus + " GPU-h x " + rates.gpu; }}
+    line.textContent = "Price: " + amount + " " + rates.currency + " per session hour (" +
+      parts + " " + rates.currency + "; " + terms.why + ").";
+  }}
+  function start() {{
+    var line = document.getElementById("aif-start");
+    var now = [partition.value, num("cpus"), num("memory_gb"), num("gpus")];
+    if (freeNodes === null || now.join() === first.join()) {{
+      line.textContent = firstStart;
+      return;
+    }}
+    var fits = (freeNodes[partition.value] || []).some(function (n) {{
+      return n[0] >= now[1] && n[1] >= now[3] && n[2] >= now[2] * 1024;
+    }});
+    line.textContent = fits ? "This request fits on a free node of " + partition.value + " now." :
+      "Not enough free CPUs, GPUs or memory on one node of " + partition.value + " now: Slurm " +
+      "queues it (the expected start was asked for the pre-filled request only).";
+  }}
   function update() {{
     var note = notes[project.value] || ["", "help-block"];
     var quota = document.getElementById("aif-quota");
@@ -139,10 +216,18 @@ def render_form(
       if (Number(input.value) > lim[name][1]) {{ input.value = lim[name][1]; }}
       if (Number(input.value) < lim[name][0]) {{ input.value = lim[name][0]; }}
     }});
+    price();
+    start();
   }}
   project.addEventListener("change", update);
   partition.addEventListener("change", update);
+  ["cpus", "memory_gb", "gpus"].forEach(function (name) {{
+    document.getElementById("aif-" + name).addEventListener("input", function () {{
+      price(); start();
+    }});
+  }});
   update();
+  document.getElementById("aif-spawn-form").setAttribute("data-script", "on");
 }})();
 </script>
 """
@@ -164,6 +249,26 @@ def _environment_block(environments: Sequence, chosen: str) -> str:
         f'<select class="form-control" name="environment" id="aif-environment">{options}</select>'
         '<p class="help-block">Your notebooks\' kernels and the terminal run in it; JupyterLab '
         "and the AI Factory tools kernel stay the factory's.</p></div>"
+    )
+
+
+def _prices_block(projects: Sequence[Project], prices: Mapping[str, ProjectPrice | None]) -> str:
+    """Each project's price terms, in the HTML (the price line above is the chosen one's)."""
+    if len(projects) < 2:
+        return ""
+    rows = "".join(
+        f"<li>{escape(p.account)}: "
+        + escape(
+            "unknown"
+            if (t := prices.get(p.account)) is None
+            else ("charged at the site's rates" if t.charged else "free") + f" ({t.why})"
+        )
+        + "</li>"
+        for p in projects
+    )
+    return (
+        '<details id="aif-price-terms"><summary>Price terms of your projects</summary>'
+        f"<ul>{rows}</ul></details>"
     )
 
 

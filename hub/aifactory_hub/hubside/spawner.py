@@ -30,6 +30,7 @@ from aifactory_hub.hubside import batch, presets
 from aifactory_hub.hubside.notices import ended_notice, memory_notice
 from aifactory_hub.hubside.poller import shared_poller
 from aifactory_hub.hubside.spawn_form import render_form, workshop_form
+from aifactory_hub.hubside.spawn_inputs import gather_form_inputs
 from aifactory_hub.hubside.store_view import StoreView, store_view
 from aifactory_hub.site import Site, load_site
 from aifactory_hub.site.sessions import (
@@ -39,7 +40,6 @@ from aifactory_hub.site.sessions import (
     validate_options,
 )
 from aifactory_hub.slurm import states
-from aifactory_hub.slurm.capacity import partition_capacity
 from aifactory_hub.slurm.jobs import (
     JobInfo,
     named_jobs_argv,
@@ -119,18 +119,30 @@ class FactorySpawner(batchspawner.SlurmSpawner):
         view = await store_view(self.site, self.user.name)
         if view.workshop is not None:
             return workshop_form(view.workshop)
-        capacity = await partition_capacity()
         prefilled, self._prefill = self._prefill, None
         previous = prefilled or self._previous_request(view)
         projects = self.user_projects(view)
+        # What the form shows is the request a Start without changes would submit.
+        shown = previous or _default_request(self.site, projects)
+        inputs = await gather_form_inputs(
+            self.site,
+            self.user.name,
+            [p.account for p in projects],
+            shown,
+            _run_as_or_none(self.user.name),
+        )
         return render_form(
             self.site,
             projects,
             previous,
-            capacity,
+            inputs.capacity,
             view.quotas,
             presets=self.presets,
             from_link=prefilled is not None,
+            nodes=inputs.nodes,
+            queue=inputs.queue,
+            prices=inputs.prices,
+            expected=inputs.expected,
         )
 
     def _previous_request(self, view: StoreView) -> SessionRequest | None:
@@ -543,6 +555,24 @@ class FactorySpawner(batchspawner.SlurmSpawner):
             else:
                 yield {"progress": 40, "message": pending_message(info)}
             await asyncio.sleep(1)
+
+
+def _default_request(site: Site, projects: list) -> SessionRequest | None:
+    """The site's default request for these projects (what an empty form submits)."""
+    if not projects:
+        return None
+    try:
+        return validate_options({}, site=site, projects=projects)
+    except OptionError:
+        return None
+
+
+def _run_as_or_none(username: str) -> slurm.RunAs | None:
+    """The user's POSIX identity, None for a hub user without one (no test-only run then)."""
+    try:
+        return slurm.RunAs.lookup(username)
+    except KeyError:
+        return None
 
 
 def pending_message(info: JobInfo) -> str:

@@ -49,6 +49,17 @@ class NodeInfo:
     cpus_alloc: int
     gpus_total: int
     gpus_alloc: int
+    memory_mb: int = 0  # RealMemory: what jobs may ask for on this node
+    memory_alloc_mb: int = 0
+
+    @property
+    def free(self) -> tuple[int, int, int]:
+        """(CPUs, GPUs, memory MB) a new job could have on this node now."""
+        return (
+            max(self.cpus_total - self.cpus_alloc, 0),
+            max(self.gpus_total - self.gpus_alloc, 0),
+            max(self.memory_mb - self.memory_alloc_mb, 0),
+        )
 
 
 def parse_node_list(text: str) -> list[NodeInfo]:
@@ -72,6 +83,8 @@ def parse_node_list(text: str) -> list[NodeInfo]:
                 cpus_alloc=_int(alloc.get(CPU)),
                 gpus_total=_int(cfg.get(GPU)),
                 gpus_alloc=_int(alloc.get(GPU)),
+                memory_mb=_int(fields.get("RealMemory")),
+                memory_alloc_mb=_int(fields.get("AllocMem")),
             )
         )
     return found
@@ -106,12 +119,52 @@ def _int(value: str | None) -> int:
     return int(value) if value and value.isdigit() else 0
 
 
-_cache: tuple[float, dict[str, PartitionCapacity]] | None = None
+@dataclass(frozen=True)
+class NodeType:
+    """Nodes of one shape in a partition, as Slurm reports them (usable or not)."""
+
+    count: int
+    cpus: int
+    memory_mb: int
+    gpus: int
+
+
+def node_types(node_list: list[NodeInfo], partition: str) -> list[NodeType]:
+    """The partition's nodes grouped by shape (CPUs, memory, GPUs), largest group first."""
+    shapes: dict[tuple[int, int, int], int] = {}
+    for node in node_list:
+        if partition in node.partitions:
+            key = (node.cpus_total, node.memory_mb, node.gpus_total)
+            shapes[key] = shapes.get(key, 0) + 1
+    return [
+        NodeType(n, cpus, mem, gpus)
+        for (cpus, mem, gpus), n in sorted(shapes.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def fits_now(
+    node_list: list[NodeInfo], partition: str, cpus: int, memory_gb: int, gpus: int
+) -> bool:
+    """Whether one usable node of the partition has the CPUs, GPUs and memory free now (a
+    session is one node; free CPUs spread over nodes do not start it). Pending jobs with a
+    higher priority may still take them first: Slurm's own answer is `sbatch --test-only`."""
+    return any(
+        node.usable
+        and partition in node.partitions
+        and node.free[0] >= cpus
+        and node.free[1] >= gpus
+        and node.free[2] >= memory_gb * 1024
+        for node in node_list
+    )
+
+
+_cache: tuple[float, list[NodeInfo] | None] | None = None
 _lock: asyncio.Lock | None = None
 
 
-async def partition_capacity(max_age: float = CACHE_SECONDS) -> dict[str, PartitionCapacity]:
-    """Capacity per partition; empty when the controller does not answer."""
+async def cluster_nodes(max_age: float = CACHE_SECONDS) -> list[NodeInfo] | None:
+    """Every node as Slurm reports it now; None when the controller does not answer. One
+    `scontrol show node` for all partitions, cached so many forms opened at once cost one."""
     global _cache, _lock
     if _lock is None:
         _lock = asyncio.Lock()
@@ -120,8 +173,14 @@ async def partition_capacity(max_age: float = CACHE_SECONDS) -> dict[str, Partit
             return _cache[1]
         try:
             result = await slurm.arun(show_nodes_argv(), timeout=10)
-            value = parse_nodes(result.stdout)
+            value: list[NodeInfo] | None = parse_node_list(result.stdout)
         except slurm.SlurmError:
-            value = {}
+            value = None
         _cache = (time.monotonic(), value)
         return value
+
+
+async def partition_capacity(max_age: float = CACHE_SECONDS) -> dict[str, PartitionCapacity]:
+    """Capacity per partition; empty when the controller does not answer."""
+    node_list = await cluster_nodes(max_age)
+    return partitions_of(node_list) if node_list is not None else {}
