@@ -8,7 +8,8 @@ job (`parse_efficiency`), all pure:
 - peak memory = the largest MaxRSS over the job's steps (the batch step included: a script
   that runs python without srun has all its use there), against ReqMem (seff's "Memory
   Efficiency"). MaxRSS is one task's peak, so a job of many tasks may have used more in all:
-  the figure is a floor, as seff's is;
+  the figure is a floor, as seff's is. Accounting samples it every JobAcctGatherFrequency
+  (30 s here), so a job shorter than that shows the peak of its first sample only;
 - GPU-hours = the GPUs in AllocTRES x Elapsed, what the project is charged for.
 
 A hint says so when a job held much more than it used (`hints`), so the next one asks for
