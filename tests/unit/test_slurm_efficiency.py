@@ -73,6 +73,8 @@ def test_only_jobs_that_held_much_more_than_they_used_get_a_hint():
         "asked for 2.0 GB of memory, peaked at 60 MB: ask for 1 GB next time",
     ]
     assert hints(found["3587"]) == []  # 27 % of two CPUs: over the line
+    short = JobEfficiency("8", "COMPLETED", 10, 1, 9.0, 3 * 2**20, 2 * G, 0)
+    assert hints(short) == []  # shorter than accounting's sampling: its peak is not known
     eight = JobEfficiency("9", "COMPLETED", 3600, 8, 1.2 * 3600, 2 * G, 32 * G, 0)
     assert hints(eight) == [
         "asked for 8 CPUs, used about 1.2: ask for 2 next time",

@@ -31,6 +31,9 @@ FIELDS = ("JobID", "State", "ElapsedRaw", "TotalCPU", "AllocCPUS", "NNodes", "Re
           "AllocTRES")  # fmt: skip
 # Below this share of what was held, the hint says to ask for less (jobstats warns at 25 %).
 LOW_USE = 0.25
+# Slurm's JobAcctGatherFrequency: how often accounting samples a job's memory (the local
+# factory's slurm.conf, ops.localcluster.conf, sets 30 s, Slurm's default).
+SAMPLE_S = 30
 
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5}
 # ReqMem: "4G"; before Slurm 21.08 also "4Gn" (per node) or "512Mc" (per CPU).
@@ -166,9 +169,10 @@ def size_text(value: int | None) -> str:
     return f"{value / 1024**2:.0f} MB"
 
 
-def hints(job: JobEfficiency) -> list[str]:
+def hints(job: JobEfficiency, sample_s: int = SAMPLE_S) -> list[str]:
     """Plain advice when the job held much more than it used (under `LOW_USE` of it), so the
-    next one asks for less: less waiting in the queue, less of the project's hours."""
+    next one asks for less: less waiting in the queue, less of the project's hours. No memory
+    advice for a job shorter than accounting's sampling (`sample_s`): its peak is unknown."""
     said = []
     efficiency = job.cpu_efficiency
     if efficiency is not None and job.cpus > 1 and efficiency < LOW_USE:
@@ -177,7 +181,8 @@ def hints(job: JobEfficiency) -> list[str]:
             f"asked for {job.cpus} CPUs, used about {job.cpus_used:.1f}: ask for {enough} next time"
         )
     peak, asked, fraction = job.peak_bytes, job.asked_bytes, job.memory_fraction
-    if peak is not None and asked and fraction is not None and fraction < LOW_USE:
+    sampled = job.elapsed_s >= sample_s
+    if peak is not None and asked and fraction is not None and fraction < LOW_USE and sampled:
         enough_gb = max(1, math.ceil(peak * 1.25 / 1024**3))  # a quarter to spare
         if enough_gb * 1024**3 < asked:
             said.append(
