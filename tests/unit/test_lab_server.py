@@ -303,20 +303,21 @@ async def test_a_failure_is_remembered_for_a_minute_too():
 
 # --- squeue's end time ------------------------------------------------------------------------
 
-# Printed by the real squeue for a running session job, with SACCT_ENV (times in UTC).
-SQUEUE_END = "4242|2026-12-06T03:49:09\n"
+# What the real squeue printed for session job 3598 (tests/hub/test_lab_session.py), with
+# SACCT_ENV: times in UTC.
+SQUEUE_END = "3598|2026-12-06T02:29:15\n"
 
 
 def test_the_end_time_is_squeues_for_that_job_in_utc():
-    assert jobs.end_time_argv("4242") == [
-        "squeue", "--noheader", "--jobs=4242", "--format=%i|%e",
+    assert jobs.end_time_argv("3598") == [
+        "squeue", "--noheader", "--jobs=3598", "--format=%i|%e",
     ]  # fmt: skip
     with pytest.raises(ValueError):
-        jobs.end_time_argv("4242,1")
-    assert jobs.parse_end_time(SQUEUE_END, "4242") == END
-    assert jobs.parse_end_time(SQUEUE_END, "424") is None  # another job's line
-    for nothing in ("", "4242|N/A\n", "4242|Unknown\n", "garbage"):
-        assert jobs.parse_end_time(nothing, "4242") is None
+        jobs.end_time_argv("3598,1")
+    assert jobs.parse_end_time(SQUEUE_END, "3598") == datetime(2026, 12, 6, 2, 29, 15, tzinfo=UTC)
+    assert jobs.parse_end_time(SQUEUE_END, "359") is None  # another job's line
+    for nothing in ("", "3598|N/A\n", "3598|Unknown\n", "garbage"):
+        assert jobs.parse_end_time(nothing, "3598") is None
 
 
 # --- the routes, in a Jupyter server -----------------------------------------------------------
