@@ -71,7 +71,7 @@ def test_both_runs_succeed_and_the_second_makes_nothing(seeded):
     assert first.seen.ticket["id"] == second.seen.ticket["id"]
     assert first.seen.workshop["id"] == second.seen.workshop["id"]
     lines = "\n".join(second.lines())
-    assert "Demo factory" in lines and "already submitted by an earlier `up`" in lines
+    assert "Demo factory" in lines and "none added" in lines
 
 
 def test_each_stage_is_there_exactly_once(seeded):

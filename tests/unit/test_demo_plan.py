@@ -110,6 +110,11 @@ def test_a_job_already_submitted_is_not_submitted_again():
     assert dp.has_demo_job([], ["42"], "prj-2")  # queued, not in accounting yet
 
 
+def test_jobs_count_from_the_grant_in_utc():
+    assert dp.sacct_time("2026-12-06T01:59:07.123+00:00") == "2026-12-06T01:59:07"
+    assert dp.sacct_time("2026-12-06T02:59:07+01:00") == "2026-12-06T01:59:07"
+
+
 def test_job_options_and_script():
     cpu = dp.job_options(dp.JobSpec("alice", "vision", "cpu"), "prj-1", "/home/alice")
     assert "--account=prj-1" in cpu and "--partition=cpu" in cpu
@@ -229,5 +234,5 @@ def test_the_summary_says_what_exists_and_when_the_round_is_decided():
     assert "project prj-1 (active in Slurm): alice, bob" in text
     assert "2 demo job(s) submitted now" in text and "every 60 s" in text
     seen.jobs = {}
-    assert "already submitted by an earlier `up`" in "\n".join(dp.summary(seen))
+    assert "none added (each member's demo job is already in Slurm)" in "\n".join(dp.summary(seen))
     assert dp.stage_counts(seen.proposals) == {"granted": 1, "in_review": 2}

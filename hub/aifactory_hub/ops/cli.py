@@ -140,10 +140,22 @@ def bring_up_cluster(site: Site) -> None:
         _say("site has its own Slurm cluster: nothing to start here")
 
 
+def seed_demo(site: Site) -> None:
+    """Fill the local demo factory through its own API (ops.demo); a failed step is reported
+    and `up` goes on: the hub and the logins matter more than the demo's contents."""
+    if not site.site.local_cluster:
+        return  # a real site's factory gets no demo requests, projects or jobs
+    from aifactory_hub.ops import demo
+
+    _say("making the demo (calls, requests, projects, jobs, a ticket, a workshop) through the API")
+    print("\n".join(demo.seed(site, passwords()).lines()))
+
+
 def cmd_up(args: argparse.Namespace, site: Site) -> int:
     bring_up_cluster(site)
     _say("starting JupyterHub")
     start_hub(site, args.site or "")
+    seed_demo(site)
     print_logins(site)
     return 0
 

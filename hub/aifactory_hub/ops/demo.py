@@ -30,6 +30,7 @@ from aifactory_hub.ops.demo_plan import DEMO, DemoPlan, Seen
 from aifactory_hub.site import Site
 from aifactory_hub.slurm import RunAs
 from aifactory_hub.slurm.jobs import (
+    SACCT_ENV,
     named_jobs_argv,
     parse_job_comments,
     parse_recent_jobs,
@@ -206,21 +207,22 @@ class Demo:
             return c.call(step[1], "PUT", f"{path}/review", score)
         raise AssertionError(f"unknown step {step}")  # pragma: no cover
 
-    def _granted(self) -> dict[str, dict[str, Any]]:
-        """ProposalSpec.key -> its project (as staff see it), for the demo's grants."""
+    def _granted(self) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+        """ProposalSpec.key -> (its proposal, its project), as staff see them, for the
+        demo's grants."""
         proposals = self._proposals()
         projects = {p["account"]: p for p in self.client.call(self.demo.staff, "GET", "projects")}
         found = {}
         for spec in self.demo.proposals:
             proposal = plan.find_proposal(proposals, spec, self.calls[spec.call]["id"])
             if proposal and proposal.get("project") in projects:
-                found[spec.key] = projects[proposal["project"]]
+                found[spec.key] = (proposal, projects[proposal["project"]])
         return found
 
     def ensure_members(self) -> None:
         """The PI adds the demo's members; a project left pending is provisioned again."""
         by_key = {s.key: s for s in self.demo.proposals}
-        for key, project in self._granted().items():
+        for key, (_, project) in self._granted().items():
             spec, account = by_key[key], project["account"]
             for name in plan.missing_members(spec, project):
                 project = self.client.call(
@@ -245,17 +247,21 @@ class Demo:
                 self.client.call(self.demo.staff, "POST", f"calls/{call['id']}/decide")
 
     def ensure_jobs(self) -> None:
+        """Each member's short job, charged to the grant, unless they have one there already.
+        A job counts only from the grant's decision on: a Slurm account of the same name left
+        by an earlier store (prj-<id> restarts at 1 with a new store) is not this project."""
         granted = self._granted()
         for spec in self.demo.jobs:
-            project = granted.get(spec.project)
+            proposal, project = granted.get(spec.project, (None, None))
             if project is None or project["status"] != "active":
                 raise DemoError(f"no active project for {spec.user}'s job ({spec.project})")
             account = project["account"]
             who = RunAs.lookup(spec.user)
-            since = project["starts_on"]
-            recent = parse_recent_jobs(slurm.run(recent_jobs_argv(spec.user, since)).stdout)
-            queued = parse_job_comments(slurm.run(named_jobs_argv(spec.user, plan.JOB_NAME)).stdout)
-            if plan.has_demo_job(recent, [job for job, _ in queued], account):
+            since = plan.sacct_time(proposal["decided_at"])
+            recent = slurm.run(recent_jobs_argv(spec.user, since), env=SACCT_ENV).stdout
+            queued = slurm.run(named_jobs_argv(spec.user, plan.JOB_NAME)).stdout
+            queued_ids = [job for job, _ in parse_job_comments(queued)]
+            if plan.has_demo_job(parse_recent_jobs(recent), queued_ids, account):
                 continue
             argv = [*sbatch_argv(), *plan.job_options(spec, account, who.home)]
             out = slurm.run(argv, input=plan.job_script(), run_as=who).stdout

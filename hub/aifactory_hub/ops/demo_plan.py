@@ -372,6 +372,12 @@ def has_demo_job(recent: Iterable[Mapping[str, str]], queued: Iterable[str], acc
     return in_accounting or any(True for _ in queued)
 
 
+def sacct_time(iso: str) -> str:
+    """An ISO timestamp (the API's, with its offset) as sacct reads a time under
+    `slurm.jobs.SACCT_ENV`: UTC, to the second."""
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def job_options(spec: JobSpec, account: str, home: str) -> list[str]:
     """sbatch's options for a demo job (the script comes on stdin)."""
     options = [
@@ -491,7 +497,7 @@ def summary(seen: Seen, plan: DemoPlan = DEMO) -> list[str]:
             f"{(JOB_SECONDS + 2 * seen.collector_interval_s) / 60:.0f} minutes"
         )
     else:
-        lines.append("- demo jobs: already submitted by an earlier `up` (none added)")
+        lines.append("- demo jobs: none added (each member's demo job is already in Slurm)")
     if seen.ticket:
         t = seen.ticket
         lines.append(f"- ticket #{t['id']} from {t['user']} ({t['status']}): {t['subject']}")
