@@ -15,8 +15,8 @@ within each repetition, min/median/max in milliseconds:
   stubbed row only as "what the real reads add";
 - `sbatch --test-only` (unless --no-slurm): one expected-start read as `--user`, the call the
   form makes only when the request does not fit now.
-The store read of the price terms is stubbed in every row (it is the store's, measured by
-benchmarks/usage.py). Touches the shared cluster (read-only, and test-only submits nothing):
+The store view (projects, quotas, price terms: one store session, hubside/store_view.py) is
+read before this path and is not timed here. Touches the shared cluster (read-only, and test-only submits nothing):
 run it under the lock.
 
     flock /tmp/aifactory-realstack.lock /opt/aifactory/venv/bin/python benchmarks/spawn_form.py \\
@@ -174,7 +174,6 @@ def main() -> None:
     # More GPUs than any node has free: the form asks for (and shows) an expected start.
     request = SessionRequest("proj001", "p01", 2, 2, 5, 60, "sim")
     expected = ExpectedStart("2026-12-06T03:00:00", "p01n1", "p01")
-    spawn_inputs.read_prices = lambda s, u, a: extra["prices"]  # the store is not timed here
     real_arun = slurm.arun
 
     def render() -> str:

@@ -17,6 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HUB = ROOT / "hub" / "aifactory_hub"
 WIDGETS = ROOT / "extensions" / "aifactory_widgets"
+# The JupyterLab server extension: it runs in the session's Jupyter server, beside the kernels.
+LAB = ROOT / "extensions" / "aifactory_lab"
 
 BOTTOM = {"site", "slurm", "policy", "advisor", "core"}
 LAYER = {
@@ -47,14 +49,16 @@ def imports(path: Path, package: str = "aifactory_hub") -> list[str]:
 
 
 def module_name(path: Path) -> str:
-    for root in (HUB, WIDGETS):
+    for root in (HUB, WIDGETS, LAB):
         if path.is_relative_to(root):
             parts = [root.name, *path.relative_to(root).with_suffix("").parts]
             return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
     raise ValueError(path)
 
 
-SOURCES = sorted(p for root in (HUB, WIDGETS) for p in root.rglob("*.py"))
+SOURCES = sorted(
+    p for root in (HUB, WIDGETS, LAB) for p in root.rglob("*.py") if "node_modules" not in p.parts
+)
 MODULES = {module_name(p) for p in SOURCES}
 
 
@@ -109,6 +113,16 @@ def test_widgets_import_only_the_pure_hub(path: Path):
         assert allowed, f"a widget imports {module}: only the hub's pure bottom may be used"
 
 
+@pytest.mark.parametrize("path", sorted(LAB.glob("*.py")), ids=lambda p: str(p.relative_to(LAB)))
+def test_the_lab_extension_imports_only_what_a_kernel_may(path: Path):
+    """The session's server runs as the user, like its kernels: the same rule as the widgets
+    (the hub's pure bottom), and the widgets' own client for the service."""
+    for module in hub_imports(path):
+        assert module.split(".")[1] in BOTTOM or kernel_safe(module), (
+            f"the lab extension imports {module}: only the hub's pure bottom may be used"
+        )
+
+
 def test_a_feature_module_that_imports_the_store_is_not_kernel_safe():
     assert kernel_safe("aifactory_hub.site.storage")
     assert not kernel_safe("aifactory_hub.access.projects")  # reads the store
@@ -119,7 +133,11 @@ def test_no_import_cycle():
     graph = {}
     for path in SOURCES:
         me = module_name(path)
-        found = {m for pkg in ("aifactory_hub", "aifactory_widgets") for m in imports(path, pkg)}
+        found = {
+            m
+            for pkg in ("aifactory_hub", "aifactory_widgets", "aifactory_lab")
+            for m in imports(path, pkg)
+        }
         graph[me] = found - {me}  # a package's __init__ names itself importing its submodules
     done: set[str] = set()
 

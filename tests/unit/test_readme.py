@@ -18,7 +18,7 @@ LAYOUT_START, LAYOUT_END = "<!-- layout:start -->", "<!-- layout:end -->"
 # in, then two or more spaces and what it is; a description wrapped onto the next lines is
 # indented 8 spaces or more. A folder ends with "/".
 ENTRY = re.compile(r"^(?P<indent>(?:  ){0,3})(?P<path>\S+)(?: {2,}\S.*)?$")
-PACKAGE_ROOTS = ("hub/aifactory_hub", "extensions/aifactory_widgets")
+PACKAGE_ROOTS = ("hub/aifactory_hub", "extensions/aifactory_widgets", "extensions/aifactory_lab")
 
 
 def test_the_site_file_reference_is_generated_from_the_schema():

@@ -304,7 +304,6 @@ def scripted(monkeypatch):
         monkeypatch.setattr(slurm, "arun", fake)
         monkeypatch.setattr(capacity, "_cache", None)
         monkeypatch.setattr(queue, "_cache", None)
-        monkeypatch.setattr(spawn_inputs, "read_prices", lambda site, user, accounts: {})
         return fake
 
     return install

@@ -27,10 +27,20 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 PACKAGES = {
     "aifactory_hub": "hub/aifactory_hub",
     "aifactory_widgets": "extensions/aifactory_widgets",
+    "aifactory_lab": "extensions/aifactory_lab",
 }
 # What a checkout holds that is no source: never copied into the build.
 NOT_SOURCE = shutil.ignore_patterns(
-    ".git", "build", "*.egg-info", "__pycache__", "test-artifacts", ".*_cache"
+    ".git",
+    "build",
+    "*.egg-info",
+    "__pycache__",
+    "test-artifacts",
+    ".*_cache",
+    # The JupyterLab extension's TypeScript, its npm tree and its build output: the install
+    # step builds and installs those (hub/bin/aifactory), the wheel carries the Python side.
+    "js",
+    "labextension",
 )
 
 

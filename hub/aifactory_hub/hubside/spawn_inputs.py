@@ -1,6 +1,6 @@
 """The spawn form's reads, gathered in one place so that `render_form` stays a pure function:
 the nodes (one `scontrol show node`, shared with the capacity figures), the queue (one
-`squeue` for all partitions), each project's price terms (the store, off the event loop) and,
+`squeue` for all partitions), each project's price (from the terms the store view read) and,
 only for a request that does not fit now, Slurm's expected start (`sbatch --test-only` as the
 user, a short timeout). Any of them failing leaves its part "unknown"; the form still works.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aifactory_hub import slurm
-from aifactory_hub.access.projects import projects_of
 from aifactory_hub.hubside.partition_table import ProjectPrice, project_price, request_fits
 from aifactory_hub.site import Site
 from aifactory_hub.site.sessions import SessionRequest
@@ -24,7 +24,6 @@ from aifactory_hub.slurm.queue import (
     pending_by_partition,
     sbatch_test_only_argv,
 )
-from aifactory_hub.store.db import hub_store
 
 log = logging.getLogger(__name__)
 TEST_ONLY_TIMEOUT = 5.0  # seconds: a form waits this long at most for Slurm's expected start
@@ -41,17 +40,16 @@ class FormInputs:
     expected: ExpectedStart | str | None = None  # only for a request that does not fit now
 
 
-def read_prices(site: Site, username: str, accounts: list[str]) -> dict[str, ProjectPrice] | None:
-    """Price terms of the user's projects (blocking: run it in a thread): a store project's
-    own (charged or not, its access mode); one the store does not know is a site project."""
-    try:
-        with hub_store(site.services.store_url)() as db:
-            stored = {p.account: (p.access_mode, p.charged) for p in projects_of(db, username)}
-    except Exception as exc:
-        log.warning("price terms of %s unavailable: %s", username, exc)
+def prices_of(
+    site: Site, accounts: list[str], terms: Mapping[str, tuple[str, bool]] | None
+) -> dict[str, ProjectPrice] | None:
+    """Each project's price: a store project's own terms (access mode, charged or not, read
+    with the rest of the store view); one the store does not know is a site project. None
+    when the store could not be read."""
+    if terms is None:
         return None
     return {
-        account: project_price(site, *stored.get(account, ("site", False))) for account in accounts
+        account: project_price(site, *terms.get(account, ("site", False))) for account in accounts
     }
 
 
@@ -61,14 +59,12 @@ async def gather_form_inputs(
     accounts: list[str],
     request: SessionRequest | None,
     run_as: slurm.RunAs | None,
+    price_terms: Mapping[str, tuple[str, bool]] | None = None,
 ) -> FormInputs:
     """The reads, concurrently; then `sbatch --test-only` for `request` when it does not fit
     on a free node now (it costs slurmctld an RPC, so never for one that fits)."""
-    nodes, queue, prices = await asyncio.gather(
-        cluster_nodes(),
-        pending_by_partition(),
-        asyncio.to_thread(read_prices, site, username, accounts),
-    )
+    nodes, queue = await asyncio.gather(cluster_nodes(), pending_by_partition())
+    prices = prices_of(site, accounts, price_terms)
     expected: ExpectedStart | str | None = None
     if request is not None and request_fits(nodes, request) is False:
         if run_as is None:

@@ -130,6 +130,7 @@ class FactorySpawner(batchspawner.SlurmSpawner):
             [p.account for p in projects],
             shown,
             _run_as_or_none(self.user.name),
+            view.price_terms,
         )
         return render_form(
             self.site,

@@ -1,8 +1,9 @@
 """The one place the hub process reads the factory store, and never on its event loop.
 
-A spawn form or a spawn needs three things from the store for one user: the projects granted
-through access, their quotas (the collector's figures) and, for a workshop participant, the
-workshop's fixed session. They are read together in one store session, in a worker thread, so
+A spawn form or a spawn needs four things from the store for one user: the projects granted
+through access, their quotas (the collector's figures), their price terms (access mode,
+charged or not: the form's price per hour) and, for a workshop participant, the workshop's
+fixed session. They are read together in one store session, in a worker thread, so
 a slow or locked database delays that user's form, not every request the hub is serving.
 """
 
@@ -12,7 +13,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from aifactory_hub.access.projects import spawnable_projects
+from aifactory_hub.access.projects import projects_of, spawnable_projects
 from aifactory_hub.policy import ProjectQuota
 from aifactory_hub.site import Project, Site
 from aifactory_hub.site.sessions import SessionRequest
@@ -30,6 +31,8 @@ class StoreView:
     projects: list[Project] = field(default_factory=list)  # granted through access
     quotas: dict[str, ProjectQuota] = field(default_factory=dict)
     workshop: SessionRequest | None = None  # a participant's fixed session
+    # {account: (access mode, charged)} of the user's store projects; None: store unreadable
+    price_terms: dict[str, tuple[str, bool]] | None = None
 
 
 def read_store_view(site: Site, username: str) -> StoreView:
@@ -44,6 +47,9 @@ def read_store_view(site: Site, username: str) -> StoreView:
                 projects=spawnable_projects(db, username),
                 quotas=spawn_quotas(db, site, username),
                 workshop=session_for(db, site, username),
+                price_terms={
+                    p.account: (p.access_mode, p.charged) for p in projects_of(db, username)
+                },
             )
     except Exception as exc:
         log.warning("store view of %s unavailable: %s", username, exc)
