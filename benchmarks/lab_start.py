@@ -57,7 +57,7 @@ PHASE_NAMES = {
     "cards_s": "Start to the AI Factory cards shown",
 }
 LAUNCHER = ".jp-Launcher"
-CARDS = ".jp-Launcher-section:has-text('AI Factory') .jp-LauncherCard"
+CARDS = ".jp-LauncherCard[data-category='AI Factory']"  # the extension's own category
 
 
 def lab_package() -> str:

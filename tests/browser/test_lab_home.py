@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -33,9 +34,10 @@ GPU_HOURS = 50
 
 
 @pytest.fixture(scope="module")
-def bobs_project(hub) -> str:
+def bobs_project(hub) -> Iterator[str]:
     """A Fast Lane project granted to bob through the access API, with a real job's use on it
-    (a project with no use has no plot to draw); its account."""
+    (a project with no use has no plot to draw); its account. Ended afterwards (staff's own
+    end), so the tests after these see bob's projects as the demo site has them."""
     call = open_call(hub, "fast_lane", 10 * GPU_HOURS)
     body = draft(call["id"], f"Lab home {uuid.uuid4().hex[:6]}", "Bob Labs", GPU_HOURS)
     proposal = ok(api(hub, "POST", "proposals", "bob", json=body), 201)
@@ -49,7 +51,8 @@ def bobs_project(hub) -> str:
                  "--job-name=af-lab-home-test", "--wrap=sleep 5")  # fmt: skip
     wait_final_in_sacct(job)
     collect(hub)
-    return account
+    yield account
+    ok(api(hub, "POST", f"projects/{account}/end", "sam"))
 
 
 def test_the_launcher_status_bar_and_quota_card(hub, browser, artifacts, bobs_project):
