@@ -16,8 +16,8 @@ within each repetition, min/median/max in milliseconds:
 - `sbatch --test-only` (unless --no-slurm): one expected-start read as `--user`, the call the
   form makes only when the request does not fit now.
 The store view (projects, quotas, price terms: one store session, hubside/store_view.py) is
-read before this path and is not timed here. Touches the shared cluster (read-only, and test-only submits nothing):
-run it under the lock.
+read before this path and is not timed here. Touches the shared cluster (read-only, and
+test-only submits nothing): run it under the lock.
 
     flock /tmp/aifactory-realstack.lock /opt/aifactory/venv/bin/python benchmarks/spawn_form.py \\
         --out benchmarks/results-spawn-form.json
