@@ -37,6 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import requests
 from benchlib import ROOT, run_metadata
 
 from aifactory_hub.ops import cli, localcluster
@@ -115,6 +116,15 @@ def one_session(client: HubClient, pw, state: dict, args, side: str, jobs: set[s
                 row["cards"] = cards.count()
             elif cards.count():
                 raise RuntimeError("the extension showed its cards on the side without it")
+            # After the clock: the server part is on or off with the lab part.
+            answer = requests.get(
+                f"{client.url}/user/{user}/aifactory/cards",
+                headers={"Authorization": f"token {client.token(user)}"},
+                timeout=30,
+            ).status_code
+            if answer != (200 if side == "with" else 404):
+                raise RuntimeError(f"{side}: the server part answered {answer}")
+            row["server_part"] = answer
             return row
         finally:
             jobs.update(session_job_ids(user) - before)
