@@ -34,8 +34,10 @@ def test_one_read_gives_projects_quotas_and_no_workshop(store, store_url):
     assert view.projects[0].partitions == ["gpu"] and view.projects[0].members == ["alice", "bob"]
     assert set(view.quotas) == {"ai-view"}
     assert view.workshop is None
-    # someone who is in no project sees nothing of it
-    assert sv.read_store_view(site_on(store_url), "carol") == sv.StoreView()
+    # the spawn form's price terms come with the same read
+    assert view.price_terms == {"ai-view": (project.access_mode, project.charged)}
+    # someone who is in no project sees nothing of it (a readable store: no terms, not None)
+    assert sv.read_store_view(site_on(store_url), "carol") == sv.StoreView(price_terms={})
 
 
 def test_a_project_without_allocations_is_left_out_and_hides_nothing(store, store_url):
@@ -57,6 +59,7 @@ def test_an_unreadable_store_gives_an_empty_view(tmp_path, caplog):
     # not migrated: every table is missing
     view = sv.read_store_view(site_on(f"sqlite:///{tmp_path / 'empty.sqlite'}"), "bob")
     assert view == sv.StoreView()
+    assert view.price_terms is None  # the form then says the price is unknown
     assert "store view of bob unavailable" in caplog.text
 
 
