@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "hub"), str(ROOT / "extensions")]
 from aifactory_hub.ops import cli, localcluster  # noqa: E402
 from aifactory_hub.ops.accounts import apply_site  # noqa: E402
 from aifactory_hub.site import DEMO_SITE, Site, load_site  # noqa: E402
-from tests.stack import demo_site_on_port  # noqa: E402
+from tests.stack import HubClient, demo_site_on_port  # noqa: E402
 
 PORT = 19000
 ACCOUNT = "bench"
@@ -300,3 +301,42 @@ def tree_cpu(pid: int) -> float:
             continue
         todo += tree.get(current, [])
     return total
+
+
+# --- one user's sessions, one at a time (environment_spawn.py, lab_start.py) ---
+
+
+def wait_ready(client: HubClient, user: str, timeout: float) -> None:
+    """Until the hub's API says the user's server is ready (finer than HubClient's 1 s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        server = client.server(user)
+        if server.get("ready"):
+            return
+        if not server:
+            raise RuntimeError(f"{user}'s server is gone while waiting for it")
+        time.sleep(0.2)
+    raise RuntimeError(f"{user}'s server not ready after {timeout} s")
+
+
+def wait_gone(jobs: set[str], timeout: float) -> None:
+    """Until squeue lists none of the harness's jobs (as root)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not live(jobs):
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"jobs {sorted(live(jobs))} still in squeue after {timeout} s")
+
+
+def live(jobs: set[str]) -> set[str]:
+    if not jobs:
+        return set()
+    out = subprocess.run(["squeue", "-h", "-j", ",".join(sorted(jobs)), "-o", "%i"],
+                         capture_output=True, text=True, timeout=30).stdout  # fmt: skip
+    return set(out.split()) & jobs
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    return {"n": len(values), "min": min(values), "median": round(statistics.median(values), 2),
+            "max": max(values)}  # fmt: skip

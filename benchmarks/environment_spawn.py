@@ -32,7 +32,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -41,6 +40,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchlib import live, stats, wait_gone, wait_ready  # noqa: E402
 
 from aifactory_hub.ops import cli, localcluster  # noqa: E402
 from aifactory_hub.ops.accounts import apply_site  # noqa: E402
@@ -80,19 +81,6 @@ class FirstKernel(SessionKernel):
             ws_url, header=[f"Authorization: token {self.token}"], timeout=self.timeout
         )
         self.session = uuid.uuid4().hex
-
-
-def wait_ready(client: HubClient, user: str, timeout: float) -> None:
-    """Until the hub's API says the user's server is ready (finer than HubClient's 1 s)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        server = client.server(user)
-        if server.get("ready"):
-            return
-        if not server:
-            raise RuntimeError(f"{user}'s server is gone while waiting for it")
-        time.sleep(0.2)
-    raise RuntimeError(f"{user}'s server not ready after {timeout} s")
 
 
 def one_session(
@@ -142,33 +130,10 @@ def one_session(
         wait_gone(jobs, 60)
 
 
-def wait_gone(jobs: set[str], timeout: float) -> None:
-    """Until squeue lists none of the harness's jobs (as root)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not live(jobs):
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"jobs {sorted(live(jobs))} still in squeue after {timeout} s")
-
-
-def live(jobs: set[str]) -> set[str]:
-    if not jobs:
-        return set()
-    out = subprocess.run(["squeue", "-h", "-j", ",".join(sorted(jobs)), "-o", "%i"],
-                         capture_output=True, text=True, timeout=30).stdout  # fmt: skip
-    return set(out.split()) & jobs
-
-
 def order(environments: list[str], repeats: int) -> list[str]:
     """factory, pytorch, jax, jax, pytorch, factory, ...: each environment `repeats` times."""
     rounds = [environments if r % 2 == 0 else environments[::-1] for r in range(repeats)]
     return [env for one in rounds for env in one]
-
-
-def stats(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "min": min(values), "median": round(statistics.median(values), 2),
-            "max": max(values)}  # fmt: skip
 
 
 def summarise(runs: list[dict], environments: list[str]) -> dict:

@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ import time
 from pathlib import Path
 
 import requests
-from benchlib import ROOT, run_metadata
+from benchlib import ROOT, live, run_metadata, stats, wait_gone, wait_ready
 
 from aifactory_hub.ops import cli, localcluster
 from aifactory_hub.ops.accounts import apply_site
@@ -131,23 +130,6 @@ def one_session(client: HubClient, pw, state: dict, args, side: str, jobs: set[s
             client.stop(user, timeout=120)
     finally:
         browser.close()
-
-
-def wait_ready(client: HubClient, user: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        server = client.server(user)
-        if server.get("ready"):
-            return
-        if not server:
-            raise RuntimeError(f"{user}'s server is gone while waiting for it")
-        time.sleep(0.2)
-    raise RuntimeError(f"{user}'s server not ready after {timeout} s")
-
-
-def stats(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "min": min(values), "median": round(statistics.median(values), 2),
-            "max": max(values)}  # fmt: skip
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -246,23 +228,6 @@ def main() -> int:
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(table(summary))
     return 0
-
-
-def live(jobs: set[str]) -> set[str]:
-    if not jobs:
-        return set()
-    out = subprocess.run(["squeue", "-h", "-j", ",".join(sorted(jobs)), "-o", "%i"],
-                         capture_output=True, text=True, timeout=30).stdout  # fmt: skip
-    return set(out.split()) & jobs
-
-
-def wait_gone(jobs: set[str], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not live(jobs):
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"jobs {sorted(live(jobs))} still in squeue after {timeout} s")
 
 
 if __name__ == "__main__":
