@@ -128,8 +128,8 @@ def stub_slurm(nodes: str, pending: str) -> None:
 
 
 def cold() -> None:
-    capacity._cache = None
-    queue._cache = None
+    capacity.NODES.forget()
+    queue.PENDING.forget()
 
 
 async def options_form(site: Site, extra: dict, request: SessionRequest) -> str:

@@ -302,8 +302,8 @@ def scripted(monkeypatch):
     def install(answers):
         fake = ScriptedSlurm(answers)
         monkeypatch.setattr(slurm, "arun", fake)
-        monkeypatch.setattr(capacity, "_cache", None)
-        monkeypatch.setattr(queue, "_cache", None)
+        capacity.NODES.forget()
+        queue.PENDING.forget()
         return fake
 
     return install

@@ -5,12 +5,16 @@
 - `sacctmgr`: accounts, associations, limits and QOS: the commands, the state sacctmgr
   reports and the one plan that diffs a wanted state against it;
 - `nodes`: `scontrol show node`, `ping` and node resume; `capacity`: free cores and GPUs;
+- `queue`: jobs pending per partition and `sbatch --test-only`'s expected start;
+- `efficiency`: a finished job's CPU efficiency, peak memory and GPU-hours (`sacct`);
+- `shared_read`: one read shared by every caller for a few seconds (the spawn form's);
 - `reservations`: `scontrol create|update|delete reservation`;
 - `tres`: TRES lists ("cpu=2,gres/gpu=1") both ways;
 - `scripts`: what a batch script's #SBATCH lines can carry.
 
 Only `runner` starts processes; the rest is pure, but for the reads that go through it
-(`sacctmgr.read_state`, `capacity.partition_capacity`).
+(`sacctmgr.read_state`, `capacity.cluster_nodes`, `queue.pending_by_partition`,
+`queue.expected_start`).
 """
 
 from aifactory_hub.slurm.runner import (

@@ -6,12 +6,10 @@ forms opened at once cost Slurm one call.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass
 
-from aifactory_hub import slurm
 from aifactory_hub.slurm.nodes import node_usable, parse_oneliner, show_nodes_argv
+from aifactory_hub.slurm.shared_read import SharedRead
 from aifactory_hub.slurm.tres import CPU, GPU, parse_tres
 
 CACHE_SECONDS = 15.0
@@ -158,26 +156,14 @@ def fits_now(
     )
 
 
-_cache: tuple[float, list[NodeInfo] | None] | None = None
-_lock: asyncio.Lock | None = None
+# One `scontrol show node` for all partitions, shared: many forms opened at once cost one.
+NODES: SharedRead[list[NodeInfo]] = SharedRead(show_nodes_argv, parse_node_list)
 
 
 async def cluster_nodes(max_age: float = CACHE_SECONDS) -> list[NodeInfo] | None:
-    """Every node as Slurm reports it now; None when the controller does not answer. One
-    `scontrol show node` for all partitions, cached so many forms opened at once cost one."""
-    global _cache, _lock
-    if _lock is None:
-        _lock = asyncio.Lock()
-    async with _lock:
-        if _cache is not None and time.monotonic() - _cache[0] < max_age:
-            return _cache[1]
-        try:
-            result = await slurm.arun(show_nodes_argv(), timeout=10)
-            value: list[NodeInfo] | None = parse_node_list(result.stdout)
-        except slurm.SlurmError:
-            value = None
-        _cache = (time.monotonic(), value)
-        return value
+    """Every node as Slurm reports it now (at most `max_age` s old); None when the controller
+    does not answer."""
+    return await NODES.get(max_age)
 
 
 async def partition_capacity(max_age: float = CACHE_SECONDS) -> dict[str, PartitionCapacity]:

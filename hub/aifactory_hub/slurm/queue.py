@@ -8,13 +8,12 @@ spawn form must still work when slurmctld does not answer.
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from dataclasses import dataclass
 
 from aifactory_hub import slurm
 from aifactory_hub.site.names import require_slurm_name
+from aifactory_hub.slurm.shared_read import SharedRead
 
 CACHE_SECONDS = 15.0
 # A pending job that no free node would start: held by its user or an admin.
@@ -105,28 +104,16 @@ def parse_test_only(text: str) -> ExpectedStart | None:
     return ExpectedStart(found["start"], found["nodes"], found["partition"] or "")
 
 
-_cache: tuple[float, dict[str, PartitionQueue] | None] | None = None
-_lock: asyncio.Lock | None = None
+# One `squeue` for all partitions, shared: many forms opened at once cost one.
+PENDING: SharedRead[dict[str, PartitionQueue]] = SharedRead(pending_argv, parse_pending)
 
 
 async def pending_by_partition(
     max_age: float = CACHE_SECONDS, timeout: float = 10.0
 ) -> dict[str, PartitionQueue] | None:
-    """Pending jobs per partition (partitions without any are absent); None when the
-    controller does not answer. Cached: many forms opened at once cost Slurm one squeue."""
-    global _cache, _lock
-    if _lock is None:
-        _lock = asyncio.Lock()
-    async with _lock:
-        if _cache is not None and time.monotonic() - _cache[0] < max_age:
-            return _cache[1]
-        try:
-            result = await slurm.arun(pending_argv(), timeout=timeout)
-            value: dict[str, PartitionQueue] | None = parse_pending(result.stdout)
-        except slurm.SlurmError:
-            value = None
-        _cache = (time.monotonic(), value)
-        return value
+    """Pending jobs per partition (partitions without any are absent), at most `max_age` s
+    old; None when the controller does not answer."""
+    return await PENDING.get(max_age, timeout)
 
 
 async def expected_start(
