@@ -134,6 +134,11 @@ def test_two_clicks_at_once_make_one_copy(tmp_path):
     assert os.listdir(tmp_path / "AI Factory") == ["dask.ipynb"]
 
 
+@pytest.mark.hardening(
+    "attack",
+    "a symlink planted at the name of a card's starter copy in the user's folder",
+    "not written through: the link's target is not created, the card opens what is there",
+)
 def test_a_link_at_the_copys_name_is_never_written_through(tmp_path):
     outside = tmp_path / "outside.txt"
     (tmp_path / "AI Factory").mkdir()
@@ -378,6 +383,11 @@ def _json(response: HTTPResponse) -> object:
     return json.loads(response.body)
 
 
+@pytest.mark.hardening(
+    "attack",
+    "the lab extension's routes without a token or with another user's token",
+    "403 on every route, no file made",
+)
 async def test_the_routes_are_the_session_users_only(start_server):
     server = start_server()
     for method, path in (
@@ -407,6 +417,11 @@ async def test_the_loaded_extension_lists_the_cards_and_opens_one_once(start_ser
     assert copy.read_text() == "edited"
 
 
+@pytest.mark.hardening(
+    "bad input",
+    "a card id that is unknown or a path (..%2F..%2Fetc%2Fpasswd, %2E%2E, quota.ipynb, QUOTA)",
+    "JSON 404 naming no such card, nothing written",
+)
 async def test_an_unknown_card_is_a_json_404_and_touches_nothing(start_server):
     server = start_server()
     for card_id in ("nope", "..%2F..%2Fetc%2Fpasswd", "%2E%2E", "quota.ipynb", "QUOTA"):
@@ -432,6 +447,11 @@ async def test_the_session_route_answers_the_facts(start_server):
     assert answer["ends_at"] == END.isoformat() and answer["gpu_hours_granted"] == 10.0
 
 
+@pytest.mark.hardening(
+    "fault",
+    "the factory service down while JupyterLab's status bar asks for the session's facts",
+    "200 with the hours null and a note saying why, never a 500",
+)
 async def test_a_down_service_is_no_server_error(start_server):
     server = start_server(facts_with(Calls(usage=FactoryError(503, "Service Unavailable"))))
     response = await server.fetch("GET", "aifactory/session")

@@ -265,6 +265,11 @@ def test_the_quota_note_is_in_the_html(site):
     assert bare.text["aif-quota"] == "ai-beta: no recorded allocation (Slurm's own limits apply)."
 
 
+@pytest.mark.hardening(
+    "attack",
+    "HTML in site-file descriptions, GPU labels and Slurm's reasons in the spawn form's table",
+    "escaped: shown as text, no element made",
+)
 def test_hostile_descriptions_and_labels_are_escaped(site):
     cpu = site.partition("cpu").model_copy(update={"description": XSS})
     gpu = site.partition("gpu")
@@ -351,9 +356,21 @@ def test_a_failing_test_only_leaves_the_start_unknown(site, scripted):
     assert gather(site, request(cpus=2)).expected == "Slurm did not answer in time"
 
 
+@pytest.mark.hardening(
+    "fault",
+    "slurmctld not answering while the spawn form gathers its table",
+    "the table says so, no sbatch --test-only, the form is still rendered whole",
+)
 def test_slurm_unreachable_gives_unknowns_and_no_test_only(site, scripted):
     down = slurm.ControllerUnreachable(["scontrol"], None, "", "")
     fake = scripted({"scontrol --oneliner": down, "squeue --noheader": down})
     got = gather(site, request(cpus=2))
     assert (got.nodes, got.queue, got.capacity, got.expected) == (None, None, {}, None)
     assert len(fake.calls) == 2
+    # what the spawner then renders from those inputs: the table says so, the form is whole
+    page = Page(
+        render_form(site, site.projects_of("bob"), request(cpus=2), got.capacity, {},
+                    nodes=got.nodes, queue=got.queue, prices=got.prices, expected=got.expected)
+    )  # fmt: skip
+    assert "Slurm is not answering" in page.text["aif-slurm-unknown"]
+    assert "input" in page.tags and "select" in page.tags
