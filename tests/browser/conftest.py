@@ -47,7 +47,8 @@ def browser() -> Iterator[object]:
 
 
 def login(browser, hub, user: str):
-    """A new page of `browser`, logged in to the hub as `user` (other users' cookies gone)."""
+    """A new page of `browser` (the module's context, or any other Playwright context),
+    logged in to the hub as `user` through the login form (other users' cookies gone)."""
     browser.clear_cookies()
     page = browser.new_page()
     page.goto(f"{hub.url}/hub/login")

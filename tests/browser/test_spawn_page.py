@@ -6,18 +6,15 @@ import re
 
 import pytest
 
+from tests.browser.conftest import login
 from tests.stack import session_env, session_jobs, wait_no_jobs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.hub, pytest.mark.browser]
 
 
 def test_login_spawn_form_and_jupyterlab(hub, browser, artifacts):
-    page = browser.new_page()
+    page = login(browser, hub, "bob")
     try:
-        page.goto(f"{hub.url}/hub/login")
-        page.fill("#username_input", "bob")
-        page.fill("#password_input", hub.passwords["bob"])
-        page.click("#login_submit")
         page.wait_for_url("**/hub/spawn**", timeout=60_000)
         # Only bob's projects, and only partitions those projects may use
         projects = page.locator("#aif-project option").all_inner_texts()
@@ -108,12 +105,8 @@ def test_the_form_informs_and_starts_a_session_with_javascript_off(hub, browser,
     """With JavaScript disabled the page still shows the partition table, the quota note and
     the price, and its plain form submits a session (the script only enhances it)."""
     context = browser.browser.new_context(java_script_enabled=False)
-    page = context.new_page()
+    page = login(context, hub, "bob")
     try:
-        page.goto(f"{hub.url}/hub/login")
-        page.fill("#username_input", "bob")
-        page.fill("#password_input", hub.passwords["bob"])
-        page.click("#login_submit")
         page.wait_for_url("**/hub/spawn**", timeout=60_000)
         assert page.locator("#aif-spawn-form").get_attribute("data-script") is None
         rows = page.locator("#aif-partitions tbody tr")
