@@ -12,9 +12,8 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aifactory_hub.site.names import require_slurm_name
 from aifactory_hub.site.sessions import SessionRequest
-from aifactory_hub.slurm.scripts import sbatch_path
+from aifactory_hub.slurm.scripts import sbatch_path, session_options
 
 JOB_NAME = "jupyterhub-session"
 SPAWN_MARK = "aifactory-spawn-"
@@ -45,20 +44,20 @@ def render_session_script(request: SessionRequest, ctx: ScriptContext) -> str:
     lines = [
         "#!/bin/bash",
         f"#SBATCH --job-name={JOB_NAME}",
-        f"#SBATCH --account={require_slurm_name(request.account, 'account')}",
-        f"#SBATCH --partition={require_slurm_name(request.partition, 'partition')}",
-        "#SBATCH --nodes=1",
-        "#SBATCH --ntasks=1",
-        f"#SBATCH --cpus-per-task={request.cpus}",
-        f"#SBATCH --mem={request.memory_gb}G",
-        f"#SBATCH --time={request.walltime_minutes}",
+        *(
+            f"#SBATCH {option}"
+            for option in session_options(
+                account=request.account,
+                partition=request.partition,
+                cpus=request.cpus,
+                memory_gb=request.memory_gb,
+                gpus=request.gpus,
+                gpu_type=request.gpu_type,
+                walltime_minutes=request.walltime_minutes,
+                reservation=request.reservation,
+            )
+        ),
     ]
-    if request.gpus:
-        lines.append(f"#SBATCH --gres=gpu:{request.gpu_type}:{request.gpus}")
-    if request.reservation:
-        lines.append(
-            f"#SBATCH --reservation={require_slurm_name(request.reservation, 'reservation')}"
-        )
     if ctx.spawn_id:
         if not re.fullmatch(r"[0-9a-f]{8,64}", ctx.spawn_id):
             raise ValueError(f"not a spawn id: {ctx.spawn_id!r}")

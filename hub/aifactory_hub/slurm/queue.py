@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from aifactory_hub import slurm
-from aifactory_hub.site.names import require_slurm_name
+from aifactory_hub.slurm.scripts import session_options
 from aifactory_hub.slurm.shared_read import SharedRead
 
 CACHE_SECONDS = 15.0
@@ -74,26 +74,20 @@ def sbatch_test_only_argv(
     walltime_minutes: int,
     reservation: str = "",
 ) -> list[str]:
-    """`sbatch --test-only` for a session's request: the same resources as the session script
-    (hubside/batch.py), a trivial `--wrap` and no output file, so nothing is queued or written.
-    Only validated values reach it: names must be Slurm names, numbers are ints."""
-    argv = [
-        "sbatch",
-        "--test-only",
-        f"--account={require_slurm_name(account, 'account')}",
-        f"--partition={require_slurm_name(partition, 'partition')}",
-        "--nodes=1",
-        "--ntasks=1",
-        f"--cpus-per-task={int(cpus)}",
-        f"--mem={int(memory_gb)}G",
-        f"--time={int(walltime_minutes)}",
-        "--output=/dev/null",
-    ]
-    if gpus:
-        argv.append(f"--gres=gpu:{require_slurm_name(gpu_type, 'gpu type')}:{int(gpus)}")
-    if reservation:
-        argv.append(f"--reservation={require_slurm_name(reservation, 'reservation')}")
-    return [*argv, "--wrap=true"]
+    """`sbatch --test-only` for a session's request: the session script's own resource options
+    (`scripts.session_options`), a trivial `--wrap` and no output file, so nothing is queued or
+    written."""
+    options = session_options(
+        account=account,
+        partition=partition,
+        cpus=cpus,
+        memory_gb=memory_gb,
+        gpus=gpus,
+        gpu_type=gpu_type,
+        walltime_minutes=walltime_minutes,
+        reservation=reservation,
+    )
+    return ["sbatch", "--test-only", *options, "--output=/dev/null", "--wrap=true"]
 
 
 def parse_test_only(text: str) -> ExpectedStart | None:
