@@ -1,4 +1,10 @@
-from aifactory_hub.slurm.capacity import parse_node_list, parse_nodes
+from aifactory_hub.slurm.capacity import parse_node_list, partitions_of
+
+
+def parse_nodes(text: str):
+    """Capacity per partition from `scontrol show node`'s output, as the spawner gets it."""
+    return partitions_of(parse_node_list(text))
+
 
 NODE = (
     "NodeName=vm Arch=x86_64 CoresPerSocket=1 CPUAlloc=3 CPUTot=32 Gres=gpu:sim:4 "

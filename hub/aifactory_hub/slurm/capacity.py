@@ -1,7 +1,7 @@
 """Free and total capacity per partition, from one `scontrol show node` for all nodes.
 
-The spawn form (and later the staff console) shows it; the answer is cached so that many
-forms opened at once cost Slurm one call.
+The spawn form shows it (hubside/spawn_inputs.py reads `cluster_nodes`); the answer is shared
+so that many forms opened at once cost Slurm one call.
 """
 
 from __future__ import annotations
@@ -88,11 +88,6 @@ def parse_node_list(text: str) -> list[NodeInfo]:
     return found
 
 
-def parse_nodes(text: str) -> dict[str, PartitionCapacity]:
-    """Capacity per partition from `show_nodes_argv()`'s output (see `partitions_of`)."""
-    return partitions_of(parse_node_list(text))
-
-
 def partitions_of(node_list: list[NodeInfo]) -> dict[str, PartitionCapacity]:
     """Aggregate nodes into capacity per partition: only nodes that take jobs count (a
     drained or down node's CPUs are not free for a new session)."""
@@ -164,9 +159,3 @@ async def cluster_nodes(max_age: float = CACHE_SECONDS) -> list[NodeInfo] | None
     """Every node as Slurm reports it now (at most `max_age` s old); None when the controller
     does not answer."""
     return await NODES.get(max_age)
-
-
-async def partition_capacity(max_age: float = CACHE_SECONDS) -> dict[str, PartitionCapacity]:
-    """Capacity per partition; empty when the controller does not answer."""
-    node_list = await cluster_nodes(max_age)
-    return partitions_of(node_list) if node_list is not None else {}
