@@ -10,7 +10,7 @@
 - `shared_read`: one read shared by every caller for a few seconds (the spawn form's);
 - `reservations`: `scontrol create|update|delete reservation`;
 - `tres`: TRES lists ("cpu=2,gres/gpu=1") both ways;
-- `scripts`: what a batch script's #SBATCH lines can carry.
+- `scripts`: what a batch script's #SBATCH lines can carry, and a session's resource options.
 
 Only `runner` starts processes; the rest is pure, but for the reads that go through it
 (`sacctmgr.read_state`, `capacity.cluster_nodes`, `queue.pending_by_partition`,
