@@ -1,16 +1,25 @@
 // The status bar's and the warnings' rules (src/session.ts, as built into lib/), with the
 // clock passed in: `npm test` after `npm run build:lib`.
 import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import {
+// lib/ is ES modules in a package without "type": "module" (webpack wants it so): load the
+// module as an .mjs copy, which every Node the install step may bring (Debian's 18 too) reads
+// as ESM without --experimental-detect-module (Node 20.10 and later only).
+const copy = join(mkdtempSync(join(tmpdir(), 'aifactory-lab-')), 'session.mjs');
+copyFileSync(fileURLToPath(new URL('../lib/session.js', import.meta.url)), copy);
+const {
   dueWarning,
   formatTimeLeft,
   isInSlurm,
   secondsLeft,
   statusText,
   warningText
-} from '../lib/session.js';
+} = await import(pathToFileURL(copy).href);
 
 const NOW = new Date('2026-12-06T10:00:00Z');
 const SESSION = {
